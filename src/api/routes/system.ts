@@ -1,0 +1,62 @@
+/** Workers, stats and health. */
+import type { FastifyPluginAsync } from 'fastify';
+import { API_PREFIX, HealthBody, StatsBody, WorkerList } from '../../protocol/api.js';
+import type { ApiContext } from '../context.js';
+import { workerView } from '../views.js';
+
+export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get(
+      `${API_PREFIX}/workers`,
+      {
+        schema: {
+          summary: 'Connected workers (and those disconnected but not yet dead)',
+          tags: ['workers'],
+          response: { 200: WorkerList },
+        },
+      },
+      async () => ({ workers: ctx.hub.list().map(workerView) }),
+    );
+
+    app.get(
+      `${API_PREFIX}/stats`,
+      {
+        schema: {
+          summary: 'Runtime statistics: workers, slots, jobs by state, frozen',
+          tags: ['system'],
+          response: { 200: StatsBody },
+        },
+      },
+      async () => {
+        const workers = ctx.hub.list();
+        const jobs = await ctx.store.jobCounts();
+        return {
+          workers: workers.length,
+          idleWorkers: workers.filter((w) => w.state() === 'idle').length,
+          slots: workers.reduce((n, w) => n + w.slots, 0),
+          freeSlots: workers.reduce(
+            (n, w) => n + (w.connected && w.accepting ? Math.max(0, w.free) : 0),
+            0,
+          ),
+          jobs,
+          frozen: ctx.isFrozen(),
+          uptimeSeconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
+          store: ctx.store.capabilities.name,
+          queueManager: ctx.config.queueManager,
+        };
+      },
+    );
+
+    app.get(
+      '/healthz',
+      {
+        schema: {
+          summary: 'Liveness of the broker',
+          tags: ['system'],
+          response: { 200: HealthBody },
+        },
+      },
+      async () => ({ status: 'ok' as const, version: ctx.version }),
+    );
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Store records → the API's JSON shapes (src/protocol/api.ts). One place, so that the REST
+ * answers, the SDK and the dashboard agree.
+ */
+import type { JobRecord } from '../domain/job.js';
+import type { JobBody, LogList, WorkerBody } from '../protocol/api.js';
+import type { LogEntry } from '../store/store.js';
+import type { WorkerSession } from '../broker/session.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export function jobView(
+  job: JobRecord,
+  extra?: { reason?: string; deduplicated?: boolean },
+): JobBody {
+  return {
+    id: String(job.id),
+    type: job.type,
+    queue: job.queue,
+    state: job.state,
+    payload: job.payload,
+    requires: job.requires,
+    meta: job.meta,
+    priority: job.priority,
+    maxAttempts: job.maxAttempts,
+    attempt: job.attempt,
+    requestFailures: job.requestFailures,
+    timeout: job.timeoutMs === null ? null : job.timeoutMs / 1000,
+    killSignal: job.killSignal,
+    killGrace: job.killGraceMs / 1000,
+    runAt: iso(job.runAt),
+    createdAt: iso(job.createdAt),
+    updatedAt: iso(job.updatedAt),
+    startedAt: isoOrNull(job.startedAt),
+    finishedAt: isoOrNull(job.finishedAt),
+    workerId: job.workerId,
+    workerName: job.workerName,
+    progress:
+      job.progress === null
+        ? null
+        : {
+            percent: job.progress.percent,
+            message: job.progress.message,
+            at: iso(job.progress.at),
+          },
+    attributes: job.attributes,
+    result: job.result ?? null,
+    error: job.error,
+    attempts: job.attempts.map((a) => ({
+      attempt: a.attempt,
+      workerId: a.workerId,
+      workerName: a.workerName,
+      startedAt: iso(a.startedAt),
+      finishedAt: iso(a.finishedAt),
+      outcome: a.outcome,
+      error: a.error,
+    })),
+    ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
+    ...(extra?.deduplicated !== undefined ? { deduplicated: extra.deduplicated } : {}),
+  };
+}
+
+export function logsView(entries: readonly LogEntry[], limit: number): LogList {
+  const last = entries[entries.length - 1];
+  return {
+    logs: entries.map((e) => ({
+      seq: String(e.seq),
+      attempt: e.attempt,
+      stream: e.stream,
+      at: iso(e.at),
+      data: e.data,
+    })),
+    nextCursor: entries.length === limit && last ? String(last.seq) : null,
+  };
+}
+
+export function workerView(s: WorkerSession): WorkerBody {
+  return {
+    id: s.id,
+    name: s.name,
+    labels: s.capabilities.labels,
+    types: [...s.capabilities.types],
+    queues: [...s.capabilities.queues],
+    slots: s.slots,
+    running: [...s.held.keys()].map(String),
+    state: s.state(),
+    connectedAt: iso(s.connectedAt),
+    lastSeenAt: iso(s.lastSeen),
+    address: s.address,
+    cpu: s.cpu,
+    memory: s.memory,
+  };
+}

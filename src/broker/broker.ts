@@ -1,0 +1,212 @@
+/**
+ * One broker node, assembled: the store, group commit, dispatch, the workers' endpoint, the
+ * scheduler for delayed jobs, maintenance (heartbeat, rescue of orphans) and the client API.
+ * `startBroker` builds and starts it; `close` stops it without touching running work (workers
+ * keep their jobs and hand them back to the next broker).
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildApi } from '../api/server.js';
+import type { BrokerConfig } from '../config/types.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { livenessWindow } from '../domain/liveness.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { version } from '../version.js';
+import { exposureProblems } from './exposure.js';
+import { Committer } from './committer.js';
+import { Dispatcher } from './dispatcher.js';
+import { EventBus } from './events.js';
+import { WorkerHub, newId } from './hub.js';
+import { JobService } from './jobs.js';
+import { Maintenance } from './maintenance.js';
+import { NeedsRegistry } from './needs.js';
+import { Scheduler } from './scheduler.js';
+
+export interface BrokerOptions {
+  config: BrokerConfig;
+  logger: Logger;
+  clock?: Clock;
+  /** A store to use instead of opening `config.store` (tests); the broker closes it. */
+  store?: Store;
+}
+
+export interface RunningBroker {
+  /** `http://host:port` of the client API. */
+  readonly clientsUrl: string;
+  /** `ws://host:port` of the workers' endpoint. */
+  readonly workersUrl: string;
+  readonly nodeId: string;
+  readonly events: EventBus;
+  readonly store: Store;
+  /** Stops accepting, writes what is pending, closes connections and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+const FROZEN_KEY = 'frozen';
+
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const problems = exposureProblems(config);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+
+  const store = options.store ?? (await openStore(config.store, config.dataDir));
+  const startedAt = clock.now();
+  const nodeId = newId('n');
+  const events = new EventBus();
+  const committer = new Committer(store, logger);
+  const needs = new NeedsRegistry(store);
+  let frozen = false;
+  const cleanups: Array<() => Promise<void> | void> = [];
+
+  try {
+    await needs.load();
+    frozen = (await store.settingGet(FROZEN_KEY)) === 'true';
+    committer.onRollback(() => needs.forgetUncommitted());
+
+    const dispatcher = new Dispatcher(
+      committer,
+      store,
+      needs,
+      config.queueManager,
+      nodeId,
+      clock,
+      // The hub exists before any worker can be handed a job.
+      (session, jobs) => hub.deliver(session, jobs),
+    );
+    const scheduler = new Scheduler(store, committer, dispatcher, clock, logger);
+    const hub = new WorkerHub({
+      store,
+      committer,
+      dispatcher,
+      needs,
+      scheduler,
+      events,
+      clock,
+      logger,
+      nodeId,
+      settings: {
+        pingIntervalMs: config.pingIntervalMs,
+        maxLiveness: config.maxLiveness,
+        maxRequestFailures: config.maxRequestFailures,
+        retry: config.retry,
+        workerTokens: config.auth.workerTokens,
+        helloTimeoutMs: 10_000,
+        maxFrameBytes: Math.max(2 * 1024 * 1024, config.bodyLimit * 2),
+      },
+    });
+    const workerHub = hub;
+    const jobs = new JobService({
+      store,
+      committer,
+      needs,
+      dispatcher,
+      scheduler,
+      events,
+      clock,
+      rejectUnmatchable: config.rejectUnmatchable,
+      isFrozen: () => frozen,
+      stopRunning: (job, reason) => workerHub.stop(job.id, reason),
+      workersFor: (n) => workerHub.workersFor(n),
+    });
+
+    await dispatcher.start();
+    await scheduler.start();
+    cleanups.push(() => scheduler.stop());
+
+    const workersAddress = await hub.listen(config.workers.address, config.workers.port);
+    cleanups.push(() => workerHub.close());
+
+    const api = await buildApi({
+      config,
+      logger,
+      version,
+      startedAt,
+      clock,
+      store,
+      jobs,
+      hub,
+      isFrozen: () => frozen,
+    });
+    await api.listen({ host: config.clients.address, port: config.clients.port });
+    cleanups.push(() => api.close());
+    const clientsAddress = api.server.address() as AddressInfo;
+
+    const clientsUrl = `http://${urlHost(clientsAddress.address)}:${clientsAddress.port}`;
+    const workersUrl = `ws://${urlHost(workersAddress.address)}:${workersAddress.port}`;
+
+    const maintenance = new Maintenance({
+      store,
+      committer,
+      hub,
+      clock,
+      logger,
+      nodeId,
+      address: clientsUrl,
+      startedAt,
+      livenessWindowMs: livenessWindow(config),
+    });
+    await maintenance.start();
+    cleanups.push(() => maintenance.stop());
+
+    logger.info(
+      {
+        clients: clientsUrl,
+        workers: workersUrl,
+        store: store.capabilities.name,
+        node: nodeId,
+        version,
+      },
+      'broker started',
+    );
+
+    let closing: Promise<void> | null = null;
+    return {
+      clientsUrl,
+      workersUrl,
+      nodeId,
+      events,
+      store,
+      close() {
+        closing ??= (async () => {
+          // API first (no new work), then workers (their jobs stay theirs), then the writes.
+          for (const cleanup of [...cleanups].reverse()) await cleanup();
+          await committer.close();
+          await store.close();
+          logger.info('broker stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const cleanup of [...cleanups].reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Already failing; the first error is the one to report.
+      }
+    }
+    await committer.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw describeStartError(error, config);
+  }
+}
+
+function describeStartError(error: unknown, config: BrokerConfig): unknown {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e && e.code === 'EADDRINUSE') {
+    const which = e.port === config.workers.port ? 'workers' : 'clients';
+    return new Error(
+      `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'} for ${which}: the port is in use (set --${which}-port)`,
+    );
+  }
+  if (e && e.code === 'EADDRNOTAVAIL') {
+    return new Error(`cannot listen on ${e.address ?? '?'}: no such address on this machine`);
+  }
+  return error;
+}

@@ -1,0 +1,269 @@
+/**
+ * Dispatch: matching queued jobs to workers with free slots, inside the same transaction as the
+ * batch that made them dispatchable, so that a submission or a freed slot costs no extra commit.
+ *
+ * Queue managers (ReCodEx, BEHAVIOURS 14):
+ * - `single` (default): one queue; a worker with a free slot takes the highest-priority, oldest
+ *   job it can run; jobs it cannot run do not block it.
+ * - `multi`: each new job goes at once to one matching worker's own queue, round robin, and
+ *   waits there for that worker even if another becomes free (lower dispatch overhead, worse
+ *   balance). Per-worker queues live in memory; after a restart or a worker's death their jobs
+ *   are handed out again.
+ */
+import type { Clock } from '../domain/clock.js';
+import type { QueueManager } from '../config/types.js';
+import type { QueuedRef, RunningJob, Store, StoreTx } from '../store/store.js';
+import type { BatchContext, Committer } from './committer.js';
+import type { NeedsRegistry } from './needs.js';
+import type { WorkerSession } from './session.js';
+
+const RELEASED = Symbol('released');
+const CLAIMED = Symbol('claimed');
+
+/** The jobs dispatched in a batch (by id), once its hooks have run; for answering submitters. */
+export function claimedInBatch(ctx: BatchContext): Map<number, RunningJob> | undefined {
+  return ctx.scratch.get(CLAIMED) as Map<number, RunningJob> | undefined;
+}
+
+export class Dispatcher {
+  private readonly sessions: WorkerSession[] = [];
+  /** Needs that may have queued jobs; cleared when a claim finds none left. */
+  private readonly nonEmpty = new Set<number>();
+  /** Jobs to retry on another worker than the one that could not start them. */
+  private readonly avoid = new Map<number, { needsId: number; workerId: string }>();
+  /** multi: each worker's own queue, and the jobs no connected worker matched. */
+  private readonly own = new Map<WorkerSession, QueuedRef[]>();
+  private unbound: QueuedRef[] = [];
+  private roundRobin = 0;
+  private bindNext = 0;
+  private wanted = true;
+
+  constructor(
+    private readonly committer: Committer,
+    private readonly store: Store,
+    private readonly needs: NeedsRegistry,
+    private readonly mode: QueueManager,
+    private readonly nodeId: string,
+    private readonly clock: Clock,
+    private readonly deliver: (session: WorkerSession, jobs: RunningJob[]) => void,
+  ) {
+    committer.addHook((tx, ctx) => this.dispatch(tx, ctx));
+    committer.onRollback(() => {
+      // Claims made in the rolled-back batch never happened; look everywhere again.
+      for (const n of this.needs.all()) this.nonEmpty.add(n.id);
+      this.wanted = true;
+    });
+  }
+
+  /** After start-up: every needs may have queued jobs (and multi loads its queues). */
+  async start(): Promise<void> {
+    for (const n of this.needs.all()) this.nonEmpty.add(n.id);
+    if (this.mode === 'multi') {
+      let after = 0;
+      for (;;) {
+        const page = await this.store.jobQueuedRefs(after, 10_000);
+        if (page.length === 0) break;
+        this.unbound.push(...page);
+        after = page[page.length - 1]!.id;
+      }
+    }
+    this.wake();
+  }
+
+  add(session: WorkerSession): void {
+    this.sessions.push(session);
+    if (this.mode === 'multi') {
+      this.own.set(session, []);
+      this.rebind(this.unbound.splice(0));
+    }
+    this.wake();
+  }
+
+  remove(session: WorkerSession): void {
+    const i = this.sessions.indexOf(session);
+    if (i >= 0) this.sessions.splice(i, 1);
+    if (this.mode === 'multi') {
+      const orphans = this.own.get(session) ?? [];
+      this.own.delete(session);
+      this.rebind(orphans);
+    }
+    this.wake();
+  }
+
+  /** New queued jobs of these needs (inserted, re-queued, promoted or released). */
+  queued(jobs: readonly QueuedRef[]): void {
+    for (const j of jobs) this.nonEmpty.add(j.needsId);
+    if (this.mode === 'multi') this.rebind(jobs);
+    this.wake();
+  }
+
+  /** Re-queued after its process could not start: try another worker first. */
+  retryElsewhere(jobId: number, needsId: number, workerId: string): void {
+    this.avoid.set(jobId, { needsId, workerId });
+  }
+
+  /** A held job's slot is free from this batch on (its end is being committed with it). */
+  release(ctx: BatchContext, session: WorkerSession): void {
+    const released =
+      (ctx.scratch.get(RELEASED) as Map<WorkerSession, number> | undefined) ?? new Map();
+    released.set(session, (released.get(session) ?? 0) + 1);
+    ctx.scratch.set(RELEASED, released);
+    this.wanted = true;
+  }
+
+  /** Something may be dispatchable: run a batch soon. */
+  wake(): void {
+    this.wanted = true;
+    this.committer.poke();
+  }
+
+  /** Queued jobs bound to a worker's own queue (multi), for stats and tests. */
+  ownQueueLength(session: WorkerSession): number {
+    return this.own.get(session)?.length ?? 0;
+  }
+
+  private freeSlots(session: WorkerSession, ctx: BatchContext): number {
+    if (!session.accepting || session.socket === null) return 0;
+    const released = ctx.scratch.get(RELEASED) as Map<WorkerSession, number> | undefined;
+    return session.free + (released?.get(session) ?? 0);
+  }
+
+  private async dispatch(tx: StoreTx, ctx: BatchContext): Promise<void> {
+    if (!this.wanted || this.sessions.length === 0) return;
+    this.wanted = false;
+    const now = this.clock.now();
+    const given = new Map<WorkerSession, RunningJob[]>();
+    const take = (session: WorkerSession, jobs: RunningJob[]) => {
+      if (jobs.length === 0) return;
+      const list = given.get(session);
+      if (list) list.push(...jobs);
+      else given.set(session, jobs);
+    };
+    const free = new Map<WorkerSession, number>();
+    for (const s of this.sessions) free.set(s, this.freeSlots(s, ctx));
+
+    if (this.avoid.size > 0) await this.dispatchAvoiding(tx, free, take, now);
+
+    const n = this.sessions.length;
+    const start = this.roundRobin++ % n;
+    for (let k = 0; k < n; k++) {
+      const session = this.sessions[(start + k) % n]!;
+      const slots = free.get(session) ?? 0;
+      if (slots <= 0) continue;
+      const jobs =
+        this.mode === 'multi'
+          ? await this.claimOwn(tx, session, slots, now)
+          : await this.claimShared(tx, session, slots, now);
+      free.set(session, slots - jobs.length);
+      take(session, jobs);
+    }
+
+    if (given.size > 0) {
+      const claimed = new Map<number, RunningJob>();
+      for (const jobs of given.values()) for (const j of jobs) claimed.set(j.id, j);
+      ctx.scratch.set(CLAIMED, claimed);
+      ctx.afterCommit(() => {
+        for (const [session, jobs] of given) this.deliver(session, jobs);
+      });
+    }
+  }
+
+  private async claimShared(
+    tx: StoreTx,
+    session: WorkerSession,
+    limit: number,
+    now: number,
+  ): Promise<RunningJob[]> {
+    const needsIds: number[] = [];
+    for (const id of session.matching) if (this.nonEmpty.has(id)) needsIds.push(id);
+    if (needsIds.length === 0) return [];
+    const result = await tx.jobClaim({
+      needsIds,
+      limit,
+      workerId: session.id,
+      workerName: session.name,
+      nodeId: this.nodeId,
+      now,
+    });
+    for (const id of result.exhausted) this.nonEmpty.delete(id);
+    return result.jobs;
+  }
+
+  private async claimOwn(
+    tx: StoreTx,
+    session: WorkerSession,
+    limit: number,
+    now: number,
+  ): Promise<RunningJob[]> {
+    const queue = this.own.get(session);
+    if (!queue || queue.length === 0) return [];
+    const picked = queue.splice(0, limit);
+    const jobs = await tx.jobClaimIds(
+      picked.map((r) => r.id),
+      { workerId: session.id, workerName: session.name, nodeId: this.nodeId, now },
+    );
+    return jobs;
+  }
+
+  private async dispatchAvoiding(
+    tx: StoreTx,
+    free: Map<WorkerSession, number>,
+    take: (s: WorkerSession, jobs: RunningJob[]) => void,
+    now: number,
+  ): Promise<void> {
+    for (const [jobId, { needsId, workerId: avoidWorker }] of this.avoid) {
+      this.avoid.delete(jobId);
+      const other = this.sessions.find(
+        (s) => s.id !== avoidWorker && (free.get(s) ?? 0) > 0 && s.matching.has(needsId),
+      );
+      if (!other) continue;
+      const jobs = await tx.jobClaimIds([jobId], {
+        workerId: other.id,
+        workerName: other.name,
+        nodeId: this.nodeId,
+        now,
+      });
+      if (jobs.length > 0) {
+        free.set(other, (free.get(other) ?? 0) - jobs.length);
+        take(other, jobs);
+        if (this.mode === 'multi') this.dropOwn(jobId);
+      }
+    }
+  }
+
+  private dropOwn(jobId: number): void {
+    for (const queue of this.own.values()) {
+      const i = queue.findIndex((r) => r.id === jobId);
+      if (i >= 0) {
+        queue.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /** multi: hands jobs out round robin over the connected workers that match each. */
+  private rebind(jobs: readonly QueuedRef[]): void {
+    for (const job of jobs) {
+      const candidates = this.sessions.filter((s) => s.matching.has(job.needsId));
+      if (candidates.length === 0) {
+        this.unbound.push(job);
+        continue;
+      }
+      const session = candidates[this.bindNext++ % candidates.length]!;
+      insertByPriority(this.own.get(session)!, job);
+    }
+  }
+}
+
+/** Keeps a worker's own queue ordered: higher priority first, then older (smaller id). */
+function insertByPriority(queue: QueuedRef[], job: QueuedRef): void {
+  let lo = 0;
+  let hi = queue.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = queue[mid]!;
+    if (m.priority > job.priority || (m.priority === job.priority && m.id < job.id)) lo = mid + 1;
+    else hi = mid;
+  }
+  queue.splice(lo, 0, job);
+}

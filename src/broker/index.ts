@@ -1,0 +1,4 @@
+/** The broker node. */
+export { startBroker, type BrokerOptions, type RunningBroker } from './broker.js';
+export type { BrokerEvents } from './events.js';
+export { exposureProblems, isLoopback } from './exposure.js';

@@ -1,0 +1,99 @@
+/**
+ * One registered worker as this node sees it: its capabilities, its slots, the jobs it holds and
+ * its connection (absent while it is disconnected but not yet dead: it may come back and keep
+ * its jobs). Outgoing messages are batched: all sent in one turn go out as one frame.
+ */
+import type { WebSocket } from 'ws';
+import type { Capabilities } from '../domain/matching.js';
+import { encodeFrame, type BrokerMessage } from '../protocol/worker.js';
+import type { RunningJob } from '../store/store.js';
+import type { Matcher } from './needs.js';
+
+export interface HeldJob {
+  job: RunningJob;
+  /** Told to stop (canceled or held); the slot stays busy until the worker says it ended. */
+  stopping: boolean;
+}
+
+/** How many ended attempts a session remembers, to acknowledge a result sent twice. */
+const RECENT_LIMIT = 1024;
+
+export class WorkerSession implements Matcher {
+  readonly matching = new Set<number>();
+  readonly held = new Map<number, HeldJob>();
+  accepting = true;
+  socket: WebSocket | null = null;
+  address: string | null = null;
+  cpu: number | null = null;
+  memory: { rss: number; total: number; free: number } | null = null;
+  lastSeen: number;
+  private outbox: BrokerMessage[] = [];
+  private flushScheduled = false;
+  private readonly recent = new Set<string>();
+
+  constructor(
+    readonly id: string,
+    public name: string,
+    public capabilities: Capabilities,
+    public slots: number,
+    readonly connectedAt: number,
+  ) {
+    this.lastSeen = connectedAt;
+  }
+
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  /** Slots not taken by a held job. */
+  get free(): number {
+    return this.slots - this.held.size;
+  }
+
+  /** Whether the dispatcher may give it work now. */
+  get available(): boolean {
+    return this.accepting && this.socket !== null && this.free > 0;
+  }
+
+  holds(jobId: number, attempt: number): HeldJob | undefined {
+    const h = this.held.get(jobId);
+    return h !== undefined && h.job.attempt === attempt ? h : undefined;
+  }
+
+  /** Remembers an ended attempt so that a repeated result is acknowledged, not refused. */
+  ended(jobId: number, attempt: number): void {
+    this.recent.add(`${jobId}:${attempt}`);
+    if (this.recent.size > RECENT_LIMIT) {
+      const oldest = this.recent.values().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
+
+  recentlyEnded(jobId: number, attempt: number): boolean {
+    return this.recent.has(`${jobId}:${attempt}`);
+  }
+
+  send(message: BrokerMessage): void {
+    this.outbox.push(message);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0) return;
+    const messages = this.outbox;
+    this.outbox = [];
+    const socket = this.socket;
+    // A disconnected worker misses these; on reconnect it lists what it runs, and the broker
+    // reconciles from that.
+    if (socket !== null && socket.readyState === socket.OPEN) socket.send(encodeFrame(messages));
+  }
+
+  state(): 'idle' | 'busy' | 'draining' | 'disconnected' {
+    if (this.socket === null) return 'disconnected';
+    if (!this.accepting) return 'draining';
+    return this.held.size > 0 ? 'busy' : 'idle';
+  }
+}

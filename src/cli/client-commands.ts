@@ -1,0 +1,153 @@
+/**
+ * The client commands that read or change jobs and show the broker's state: `jobs`, `job`,
+ * `cancel`, `workers` and `stats`. Each talks to the broker through the SDK.
+ */
+import type { JobBody, JobListQuery } from '../protocol/api.js';
+import { clientFor, type CliContext, type ClientFlags } from './context.js';
+import { UsageError } from './errors.js';
+import { jobAttribute, jobDetails, jobsTable, statsText, workersTable } from './format.js';
+import { sprintf, unescapeFormat } from './printf.js';
+
+/** The options of `switchyard jobs`. */
+export interface JobsFlags extends ClientFlags {
+  state?: string;
+  queue?: string;
+  type?: string;
+  worker?: string;
+  limit?: string;
+  all?: boolean;
+  json?: boolean;
+  /** Flat list of format/attribute pairs: [fmt1, attr1, fmt2, attr2, …]. */
+  format?: string[];
+}
+
+/** A `--format FMT ATTR` pair, its escapes interpreted. */
+export interface FormatPair {
+  format: string;
+  attribute: string;
+}
+
+/** Pairs up the values of repeated `--format FMT ATTR` options. */
+export function formatPairs(values: readonly string[]): FormatPair[] {
+  if (values.length % 2 !== 0) {
+    throw new UsageError(
+      `--format takes two values, a format and an attribute name, e.g. --format "%s\\n" id; ` +
+        `got ${values.length} value${values.length === 1 ? '' : 's'}`,
+    );
+  }
+  const out: FormatPair[] = [];
+  for (let i = 0; i < values.length; i += 2) {
+    out.push({ format: unescapeFormat(values[i] as string), attribute: values[i + 1] as string });
+  }
+  return out;
+}
+
+/** One job under `--format`: each pair whose attribute the job has, concatenated, no newline added. */
+export function formatJob(job: JobBody, pairs: readonly FormatPair[]): string {
+  return pairs
+    .map(({ format, attribute }) => {
+      const value = jobAttribute(job, attribute);
+      return value === undefined ? '' : sprintf(format, value);
+    })
+    .join('');
+}
+
+/** Runs `switchyard jobs`. */
+export async function jobsCommand(ctx: CliContext, flags: JobsFlags): Promise<void> {
+  const pairs = flags.format === undefined ? null : formatPairs(flags.format);
+  const query: JobListQuery = {};
+  if (flags.state !== undefined) query.state = flags.state.replace(/\s+/g, '');
+  if (flags.queue !== undefined) query.queue = flags.queue;
+  if (flags.type !== undefined) query.type = flags.type;
+  if (flags.worker !== undefined) query.worker = flags.worker;
+  if (flags.limit !== undefined) {
+    if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1 || Number(flags.limit) > 1000) {
+      throw new UsageError(`--limit: must be an integer from 1 to 1000, got "${flags.limit}"`);
+    }
+    query.limit = Number(flags.limit);
+  }
+  const client = clientFor(ctx, flags);
+  const print = (jobs: readonly JobBody[], first: boolean): void => {
+    if (pairs !== null) ctx.stdout.write(jobs.map((j) => formatJob(j, pairs)).join(''));
+    else if (flags.json === true)
+      ctx.stdout.write(jobs.map((j) => `${JSON.stringify(j)}\n`).join(''));
+    else if (first || jobs.length > 0) ctx.stdout.write(jobsTable(jobs, ctx.now()));
+  };
+  if (flags.all !== true) {
+    print((await client.list(query)).jobs, true);
+    return;
+  }
+  // A table needs all rows to align its columns; JSON lines and --format stream page by page.
+  const table = pairs === null && flags.json !== true;
+  const rows: JobBody[] = [];
+  for await (const page of client.listPages(query)) {
+    if (table) rows.push(...page.jobs);
+    else print(page.jobs, false);
+  }
+  if (table) print(rows, true);
+}
+
+/** The options of `switchyard job ID`. */
+export interface JobFlags extends ClientFlags {
+  json?: boolean;
+  logs?: boolean;
+}
+
+/** Runs `switchyard job ID`. */
+export async function jobCommand(ctx: CliContext, id: string, flags: JobFlags): Promise<void> {
+  const client = clientFor(ctx, flags);
+  const job = await client.get(id);
+  if (flags.logs !== true) {
+    ctx.stdout.write(
+      flags.json === true ? `${JSON.stringify(job, null, 2)}\n` : jobDetails(job, ctx.now()),
+    );
+    return;
+  }
+  const logs = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await client.logs(id, after === undefined ? {} : { after });
+    logs.push(...page.logs);
+    if (page.nextCursor === null || page.logs.length === 0) break;
+    after = page.nextCursor;
+  }
+  if (flags.json === true) {
+    ctx.stdout.write(`${JSON.stringify({ job, logs }, null, 2)}\n`);
+    return;
+  }
+  ctx.stdout.write(jobDetails(job, ctx.now()));
+  ctx.stdout.write(logs.length === 0 ? '\n(no output)\n' : '\n');
+  for (const entry of logs) ctx.stdout.write(entry.data);
+}
+
+/** Runs `switchyard cancel ID`. */
+export async function cancelCommand(
+  ctx: CliContext,
+  id: string,
+  flags: ClientFlags,
+): Promise<void> {
+  const job = await clientFor(ctx, flags).cancel(id);
+  ctx.stdout.write(`job ${job.id}: ${job.state}\n`);
+}
+
+/** Runs `switchyard workers`. */
+export async function workersCommand(
+  ctx: CliContext,
+  flags: ClientFlags & { json?: boolean },
+): Promise<void> {
+  const workers = await clientFor(ctx, flags).workers();
+  ctx.stdout.write(
+    flags.json === true
+      ? workers.map((w) => `${JSON.stringify(w)}\n`).join('')
+      : workersTable(workers, ctx.now()),
+  );
+}
+
+/** Runs `switchyard stats`. */
+export async function statsCommand(
+  ctx: CliContext,
+  flags: ClientFlags & { json?: boolean },
+): Promise<void> {
+  const stats = await clientFor(ctx, flags).stats();
+  ctx.stdout.write(flags.json === true ? `${JSON.stringify(stats, null, 2)}\n` : statsText(stats));
+}

@@ -1,0 +1,183 @@
+/**
+ * Text the CLI prints for people: tables of jobs and workers, one job's details, stats, ages and
+ * job attributes for `--format`. Pure: the clock is a parameter.
+ */
+import type { JobBody, StatsBody, WorkerBody } from '../protocol/api.js';
+
+/** Aligns rows under headers, two spaces apart; the last column is not padded. */
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, c) => Math.max(...all.map((r) => width(r[c] ?? ''))));
+  const line = (r: readonly string[]) =>
+    r
+      .map((cell, c) =>
+        c === r.length - 1 ? cell : cell + ' '.repeat((widths[c] ?? 0) - width(cell)),
+      )
+      .join('  ')
+      .trimEnd();
+  return `${all.map(line).join('\n')}\n`;
+}
+
+function width(s: string): number {
+  return [...s].length;
+}
+
+/** A short age: `42s`, `5m`, `3h`, `2d`. */
+export function age(sinceIso: string, now: number): string {
+  const s = Math.max(0, Math.floor((now - Date.parse(sinceIso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  if (word !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What a job runs, in one line: a shell job's command, otherwise its payload as JSON. */
+export function summary(job: Pick<JobBody, 'type' | 'payload'>, max = 60): string {
+  const command = (job.payload as { command?: unknown } | null | undefined)?.command;
+  let text: string;
+  if (typeof command === 'string') text = command;
+  else if (Array.isArray(command)) text = command.map((w) => shellQuote(String(w))).join(' ');
+  else text = JSON.stringify(job.payload) ?? '';
+  text = text.replace(/\s+/g, ' ').trim();
+  return width(text) > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
+}
+
+/** The table `switchyard jobs` prints. */
+export function jobsTable(jobs: readonly JobBody[], now: number): string {
+  return formatTable(
+    ['ID', 'STATE', 'TYPE', 'QUEUE', 'PRI', 'ATTEMPT', 'WORKER', 'AGE', 'COMMAND'],
+    jobs.map((j) => [
+      j.id,
+      j.state,
+      j.type,
+      j.queue,
+      String(j.priority),
+      `${j.attempt}/${j.maxAttempts}`,
+      j.workerName ?? '-',
+      age(j.createdAt, now),
+      summary(j),
+    ]),
+  );
+}
+
+/** The table `switchyard workers` prints. */
+export function workersTable(workers: readonly WorkerBody[], now: number): string {
+  return formatTable(
+    ['ID', 'NAME', 'STATE', 'JOBS', 'QUEUES', 'TYPES', 'LABELS', 'SEEN'],
+    workers.map((w) => [
+      w.id,
+      w.name,
+      w.state,
+      `${w.running.length}/${w.slots}`,
+      w.queues.join(',') || '-',
+      w.types.join(',') || '-',
+      labelsText(w.labels) || '-',
+      `${age(w.lastSeenAt, now)} ago`,
+    ]),
+  );
+}
+
+function labelsText(labels: Record<string, string[]>): string {
+  return Object.entries(labels)
+    .flatMap(([k, values]) => values.map((v) => `${k}=${v}`))
+    .join(',');
+}
+
+/** `switchyard job ID`: one job, a field per line. */
+export function jobDetails(job: JobBody, now: number): string {
+  const rows: [string, string][] = [
+    ['id', job.id],
+    ['state', job.state + (job.reason ? ` (${job.reason})` : '')],
+    ['type', job.type],
+    ['queue', job.queue],
+    ['command', summary(job, 200)],
+    ['priority', String(job.priority)],
+    ['attempt', `${job.attempt} of ${job.maxAttempts}`],
+    ['created', `${job.createdAt} (${age(job.createdAt, now)} ago)`],
+  ];
+  const optional: [string, string | null | undefined][] = [
+    ['requires', entries(job.requires)],
+    ['meta', entries(job.meta)],
+    ['worker', job.workerName],
+    ['started', job.startedAt],
+    ['finished', job.finishedAt],
+    [
+      'timeout',
+      job.timeout === null
+        ? null
+        : `${job.timeout} s (${job.killSignal}, grace ${job.killGrace} s)`,
+    ],
+    [
+      'progress',
+      job.progress &&
+        [job.progress.percent === null ? null : `${job.progress.percent}%`, job.progress.message]
+          .filter((p) => p !== null)
+          .join(' '),
+    ],
+    ['attributes', entries(job.attributes)],
+    ['error', job.error && `${job.error.message} (${job.error.code})`],
+    ['exit code', exitCodeOf(job)],
+  ];
+  for (const [key, value] of optional) if (value) rows.push([key, value]);
+  const pad = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(pad)} ${v}`).join('\n') + '\n';
+}
+
+function entries(record: Record<string, unknown>): string | null {
+  const list = Object.entries(record).map(
+    ([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
+  return list.length === 0 ? null : list.join(', ');
+}
+
+function exitCodeOf(job: JobBody): string | null {
+  const result = job.result as { exitCode?: unknown; signal?: unknown } | null | undefined;
+  if (typeof result?.exitCode === 'number') return String(result.exitCode);
+  if (typeof result?.signal === 'string') return `killed by ${result.signal}`;
+  return null;
+}
+
+/** `switchyard stats`. */
+export function statsText(stats: StatsBody): string {
+  const rows: [string, string][] = [
+    ['workers', `${stats.workers} (${stats.idleWorkers} idle)`],
+    ['slots', `${stats.slots} (${stats.freeSlots} free)`],
+    ...Object.entries(stats.jobs).map(([state, n]): [string, string] => [state, String(n)]),
+    ['frozen', stats.frozen ? 'yes' : 'no'],
+    ['uptime', `${Math.floor(stats.uptimeSeconds)} s`],
+    ['store', stats.store],
+    ['queue manager', stats.queueManager],
+  ];
+  const pad = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(pad)} ${v}`).join('\n') + '\n';
+}
+
+/**
+ * A job's attribute by name for `--format`: first an attribute the job set (`::attr`), exactly
+ * as named, then ignoring case; then the job's own fields, case-insensitively, with dots into objects
+ * (`meta.owner`, `result.exitCode`, `progress.percent`); `worker` means `workerName`.
+ * Undefined when the job does not have it (or it is null).
+ */
+export function jobAttribute(job: JobBody, name: string): unknown {
+  if (Object.hasOwn(job.attributes, name)) return job.attributes[name];
+  const lower = name.toLowerCase();
+  const attr = Object.keys(job.attributes).find((k) => k.toLowerCase() === lower);
+  if (attr !== undefined) return job.attributes[attr];
+  if (lower === 'worker') return job.workerName ?? undefined;
+  let value: unknown = job;
+  for (const part of lower.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const key = Object.keys(value).find((k) => k.toLowerCase() === part);
+    value = key === undefined ? undefined : (value as Record<string, unknown>)[key];
+  }
+  return value ?? undefined;
+}

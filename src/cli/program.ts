@@ -1,0 +1,297 @@
+/**
+ * The `switchyard` command tree: every command, option and help text, declared with commander.
+ * Actions live in ./submit.ts, ./client-commands.ts and ./server-commands.ts; errors are thrown
+ * to the one top-level catch in ./run.ts.
+ */
+import { Command } from 'commander';
+import { DEFAULT_URL } from '../client/client.js';
+import { version } from '../version.js';
+import {
+  cancelCommand,
+  jobCommand,
+  jobsCommand,
+  statsCommand,
+  workersCommand,
+  type JobFlags,
+  type JobsFlags,
+} from './client-commands.js';
+import type { CliContext, ClientFlags } from './context.js';
+import { exitStatusHelp } from './errors.js';
+import {
+  brokerCommand,
+  DEFAULT_BROKER,
+  upCommand,
+  UP_DRAIN_SECONDS,
+  workerCommand,
+  type BrokerFlags,
+  type UpFlags,
+  type WorkerFlags,
+} from './server-commands.js';
+import { submitCommand, type SubmitFlags } from './submit.js';
+
+type ListFlags = ClientFlags & { json?: boolean };
+
+/** Repeatable options; no commander default, so that help shows only the documented ones. */
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
+
+function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `the broker's client API (env SWITCHYARD_URL; default ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token for the client API (env SWITCHYARD_TOKEN)');
+}
+
+function logOptions(cmd: Command, configured = true): Command {
+  return cmd
+    .option('--debug', 'log debug messages too')
+    .option(
+      '--verbose',
+      configured
+        ? 'log at info level (the default, unless the config sets logger.level)'
+        : 'log at info level (the default)',
+    )
+    .option('--json', 'log JSON lines to stderr instead of human-readable lines');
+}
+
+/** Builds the command tree. Output and exits go through `ctx` and exceptions, never the process. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('switchyard')
+    .description('Switchyard job broker: run it, submit jobs to it, and see what it is doing.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .exitOverride()
+    .enablePositionalOptions()
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'switchyard: ')),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `\nClient commands read SWITCHYARD_URL and SWITCHYARD_TOKEN; the broker reads SWITCHYARD_*\n` +
+        `settings and SWITCHYARD_CONFIG (see switchyard broker --help).\n\n${exitStatusHelp()}\n`,
+    );
+  program.helpCommand('help [command]', 'show help for a command');
+
+  logOptions(
+    program
+      .command('up')
+      .summary('run a broker and a local shell worker, zero configuration')
+      .description(
+        'Run a broker and one local worker for shell jobs in this process: loopback only, ' +
+          'no configuration needed. Ctrl-C stops it: running jobs get ' +
+          `${UP_DRAIN_SECONDS} s to finish; a second Ctrl-C stops at once.`,
+      )
+      .option('--data-dir <dir>', 'directory of the SQLite database (default ./.switchyard)')
+      .option(
+        '--clients-port <port>',
+        'client API port on 127.0.0.1 (default 9658; 0: any free port)',
+      )
+      .option(
+        '--workers-port <port>',
+        'worker endpoint port on 127.0.0.1 (default 9657; 0: any free port)',
+      )
+      .option(
+        '--config <file>',
+        'YAML config file (env SWITCHYARD_CONFIG); its addresses are ignored',
+      ),
+  ).action((flags: UpFlags) => upCommand(ctx, flags));
+
+  logOptions(
+    program
+      .command('broker')
+      .summary('run the broker')
+      .description(
+        'Run the broker until SIGINT or SIGTERM, then close gracefully. Settings come from the ' +
+          'config file, then SWITCHYARD_* variables (SWITCHYARD_CLIENTS_PORT, SWITCHYARD_LOG_LEVEL, ' +
+          'SWITCHYARD_CLIENT_TOKENS, ...), then these options.',
+      )
+      .option('--config <file>', 'YAML config file, ReCodEx broker style (env SWITCHYARD_CONFIG)')
+      .option(
+        '--data-dir <dir>',
+        'directory of the SQLite database (data_dir; default ./.switchyard)',
+      )
+      .option('--store <store>', '"sqlite" or a postgres:// URL (store; default sqlite)')
+      .option(
+        '--clients-address <address>',
+        'address of the client API, "*" for all (clients.address; default 127.0.0.1)',
+      )
+      .option('--clients-port <port>', 'port of the client API (clients.port; default 9658)')
+      .option(
+        '--workers-address <address>',
+        'address of the worker endpoint, "*" for all (workers.address; default 127.0.0.1)',
+      )
+      .option('--workers-port <port>', 'port of the worker endpoint (workers.port; default 9657)')
+      .option('--queue-manager <kind>', 'single or multi (queue_manager; default single)')
+      .option(
+        '--max-liveness <n>',
+        'heartbeats a worker may miss before it is dead (max_liveness; default 10)',
+      )
+      .option(
+        '--ping-interval <ms>',
+        'milliseconds between worker heartbeats (ping_interval; default 1000)',
+      )
+      .option(
+        '--max-request-failures <n>',
+        'lost runs before a job fails (max_request_failures; default 3)',
+      )
+      .option(
+        '--log-file <file>',
+        'also log JSON lines to <file>.log, rotated to <file>.1.log... (logger.file)',
+      ),
+  ).action((flags: BrokerFlags) => brokerCommand(ctx, flags));
+
+  logOptions(
+    program
+      .command('worker')
+      .summary('run the worker agent for shell jobs')
+      .description(
+        'Run the worker agent for shell jobs. SIGINT or SIGTERM drains it: no new jobs, running ' +
+          'ones finish within the drain timeout; a second signal stops at once.',
+      )
+      .option(
+        '--broker <url>',
+        `worker endpoint of a broker; repeat or comma-separate for several nodes (default ${DEFAULT_BROKER})`,
+        collect,
+      )
+      .option('--name <name>', "this worker's name (default the host name)")
+      .option(
+        '--label <key=value>',
+        'a label jobs can require, e.g. env=python, threads=8; repeatable',
+        collect,
+      )
+      .option('--queue <queue>', 'a queue to serve; repeatable (default "default")', collect)
+      .option('--slots <n>', 'jobs run at once (default 1)')
+      .option('--token <token>', 'worker token (env SWITCHYARD_WORKER_TOKEN)')
+      .option(
+        '--drain-timeout <seconds>',
+        'how long running jobs may take to finish on stop (default 30)',
+      ),
+    false,
+  ).action((flags: WorkerFlags) => workerCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('submit')
+      .summary('submit a job')
+      .usage('[options] [--] COMMAND...')
+      .description('Submit a job and print its id. Options go before COMMAND.')
+      .argument(
+        '[command...]',
+        "a shell job's command: words after -- (several words run without a shell), or one quoted string (run by sh -c)",
+      )
+      .passThroughOptions()
+      .option('--type <type>', 'job type (default shell)')
+      .option('--queue <queue>', 'queue (default "default")')
+      .option(
+        '--require <label=value>',
+        'a label the worker must have (threads=N: at least N; hwgroup=a|b: either); repeatable',
+        collect,
+      )
+      .option('--priority <n>', 'higher runs first (default 0)')
+      .option('--max-attempts <n>', 'attempts before a failure is final (default 5)')
+      .option(
+        '--timeout <seconds>',
+        'seconds an attempt may run before it is killed (or 90s, 5m, 2h)',
+      )
+      .option(
+        '--kill-signal <signal>',
+        'signal that stops the job: SIGTERM (default), SIGINT, SIGHUP, SIGQUIT, SIGKILL, SIGUSR1 or SIGUSR2',
+      )
+      .option('--kill-grace <seconds>', 'seconds between the kill signal and SIGKILL (default 10)')
+      .option(
+        '--meta <key=value>',
+        'metadata stored with the job, never matched; repeatable',
+        collect,
+      )
+      .option(
+        '--payload <json>',
+        'the job\'s input as JSON; for shell jobs {"command", "cwd", "env", "stdin"}',
+      )
+      .option(
+        '--wait',
+        'follow the job on stderr, print its output tail, exit 1 if it fails or is canceled',
+      )
+      .option('--json', 'print the job as JSON instead of its id (with --wait: the finished job)'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  switchyard submit -- make -j4\n' +
+        "  switchyard submit --wait 'cd /src && make test'\n" +
+        '  switchyard submit --require env=python --require threads=4 --timeout 10m -- python train.py\n' +
+        '  switchyard submit --type resize --payload \'{"image": "a.png"}\'\n',
+    )
+    .action((words: string[], flags: SubmitFlags) => submitCommand(ctx, words, flags));
+
+  clientOptions(
+    program
+      .command('jobs')
+      .summary('list jobs')
+      .description('List jobs, newest first: a table, JSON lines, or printf-style with --format.')
+      .option(
+        '--state <states>',
+        'only jobs in these states, comma-separated (waiting, scheduled, queued, running, held, succeeded, failed, canceled)',
+      )
+      .option('--queue <queue>', 'only jobs of this queue')
+      .option('--type <type>', 'only jobs of this type')
+      .option('--worker <worker>', 'only jobs of this worker')
+      .option('--limit <n>', 'jobs per page, 1 to 1000 (default 100)')
+      .option('--all', 'all matching jobs, following every page')
+      .option('--json', 'one JSON object per job and line')
+      .option(
+        '--format <fmt attr...>',
+        'print attribute ATTR with printf format FMT for each job that has it; repeatable',
+      ),
+  )
+    .addHelpText(
+      'after',
+      '\n--format works like condor_q -format: FMT is printed for each job that has ATTR, with\n' +
+        'no newline added; the escapes \\n and \\t are interpreted. Conversions: %s %d %i %f %e\n' +
+        '%g %x %o %c %%, with flags -, 0, +, a width and a .precision (%-10s, %5d, %.2f).\n' +
+        'ATTR is an attribute a job set with ::attr, or a job field: id, state, type, queue,\n' +
+        'priority, attempt, maxAttempts, worker, createdAt, progress.percent, meta.KEY, ...\n\n' +
+        'Example:\n' +
+        '  switchyard jobs --state running --format "%-8s " id --format "%s\\n" endpoint\n',
+    )
+    .action((flags: JobsFlags) => jobsCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('job')
+      .summary('show one job')
+      .description('Show one job: its state, command, attempts, progress, attributes and result.')
+      .argument('<id>', 'job id')
+      .option('--json', 'print the job as JSON')
+      .option('--logs', "also print the job's output"),
+  ).action((id: string, flags: JobFlags) => jobCommand(ctx, id, flags));
+
+  clientOptions(
+    program
+      .command('cancel')
+      .summary('cancel a job')
+      .description('Cancel a job; a running one is stopped with its kill signal.')
+      .argument('<id>', 'job id'),
+  ).action((id: string, flags: ClientFlags) => cancelCommand(ctx, id, flags));
+
+  clientOptions(
+    program
+      .command('workers')
+      .summary('list workers')
+      .description('List the connected workers.')
+      .option('--json', 'one JSON object per worker and line'),
+  ).action((flags: ListFlags) => workersCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('stats')
+      .summary('show statistics')
+      .description("Show the broker's runtime statistics.")
+      .option('--json', 'print them as JSON'),
+  ).action((flags: ListFlags) => statsCommand(ctx, flags));
+
+  return program;
+}

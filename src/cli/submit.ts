@@ -1,0 +1,177 @@
+/**
+ * `switchyard submit`: the command line turned into a SubmitJob (pure, `buildSubmitJob`), and
+ * the command itself: submit, print the id, and with `--wait` follow the job to its end.
+ */
+import { KILL_SIGNALS, type JobBody, type SubmitJob } from '../protocol/api.js';
+import type { CliContext } from './context.js';
+import { clientFor, type ClientFlags } from './context.js';
+import { JobEndedError, UsageError } from './errors.js';
+import { ProgressView } from './progress.js';
+
+/** The options of `switchyard submit`, as commander gives them. */
+export interface SubmitFlags extends ClientFlags {
+  /** Default `shell`. */
+  type?: string;
+  queue?: string;
+  require?: string[];
+  priority?: string;
+  maxAttempts?: string;
+  timeout?: string;
+  killSignal?: string;
+  killGrace?: string;
+  meta?: string[];
+  payload?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** Characters that make a single command word a shell string rather than a program name. */
+const SHELL_SYNTAX = /[\s|&;<>()$`\\"'*?[\]#~{}!]/;
+
+/**
+ * The job a `submit` command line describes. For shell jobs the words become
+ * `payload.command`: several words an argv array, one word with spaces (or other shell syntax)
+ * a shell string, one plain word a one-element argv.
+ * @throws UsageError naming the flag that is wrong.
+ */
+export function buildSubmitJob(flags: SubmitFlags, words: readonly string[]): SubmitJob {
+  const type = flags.type ?? 'shell';
+  const job: SubmitJob = { type };
+  if (flags.queue !== undefined) job.queue = flags.queue;
+  if (flags.require !== undefined) job.requires = pairs('--require', flags.require);
+  if (flags.meta !== undefined) job.meta = pairs('--meta', flags.meta);
+  if (flags.priority !== undefined) job.priority = integer('--priority', flags.priority);
+  if (flags.maxAttempts !== undefined)
+    job.maxAttempts = integer('--max-attempts', flags.maxAttempts);
+  if (flags.timeout !== undefined) job.timeout = seconds('--timeout', flags.timeout, false);
+  if (flags.killGrace !== undefined) job.killGrace = seconds('--kill-grace', flags.killGrace, true);
+  if (flags.killSignal !== undefined) job.killSignal = signal(flags.killSignal);
+
+  let payload: unknown;
+  if (flags.payload !== undefined) {
+    try {
+      payload = JSON.parse(flags.payload);
+    } catch (err) {
+      throw new UsageError(`--payload: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (type !== 'shell') {
+    if (words.length > 0) {
+      throw new UsageError(
+        `a COMMAND is only for shell jobs; give the input of a ${type} job with --payload`,
+      );
+    }
+    if (payload !== undefined) job.payload = payload;
+    return job;
+  }
+  const base = payload ?? {};
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) {
+    throw new UsageError(
+      '--payload: a shell job\'s payload must be a JSON object, e.g. {"cwd": "/tmp"}',
+    );
+  }
+  const given = (base as { command?: unknown }).command;
+  if (words.length > 0 && given !== undefined) {
+    throw new UsageError('give the command either after -- or in --payload, not both');
+  }
+  if (words.length === 0 && given === undefined) {
+    throw new UsageError('missing COMMAND: e.g. switchyard submit -- echo hello');
+  }
+  job.payload = words.length === 0 ? base : { ...base, command: commandOf(words) };
+  return job;
+}
+
+/** Command words as `payload.command`: see buildSubmitJob. */
+export function commandOf(words: readonly string[]): string | string[] {
+  if (words.length === 1 && SHELL_SYNTAX.test(words[0] as string)) return words[0] as string;
+  return [...words];
+}
+
+function pairs(flag: string, list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag}: "${pair}" must have the form key=value`);
+    const key = pair.slice(0, eq);
+    if (Object.hasOwn(out, key)) throw new UsageError(`${flag}: "${key}" is given twice`);
+    out[key] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function integer(flag: string, value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) {
+    throw new UsageError(`${flag}: must be an integer, got "${value}"`);
+  }
+  return Number(value);
+}
+
+const UNIT: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600 };
+
+/** Seconds, plain (`90`, `1.5`) or with a unit (`90s`, `5m`, `2h`). */
+function seconds(flag: string, value: string, zeroOk: boolean): number {
+  const m = /^(\d+(?:\.\d+)?|\.\d+)([smh]?)$/.exec(value.trim());
+  const n = m ? Number(m[1]) * (UNIT[m[2] ?? ''] ?? 1) : NaN;
+  if (!Number.isFinite(n) || (!zeroOk && n === 0)) {
+    throw new UsageError(
+      `${flag}: must be a ${zeroOk ? '' : 'positive '}number of seconds (or with s, m or h), got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function signal(value: string): SubmitJob['killSignal'] {
+  const upper = value.trim().toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const found = KILL_SIGNALS.find((s) => s === name);
+  if (found === undefined) {
+    throw new UsageError(
+      `--kill-signal: must be one of ${KILL_SIGNALS.join(', ')}, got "${value}"`,
+    );
+  }
+  return found;
+}
+
+const DIRECTIVE = /^::(progress|attr)\s.*(\n|$)/gm;
+
+/**
+ * Output without its `::progress` and `::attr` lines: `--wait` has shown them as progress
+ * already (`switchyard job ID --logs` keeps them).
+ */
+export function withoutDirectives(output: string): string {
+  return output.replace(DIRECTIVE, '');
+}
+
+/** Runs `switchyard submit`. */
+export async function submitCommand(
+  ctx: CliContext,
+  words: readonly string[],
+  flags: SubmitFlags,
+): Promise<void> {
+  const job = buildSubmitJob(flags, words);
+  const client = clientFor(ctx, flags);
+  const submitted = await client.submit(job);
+  if (flags.wait !== true) {
+    ctx.stdout.write(flags.json === true ? `${JSON.stringify(submitted)}\n` : `${submitted.id}\n`);
+    return;
+  }
+  const view = new ProgressView(ctx.stderr, submitted.id);
+  ctx.stderr.write(
+    `job ${submitted.id} submitted${submitted.deduplicated ? ' (deduplicated)' : ''}\n`,
+  );
+  let done: JobBody;
+  try {
+    done = await client.wait(submitted.id, { onUpdate: (j) => view.update(j) });
+  } finally {
+    view.finish();
+  }
+  const result = done.result as { stdout?: unknown; stderr?: unknown } | null | undefined;
+  if (flags.json === true) ctx.stdout.write(`${JSON.stringify(done)}\n`);
+  else if (typeof result?.stdout === 'string') ctx.stdout.write(withoutDirectives(result.stdout));
+  if (done.state === 'succeeded') return;
+  if (flags.json !== true && typeof result?.stderr === 'string') ctx.stderr.write(result.stderr);
+  const why = done.error ? `: ${done.error.message}` : '';
+  throw new JobEndedError(
+    done.state === 'canceled' ? `job ${done.id} was canceled${why}` : `job ${done.id} failed${why}`,
+  );
+}

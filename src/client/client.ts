@@ -1,0 +1,284 @@
+/**
+ * The TypeScript SDK for Switchyard's client API (`/api/v1`). Types come from the wire contract
+ * (src/protocol/api.ts); errors come back as the same SwitchyardError the broker threw, with its
+ * code, message and details. A broker that cannot be reached is a SwitchyardError `unavailable`.
+ */
+import type { Static } from '@sinclair/typebox';
+import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
+import { isTerminal, type JobState } from '../domain/job.js';
+import {
+  API_PREFIX,
+  type HealthBody,
+  type JobBody,
+  type JobList,
+  type JobListQuery,
+  type LogList,
+  type StatsBody,
+  type SubmitJob,
+  type WorkerBody,
+  type WorkerList,
+} from '../protocol/api.js';
+
+/** The broker's clients port on this machine: where `switchyard up` and `broker` listen. */
+export const DEFAULT_URL = 'http://127.0.0.1:9658';
+
+/** How to reach the broker. */
+export interface ClientOptions {
+  /** Base URL of the broker's clients port; default http://127.0.0.1:9658. */
+  url?: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Defaults to the global fetch; inject one to add proxies, retries or test doubles. */
+  fetch?: typeof fetch;
+}
+
+/** Paging of a job's logs. */
+export interface LogQuery {
+  /** Only entries after this sequence number (a previous page's `nextCursor`). */
+  after?: string;
+  limit?: number;
+}
+
+/** How `wait` polls. */
+export interface WaitOptions {
+  /** Give up after this long with a WaitTimeoutError; default: wait for ever. */
+  timeoutMs?: number;
+  /** Milliseconds between polls; default 200. */
+  intervalMs?: number;
+  /** Called with the job on the first poll and whenever its state, progress or attempt change. */
+  onUpdate?(job: JobBody): void;
+  /** Stops waiting (rejecting with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** `wait` gave up before the job ended. Carries the job as last seen. */
+export class WaitTimeoutError extends Error {
+  readonly job: JobBody;
+
+  constructor(job: JobBody, timeoutMs: number) {
+    super(`job ${job.id} is still ${job.state} after ${timeoutMs / 1000} s`);
+    this.name = 'WaitTimeoutError';
+    this.job = job;
+  }
+}
+
+/** The health check's answer. */
+export type Health = Static<typeof HealthBody>;
+
+type Query = Record<string, string | number | undefined>;
+
+/** A client of one broker. Stateless apart from its options; safe to share. */
+export class Client {
+  /** The base URL, without a trailing slash. */
+  readonly url: string;
+  private readonly token: string | undefined;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(options: ClientOptions = {}) {
+    this.url = (options.url ?? DEFAULT_URL).replace(/\/+$/, '');
+    this.token = options.token;
+    this.fetchFn = options.fetch ?? globalThis.fetch;
+  }
+
+  /** Submits one job; resolves when it is committed (or deduplicated). */
+  submit(job: SubmitJob): Promise<JobBody> {
+    return this.request<JobBody>('POST', '/jobs', { body: job });
+  }
+
+  /** Submits many jobs in one commit. */
+  async submitBatch(jobs: SubmitJob[]): Promise<JobBody[]> {
+    const answer = await this.request<{ jobs: JobBody[] }>('POST', '/jobs/batch', {
+      body: { jobs },
+    });
+    return answer.jobs;
+  }
+
+  /** One job with its attempts, progress, attributes, result or error. */
+  get(id: string): Promise<JobBody> {
+    return this.request<JobBody>('GET', `/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** One page of jobs; pass `nextCursor` as `cursor` for the next. */
+  list(query: JobListQuery = {}): Promise<JobList> {
+    return this.request<JobList>('GET', '/jobs', { query: { ...query } });
+  }
+
+  /** Every page of jobs matching `query`, fetched as they are consumed. */
+  async *listPages(query: JobListQuery = {}): AsyncGenerator<JobList> {
+    let cursor = query.cursor;
+    for (;;) {
+      const page = await this.list({ ...query, ...(cursor === undefined ? {} : { cursor }) });
+      yield page;
+      if (page.nextCursor === null || page.jobs.length === 0) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** Every job matching `query`, following the pages. */
+  async *listAll(query: JobListQuery = {}): AsyncGenerator<JobBody> {
+    for await (const page of this.listPages(query)) yield* page.jobs;
+  }
+
+  /** Cancels a job; a running one is stopped. Conflict if it already ended. */
+  cancel(id: string): Promise<JobBody> {
+    return this.request<JobBody>('POST', `/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** One page of a job's output lines. */
+  logs(id: string, query: LogQuery = {}): Promise<LogList> {
+    return this.request<LogList>('GET', `/jobs/${encodeURIComponent(id)}/logs`, {
+      query: { ...query },
+    });
+  }
+
+  /** The connected workers. */
+  async workers(): Promise<WorkerBody[]> {
+    return (await this.request<WorkerList>('GET', '/workers')).workers;
+  }
+
+  /** Runtime statistics. */
+  stats(): Promise<StatsBody> {
+    return this.request<StatsBody>('GET', '/stats');
+  }
+
+  /** The liveness check (`/healthz`, outside the API prefix). */
+  health(): Promise<Health> {
+    return this.request<Health>('GET', '/healthz', { prefix: '' });
+  }
+
+  /**
+   * Polls a job until it is terminal (succeeded, failed or canceled) and resolves with it.
+   * @throws WaitTimeoutError after `timeoutMs`.
+   */
+  async wait(id: string, options: WaitOptions = {}): Promise<JobBody> {
+    const interval = options.intervalMs ?? 200;
+    const deadline =
+      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    let seen: string | null = null;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const job = await this.get(id);
+      const key = updateKey(job);
+      if (key !== seen) {
+        seen = key;
+        options.onUpdate?.(job);
+      }
+      if (isTerminal(job.state as JobState)) return job;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new WaitTimeoutError(job, options.timeoutMs ?? 0);
+      await sleep(Math.min(interval, left), options.signal);
+    }
+  }
+
+  private async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    options: { body?: unknown; query?: Query; prefix?: string } = {},
+  ): Promise<T> {
+    const url = `${this.url}${options.prefix ?? API_PREFIX}${path}${queryString(options.query)}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.fetchFn(url, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+    } catch (err) {
+      throw new SwitchyardError(
+        'unavailable',
+        `cannot reach the broker at ${this.url}: ${causeOf(err)}`,
+      );
+    }
+    const text = await response.text();
+    if (!response.ok) throw errorFromResponse(response.status, text, method, url);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new SwitchyardError(
+        'internal',
+        `the broker at ${this.url} answered ${method} ${path} with something that is not JSON`,
+      );
+    }
+  }
+}
+
+/** What `wait` compares to decide that a job changed. */
+function updateKey(job: JobBody): string {
+  return JSON.stringify([job.state, job.attempt, job.progress?.percent, job.progress?.message]);
+}
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const s = params.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unmatchable',
+  502: 'unavailable',
+  503: 'unavailable',
+  504: 'unavailable',
+};
+
+/** An error response as a SwitchyardError: the broker's own JSON error, or one from the status. */
+function errorFromResponse(
+  status: number,
+  text: string,
+  method: string,
+  url: string,
+): SwitchyardError {
+  try {
+    const body = JSON.parse(text) as {
+      error?: { code?: unknown; message?: unknown; details?: unknown };
+    };
+    const e = body.error;
+    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string') {
+      return new SwitchyardError(e.code, e.message, e.details);
+    }
+  } catch {
+    // Not JSON: a proxy's error page, say. Fall through to the status.
+  }
+  const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'invalid_request');
+  return new SwitchyardError(code, `${method} ${url} failed with HTTP ${status}`);
+}
+
+/** The useful part of a fetch failure: `connect ECONNREFUSED 127.0.0.1:9658`, not `fetch failed`. */
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    if (cause instanceof AggregateError && cause.errors[0] instanceof Error) {
+      return (cause.errors[0] as Error).message;
+    }
+    return cause.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort(): void {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * The broker's resolved configuration: every field present. The YAML file (all fields
+ * optional), `SWITCHYARD_*` environment variables and command-line flags are merged over
+ * `brokerDefaults` by the loader (./load.ts), then validated with messages that name the field.
+ */
+import type { RetryPolicy } from '../domain/retry.js';
+import { defaultRetryPolicy } from '../domain/retry.js';
+
+export type QueueManager = 'single' | 'multi';
+
+/** pino's levels plus ReCodEx's names for them (emerg, alert, critical, err, notice). */
+export type LogLevel = 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface LoggerConfig {
+  /** Log file path without suffix (`/var/log/switchyard/broker` → broker.log, broker.1.log…), or null for stderr. */
+  file: string | null;
+  level: LogLevel;
+  /** Bytes before the file is rotated. */
+  maxSize: number;
+  /** Rotated files kept. */
+  rotations: number;
+  /** JSON lines instead of human-readable lines (stderr only; files are always JSON). */
+  json: boolean;
+}
+
+export interface AuthConfig {
+  /** Bearer tokens for the client API. */
+  clientTokens: string[];
+  /** Tokens workers present in `hello`. */
+  workerTokens: string[];
+  /** Bearer tokens for the client API including administrative actions. */
+  adminTokens: string[];
+}
+
+export interface BrokerConfig {
+  clients: Endpoint;
+  workers: Endpoint;
+  /** Heartbeat intervals a worker may miss before it is dead. */
+  maxLiveness: number;
+  /** Milliseconds between worker heartbeats. */
+  pingIntervalMs: number;
+  /** Infrastructure failures (lost workers) before a job fails. */
+  maxRequestFailures: number;
+  queueManager: QueueManager;
+  /** Reject a job that no connected worker could ever run, instead of queueing it. */
+  rejectUnmatchable: boolean;
+  /** Directory of the SQLite database (and anything else the broker keeps on disk). */
+  dataDir: string;
+  /** `sqlite` (in dataDir) or a `postgres://` URL. */
+  store: string;
+  logger: LoggerConfig;
+  auth: AuthConfig;
+  retry: RetryPolicy;
+  /** Largest request body the client API accepts, in bytes. */
+  bodyLimit: number;
+}
+
+export const brokerDefaults: BrokerConfig = {
+  clients: { address: '127.0.0.1', port: 9658 },
+  workers: { address: '127.0.0.1', port: 9657 },
+  maxLiveness: 10,
+  pingIntervalMs: 1000,
+  maxRequestFailures: 3,
+  queueManager: 'single',
+  rejectUnmatchable: false,
+  dataDir: './.switchyard',
+  store: 'sqlite',
+  logger: { file: null, level: 'info', maxSize: 1_048_576, rotations: 3, json: false },
+  auth: { clientTokens: [], workerTokens: [], adminTokens: [] },
+  retry: defaultRetryPolicy,
+  bodyLimit: 1_048_576,
+};

@@ -1,0 +1,308 @@
+/**
+ * The client API's wire contract (`/api/v1`): one set of schemas that gives the server its
+ * validation, the OpenAPI document its shapes, and the SDK and CLI their types.
+ */
+import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+import { jobStates } from '../domain/job.js';
+
+export const API_PREFIX = '/api/v1';
+
+/** A string that must be one of `values`; validation errors list them. */
+export function StringEnum<const T extends string>(
+  values: readonly T[],
+  options: { description?: string; default?: T } = {},
+): TUnsafe<T> {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+const Name = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 200,
+    pattern: '^[A-Za-z0-9_.:/@+-]+$',
+    description,
+    errorMessage: 'must be 1-200 letters, digits or _ . : / @ + -',
+  });
+
+export const KILL_SIGNALS = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGKILL',
+  'SIGUSR1',
+  'SIGUSR2',
+] as const;
+
+export const JobStateSchema = StringEnum(jobStates, {
+  description: 'waiting, scheduled, queued, running, held, succeeded, failed or canceled',
+});
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable machine-readable code' }),
+      message: Type.String({ description: 'What is wrong, naming the field' }),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+export const SubmitJob = Type.Object(
+  {
+    type: Name('Job type; a worker runs only types it handles (`shell` for the agent)'),
+    payload: Type.Optional(
+      Type.Unknown({
+        description:
+          'Input for the job. For `shell`: `{command: string | string[], cwd?, env?, stdin?}`',
+      }),
+    ),
+    queue: Type.Optional(Name('Queue name; default `default`')),
+    requires: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.String({ maxLength: 256 }), {
+        description:
+          'Label → value a worker must have. `threads=N` means at least N; `hwgroup=a|b` either; `meta.*` keys are never matched',
+      }),
+    ),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: -1_000_000,
+        maximum: 1_000_000,
+        description: 'Higher runs first; default 0',
+      }),
+    ),
+    maxAttempts: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description: 'Attempts before a retryable failure fails the job; default 5',
+      }),
+    ),
+    timeout: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 31_536_000,
+        description: 'Seconds an attempt may run before it is killed',
+      }),
+    ),
+    killSignal: Type.Optional(
+      StringEnum(KILL_SIGNALS, {
+        description: 'Signal that stops the job (timeout, cancel); default SIGTERM',
+      }),
+    ),
+    killGrace: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 86_400,
+        description: 'Seconds between the kill signal and SIGKILL; default 10',
+      }),
+    ),
+    runAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Do not run before this time (ISO 8601)' }),
+    ),
+    meta: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.Unknown(), {
+        description: 'Free-form metadata, stored and shown, never matched',
+      }),
+    ),
+  },
+  { additionalProperties: false, $id: 'SubmitJob' },
+);
+export type SubmitJob = Static<typeof SubmitJob>;
+
+export const SubmitBatch = Type.Object(
+  { jobs: Type.Array(Type.Ref(SubmitJob), { minItems: 1, maxItems: 10_000 }) },
+  { additionalProperties: false },
+);
+export type SubmitBatch = Static<typeof SubmitBatch>;
+
+const Iso = Type.String({ format: 'date-time' });
+const MaybeIso = Type.Union([Iso, Type.Null()]);
+
+export const JobErrorBody = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+
+export const AttemptBody = Type.Object({
+  attempt: Type.Integer(),
+  workerId: Type.String(),
+  workerName: Type.String(),
+  startedAt: Iso,
+  finishedAt: Iso,
+  outcome: Type.Union([
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+    Type.Literal('aborted'),
+    Type.Literal('canceled'),
+    Type.Literal('held'),
+  ]),
+  error: Type.Union([JobErrorBody, Type.Null()]),
+});
+
+export const JobBody = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    queue: Type.String(),
+    state: JobStateSchema,
+    payload: Type.Unknown(),
+    requires: Type.Record(Type.String(), Type.String()),
+    meta: Type.Record(Type.String(), Type.Unknown()),
+    priority: Type.Integer(),
+    maxAttempts: Type.Integer(),
+    attempt: Type.Integer({ description: 'Attempts started so far' }),
+    requestFailures: Type.Integer({ description: 'Runs lost to the infrastructure so far' }),
+    timeout: Type.Union([Type.Number(), Type.Null()], { description: 'Seconds' }),
+    killSignal: Type.String(),
+    killGrace: Type.Number({ description: 'Seconds' }),
+    runAt: Iso,
+    createdAt: Iso,
+    updatedAt: Iso,
+    startedAt: MaybeIso,
+    finishedAt: MaybeIso,
+    workerId: Type.Union([Type.String(), Type.Null()]),
+    workerName: Type.Union([Type.String(), Type.Null()]),
+    progress: Type.Union([
+      Type.Object({
+        percent: Type.Union([Type.Number(), Type.Null()]),
+        message: Type.Union([Type.String(), Type.Null()]),
+        at: Iso,
+      }),
+      Type.Null(),
+    ]),
+    attributes: Type.Record(Type.String(), Type.String()),
+    result: Type.Unknown({
+      description: 'For `shell`: `{exitCode, signal, stdout, stderr}` (output tails)',
+    }),
+    error: Type.Union([JobErrorBody, Type.Null()]),
+    attempts: Type.Array(AttemptBody),
+    reason: Type.Optional(Type.String({ description: 'Why a queued job is not running' })),
+    deduplicated: Type.Optional(Type.Boolean()),
+  },
+  { $id: 'Job' },
+);
+export type JobBody = Static<typeof JobBody>;
+
+export const JobList = Type.Object({
+  jobs: Type.Array(Type.Ref(JobBody)),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type JobList = Static<typeof JobList>;
+
+export const JobListQuery = Type.Object(
+  {
+    state: Type.Optional(
+      Type.String({
+        pattern: `^(${jobStates.join('|')})(,(${jobStates.join('|')}))*$`,
+        description: 'One state or several, comma-separated',
+        errorMessage: `must be one or more of ${jobStates.join(', ')}, separated by commas`,
+      }),
+    ),
+    queue: Type.Optional(Name('Only jobs of this queue')),
+    type: Type.Optional(Name('Only jobs of this type')),
+    worker: Type.Optional(Type.String({ maxLength: 100, description: 'Only jobs of this worker' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+$',
+        maxLength: 20,
+        errorMessage: 'must be a nextCursor value',
+      }),
+    ),
+    order: Type.Optional(StringEnum(['asc', 'desc'] as const, { default: 'desc' })),
+  },
+  { additionalProperties: false },
+);
+export type JobListQuery = Static<typeof JobListQuery>;
+
+export const JobIdParams = Type.Object({
+  id: Type.String({
+    pattern: '^[0-9]{1,18}$',
+    description: 'Job id',
+    errorMessage: 'must be a job id (digits)',
+  }),
+});
+
+export const LogEntryBody = Type.Object({
+  seq: Type.String(),
+  attempt: Type.Integer(),
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  at: Iso,
+  data: Type.String(),
+});
+export const LogList = Type.Object({
+  logs: Type.Array(LogEntryBody),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type LogList = Static<typeof LogList>;
+export const LogQuery = Type.Object(
+  {
+    after: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+$',
+        maxLength: 20,
+        errorMessage: 'must be a log seq (digits)',
+      }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkerBody = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  labels: Type.Record(Type.String(), Type.Array(Type.String())),
+  types: Type.Array(Type.String()),
+  queues: Type.Array(Type.String()),
+  slots: Type.Integer(),
+  running: Type.Array(Type.String(), { description: 'Ids of the jobs it runs' }),
+  state: Type.Union([
+    Type.Literal('idle'),
+    Type.Literal('busy'),
+    Type.Literal('draining'),
+    Type.Literal('disconnected'),
+  ]),
+  connectedAt: Iso,
+  lastSeenAt: Iso,
+  address: Type.Union([Type.String(), Type.Null()]),
+  cpu: Type.Union([Type.Number(), Type.Null()]),
+  memory: Type.Union([
+    Type.Object({ rss: Type.Number(), total: Type.Number(), free: Type.Number() }),
+    Type.Null(),
+  ]),
+});
+export type WorkerBody = Static<typeof WorkerBody>;
+export const WorkerList = Type.Object({ workers: Type.Array(WorkerBody) });
+export type WorkerList = Static<typeof WorkerList>;
+
+export const StatsBody = Type.Object({
+  workers: Type.Integer(),
+  idleWorkers: Type.Integer(),
+  slots: Type.Integer(),
+  freeSlots: Type.Integer(),
+  jobs: Type.Object({
+    waiting: Type.Integer(),
+    scheduled: Type.Integer(),
+    queued: Type.Integer(),
+    running: Type.Integer(),
+    held: Type.Integer(),
+    succeeded: Type.Integer(),
+    failed: Type.Integer(),
+    canceled: Type.Integer(),
+  }),
+  frozen: Type.Boolean(),
+  uptimeSeconds: Type.Number(),
+  store: Type.String(),
+  queueManager: Type.String(),
+});
+export type StatsBody = Static<typeof StatsBody>;
+
+export const HealthBody = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String(),
+});

@@ -1,0 +1,98 @@
+/**
+ * Leases: moving queued jobs to `running` for a worker (claim), and a reconnecting worker
+ * keeping the jobs it still runs (adopt).
+ *
+ * A claim reads candidates per needs, not with one `needs_id IN (...) ORDER BY` query: SQLite
+ * would have to read and sort every queued job of those needs, while one `ORDER BY ... LIMIT`
+ * per needs walks the partial dispatch index and stops after `limit` rows, however long the
+ * queue. The candidates are merged in memory.
+ */
+import type { ClaimParams, ClaimResult, RunningJob } from '../store.js';
+import type { Conn } from './connection.js';
+import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
+
+/** The best queued jobs of one needs (exported for the query-plan test). */
+export const claimCandidatesSql =
+  `SELECT id, priority FROM jobs INDEXED BY jobs_dispatch ` +
+  `WHERE needs_id = ? AND state = 'queued' ORDER BY priority DESC, id LIMIT ?`;
+
+const claimOneSql =
+  `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
+  `node_id = ?, started_at = ?, updated_at = ?, progress = NULL ` +
+  `WHERE id = ? AND state = 'queued' RETURNING ${runningColumns}`;
+
+const adoptSql =
+  `UPDATE jobs SET worker_id = @workerId, worker_name = @workerName, node_id = @nodeId, ` +
+  `updated_at = @now WHERE id = @id AND state = 'running' AND attempt = @attempt ` +
+  `RETURNING ${runningColumns}`;
+
+interface Candidate {
+  id: number;
+  priority: number;
+  needsId: number;
+}
+
+type Lessee = Omit<ClaimParams, 'needsIds' | 'limit'>;
+
+function claimOne(c: Conn, id: number, who: Lessee): RunningJob | undefined {
+  const row = c
+    .stmt(claimOneSql)
+    .get(who.workerId, who.workerName, who.nodeId, who.now, who.now, id) as RunningRow | undefined;
+  return row === undefined ? undefined : runningFromRow(row);
+}
+
+/**
+ * Highest priority first, then oldest (smallest id). A needs is exhausted when its query found
+ * fewer jobs than asked and every one of them was claimed: only then is none of it left queued.
+ */
+export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
+  const limit = Math.floor(params.limit);
+  if (limit <= 0 || params.needsIds.length === 0) return { jobs: [], exhausted: [] };
+  const select = c.stmt(claimCandidatesSql);
+  const candidates: Candidate[] = [];
+  const short = new Map<number, number>();
+  for (const needsId of new Set(params.needsIds)) {
+    const rows = select.all(needsId, limit) as Array<{ id: number; priority: number }>;
+    for (const r of rows) candidates.push({ id: r.id, priority: r.priority, needsId });
+    if (rows.length < limit) short.set(needsId, rows.length);
+  }
+  candidates.sort((a, b) => b.priority - a.priority || a.id - b.id);
+  const chosen = candidates.length > limit ? candidates.slice(0, limit) : candidates;
+  const jobs: RunningJob[] = [];
+  for (const candidate of chosen) {
+    const job = claimOne(c, candidate.id, params);
+    if (job === undefined) continue;
+    jobs.push(job);
+    const left = short.get(candidate.needsId);
+    if (left !== undefined) short.set(candidate.needsId, left - 1);
+  }
+  const exhausted: number[] = [];
+  for (const [needsId, left] of short) if (left === 0) exhausted.push(needsId);
+  return { jobs, exhausted };
+}
+
+/** Claims the named jobs that are still queued, in the order given. */
+export function jobClaimIds(c: Conn, ids: readonly number[], who: Lessee): RunningJob[] {
+  const jobs: RunningJob[] = [];
+  for (const id of ids) {
+    const job = claimOne(c, id, who);
+    if (job !== undefined) jobs.push(job);
+  }
+  return jobs;
+}
+
+/** Re-points a running attempt at the worker (and node) that reports it still runs it. */
+export function jobAdopt(
+  c: Conn,
+  params: {
+    id: number;
+    attempt: number;
+    workerId: string;
+    workerName: string;
+    nodeId: string;
+    now: number;
+  },
+): RunningJob | undefined {
+  const row = c.stmt(adoptSql).get(params) as RunningRow | undefined;
+  return row === undefined ? undefined : runningFromRow(row);
+}

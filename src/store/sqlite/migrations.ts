@@ -1,0 +1,177 @@
+/**
+ * The SQLite schema, as numbered migrations. They run when a store opens, all in one immediate
+ * transaction (two processes opening the same file at once cannot both apply one), and each is
+ * recorded in `schema_migrations`. A database whose schema is newer than this code is refused:
+ * running old code on it could silently break rules the newer schema relies on.
+ *
+ * Never edit a migration that has shipped; add the next number.
+ *
+ * The schema enforces the job lifecycle with CHECK constraints, so that a bug in the broker
+ * fails loudly at the write instead of leaving a job no code path can move again. JSON columns
+ * are TEXT written only by this store's own serializer, so they carry no `json_valid` check
+ * (it would parse every payload once more on the hot path).
+ */
+import type { Database } from 'better-sqlite3';
+
+/** One step of the schema. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const terminal = `('succeeded', 'failed', 'canceled')`;
+
+/** Every migration, in order; versions are 1, 2, 3, ... without gaps. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE needs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        queue TEXT NOT NULL,
+        type TEXT NOT NULL,
+        requires TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        needs_id INTEGER NOT NULL REFERENCES needs (id),
+        type TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        requires TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN
+          ('waiting', 'scheduled', 'queued', 'running', 'held', 'succeeded', 'failed', 'canceled')),
+        max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+        attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+        request_failures INTEGER NOT NULL DEFAULT 0 CHECK (request_failures >= 0),
+        timeout_ms INTEGER CHECK (timeout_ms IS NULL OR timeout_ms > 0),
+        kill_signal TEXT NOT NULL CHECK (kill_signal <> ''),
+        kill_grace_ms INTEGER NOT NULL CHECK (kill_grace_ms >= 0),
+        run_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        worker_id TEXT,
+        worker_name TEXT,
+        node_id TEXT,
+        progress TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        result TEXT,
+        error TEXT,
+        attempts TEXT NOT NULL DEFAULT '[]',
+        -- A running job is leased: someone runs it, since some time, as some attempt.
+        CHECK (state <> 'running' OR (worker_id IS NOT NULL AND worker_name IS NOT NULL
+          AND node_id IS NOT NULL AND started_at IS NOT NULL AND attempt >= 1)),
+        -- Exactly the ended jobs have an end time (a retry of an ended job clears it).
+        CHECK ((finished_at IS NOT NULL) = (state IN ${terminal})),
+        -- Only a job that has run has a start time.
+        CHECK (started_at IS NULL OR attempt >= 1)
+      ) STRICT;
+
+      -- Every index costs each job's lifecycle a B-tree write per transition, so there are
+      -- few. Queries that must use a partial one name it (INDEXED BY): without statistics the
+      -- planner prefers jobs_state for any state = '...' term.
+      --
+      -- Dispatch: a worker's claim reads the best queued jobs of one needs from here.
+      CREATE INDEX jobs_dispatch ON jobs (needs_id, priority DESC, id) WHERE state = 'queued';
+      -- Promotion of due scheduled jobs, and the next wake-up time.
+      CREATE INDEX jobs_scheduled ON jobs (run_at) WHERE state = 'scheduled';
+      -- Listing by state with id cursors, counts per state (covering), and the running jobs
+      -- (orphans, a worker's jobs): those are few, bounded by the workers' slots, so a
+      -- separate index of running jobs by node would cost every claim and end for nothing.
+      CREATE INDEX jobs_state ON jobs (state, id);
+
+      CREATE TABLE job_logs (
+        seq INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL CHECK (attempt >= 1),
+        stream TEXT NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+        at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX job_logs_job ON job_logs (job_id, seq);
+
+      CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        types TEXT NOT NULL,
+        queues TEXT NOT NULL,
+        slots INTEGER NOT NULL CHECK (slots >= 0),
+        address TEXT,
+        connected_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        online INTEGER NOT NULL CHECK (online IN (0, 1))
+      ) STRICT;
+
+      CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];
+
+/** The schema version this code writes and understands. */
+export const latestVersion: number = migrations[migrations.length - 1]?.version ?? 0;
+
+/** Thrown when the database was written by a newer Switchyard. */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly path: string,
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(
+      `the database ${path} has schema version ${found}, but this Switchyard supports at most ` +
+        `version ${supported}: upgrade Switchyard (or point it at another data directory)`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/**
+ * Brings the schema of `db` up to `latestVersion`; returns the versions it applied (none when
+ * already current). `now` stamps the records.
+ */
+export function migrate(db: Database, now: number = Date.now()): number[] {
+  const run = db.transaction((): number[] => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as {
+      v: number | null;
+    };
+    const current = row.v ?? 0;
+    if (current > latestVersion) throw new SchemaTooNewError(db.name, current, latestVersion);
+    const record = db.prepare(
+      'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    );
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, now);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+  return run.immediate();
+}

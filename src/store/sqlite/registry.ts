@@ -1,0 +1,101 @@
+/**
+ * The small tables: needs, workers, nodes and settings. Writes take the writer (inside a
+ * transaction), reads the reader.
+ */
+import type { NeedsRecord, NodeRecord, WorkerRecord } from '../store.js';
+import type { Conn } from './connection.js';
+import {
+  needsFromRow,
+  nodeFromRow,
+  workerFromRow,
+  type NeedsRow,
+  type NodeRow,
+  type WorkerRow,
+} from './rows.js';
+
+const needsByKeySql = 'SELECT id FROM needs WHERE key = ?';
+const needsInsertSql = 'INSERT INTO needs (key, queue, type, requires) VALUES (?, ?, ?, ?)';
+const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY id';
+
+const workerUpsertSql =
+  'INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address, ' +
+  'connected_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT (id) DO UPDATE SET name = excluded.name, node_id = excluded.node_id, ' +
+  'labels = excluded.labels, types = excluded.types, queues = excluded.queues, ' +
+  'slots = excluded.slots, address = excluded.address, connected_at = excluded.connected_at, ' +
+  'last_seen_at = excluded.last_seen_at, online = excluded.online';
+const workerOfflineSql = 'UPDATE workers SET online = 0, last_seen_at = ? WHERE id = ?';
+const workerListSql = 'SELECT * FROM workers ORDER BY id';
+
+const nodeHeartbeatSql =
+  'INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ' +
+  'ON CONFLICT (id) DO UPDATE SET address = excluded.address, ' +
+  'started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at';
+const nodeListSql = 'SELECT * FROM nodes ORDER BY id';
+
+const settingSetSql =
+  'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+const settingGetSql = 'SELECT value FROM settings WHERE key = ?';
+
+/** The id of the needs with this key; the existing one wins, whatever else it says. */
+export function needsUpsert(c: Conn, needs: Omit<NeedsRecord, 'id'>): number {
+  const found = c.stmt(needsByKeySql).get(needs.key) as { id: number } | undefined;
+  if (found !== undefined) return found.id;
+  const info = c
+    .stmt(needsInsertSql)
+    .run(needs.key, needs.queue, needs.type, JSON.stringify(needs.requires));
+  return Number(info.lastInsertRowid);
+}
+
+/** All needs, by id: the dispatcher loads them at start and after a rollback. */
+export function needsList(c: Conn): NeedsRecord[] {
+  return (c.stmt(needsListSql).all() as NeedsRow[]).map(needsFromRow);
+}
+
+/** Inserts or replaces a worker as a whole: the broker holds its current picture. */
+export function workerUpsert(c: Conn, w: WorkerRecord): void {
+  c.stmt(workerUpsertSql).run(
+    w.id,
+    w.name,
+    w.nodeId,
+    JSON.stringify(w.labels),
+    JSON.stringify(w.types),
+    JSON.stringify(w.queues),
+    w.slots,
+    w.address,
+    w.connectedAt,
+    w.lastSeenAt,
+    w.online ? 1 : 0,
+  );
+}
+
+/** Keeps the row (for the dashboard and history), marked offline. */
+export function workerSetOffline(c: Conn, id: string, now: number): void {
+  c.stmt(workerOfflineSql).run(now, id);
+}
+
+/** All workers known, online or not, by id. */
+export function workerList(c: Conn): WorkerRecord[] {
+  return (c.stmt(workerListSql).all() as WorkerRow[]).map(workerFromRow);
+}
+
+/** Inserts or refreshes a node; a node beats by rewriting its row. */
+export function nodeHeartbeat(c: Conn, n: NodeRecord): void {
+  c.stmt(nodeHeartbeatSql).run(n.id, n.address, n.startedAt, n.heartbeatAt);
+}
+
+/** All nodes, by id; liveness is the caller's judgement of `heartbeatAt`. */
+export function nodeList(c: Conn): NodeRecord[] {
+  return (c.stmt(nodeListSql).all() as NodeRow[]).map(nodeFromRow);
+}
+
+/** Sets a setting, replacing its value. */
+export function settingSet(c: Conn, key: string, value: string): void {
+  c.stmt(settingSetSql).run(key, value);
+}
+
+/** A setting, or undefined when it was never set. */
+export function settingGet(c: Conn, key: string): string | undefined {
+  const row = c.stmt(settingGetSql).get(key) as { value: string } | undefined;
+  return row?.value;
+}

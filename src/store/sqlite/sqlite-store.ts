@@ -1,0 +1,174 @@
+/**
+ * The SQLite Store: the default, single-node backend, one file with zero configuration.
+ *
+ * Open it with `SqliteStore.open({ path })`. Opening creates the file if needed and runs the
+ * migrations (refusing a database written by a newer Switchyard). Writes go through one writer
+ * connection, one `write` at a time; reads go through a second, read-only connection and see
+ * committed state only. All SQL lives in this directory, one module per concern.
+ *
+ * Leaky spots, admitted: better-sqlite3 is synchronous, so a statement blocks the event loop
+ * while it runs (statements here are index lookups, kept short on purpose), and waiting for
+ * another process's lock (busy_timeout) blocks it too. One broker process per file is the
+ * intended use.
+ */
+import type { JobRecord } from '../../domain/job.js';
+import type {
+  JobCounts,
+  JobQuery,
+  LogEntry,
+  NeedsRecord,
+  NodeRecord,
+  QueuedRef,
+  RunningJob,
+  Store,
+  StoreCapabilities,
+  StoreTx,
+  WorkerRecord,
+} from '../store.js';
+import { openReader, openWriter, type Conn } from './connection.js';
+import { migrate } from './migrations.js';
+import {
+  jobCounts,
+  jobGet,
+  jobList,
+  jobListOrphans,
+  jobListRunningByWorker,
+  jobLogs,
+  jobNextRunAt,
+  jobQueuedRefs,
+} from './jobs-read.js';
+import { needsList, nodeList, settingGet, workerList } from './registry.js';
+import { SqliteTx } from './tx.js';
+
+/** How to open a SQLite store. */
+export interface SqliteStoreOptions {
+  /** The database file; created (not its directory) if missing. */
+  path: string;
+  /**
+   * Sync every commit to disk before `write` resolves (default true). False trades the last
+   * commits before a power loss (never consistency) for speed; for tests and benchmarks.
+   */
+  durable?: boolean;
+}
+
+/** The SQLite Store; see the file comment. */
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities;
+  /** Serializes writes: each `write` starts after the previous one has settled. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly writer: Conn,
+    private readonly reader: Conn,
+    durable: boolean,
+  ) {
+    this.capabilities = { name: 'sqlite', multiNode: false, durableCommit: durable };
+  }
+
+  /** Opens (creating and migrating as needed) the database at `options.path`. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const durable = options.durable ?? true;
+    const writer = openWriter(options.path, durable);
+    let reader: Conn | undefined;
+    try {
+      migrate(writer.db);
+      reader = openReader(options.path);
+      return new SqliteStore(writer, reader, durable);
+    } catch (error) {
+      reader?.close();
+      writer.close();
+      throw error;
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE, run `fn`, COMMIT; ROLLBACK and rethrow if it throws. A write called while
+   * another runs waits for it. Do not call `write` from inside `fn`: it would wait for itself.
+   */
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    const run = this.tail.then(() => this.transaction(fn));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const w = this.writer;
+    w.stmt('BEGIN IMMEDIATE').run();
+    const tx = new SqliteTx(w);
+    try {
+      const result = await fn(tx);
+      tx.end();
+      w.stmt('COMMIT').run();
+      return result;
+    } catch (error) {
+      tx.end();
+      if (w.db.inTransaction) w.stmt('ROLLBACK').run();
+      throw error;
+    }
+  }
+
+  /** Waits for the writes already called, then closes. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail;
+    // The reader first: the last connection to close checkpoints the WAL into the database.
+    this.reader.close();
+    this.writer.close();
+  }
+
+  private get r(): Conn {
+    if (this.closed) throw new Error('the store is closed');
+    return this.reader;
+  }
+
+  async jobGet(id: number): Promise<JobRecord | undefined> {
+    return jobGet(this.r, id);
+  }
+
+  async jobList(query: JobQuery): Promise<JobRecord[]> {
+    return jobList(this.r, query);
+  }
+
+  async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
+    return jobLogs(this.r, id, afterSeq, limit);
+  }
+
+  async jobCounts(): Promise<JobCounts> {
+    return jobCounts(this.r);
+  }
+
+  async jobNextRunAt(): Promise<number | null> {
+    return jobNextRunAt(this.r);
+  }
+
+  async jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]> {
+    return jobListOrphans(this.r, liveNodeIds, limit);
+  }
+
+  async jobListRunningByWorker(workerId: string): Promise<RunningJob[]> {
+    return jobListRunningByWorker(this.r, workerId);
+  }
+
+  async jobQueuedRefs(afterId: number, limit: number): Promise<QueuedRef[]> {
+    return jobQueuedRefs(this.r, afterId, limit);
+  }
+
+  async needsList(): Promise<NeedsRecord[]> {
+    return needsList(this.r);
+  }
+
+  async workerList(): Promise<WorkerRecord[]> {
+    return workerList(this.r);
+  }
+
+  async nodeList(): Promise<NodeRecord[]> {
+    return nodeList(this.r);
+  }
+
+  async settingGet(key: string): Promise<string | undefined> {
+    return settingGet(this.r, key);
+  }
+}

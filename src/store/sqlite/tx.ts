@@ -1,0 +1,129 @@
+/**
+ * StoreTx over the writer. Methods are async to fit the interface but do their work at once,
+ * synchronously: better-sqlite3 is synchronous, and a transaction's statements run in the order
+ * they are called. A tx is usable only while its `write` runs; using one that escaped its
+ * callback throws instead of writing outside any transaction.
+ */
+import type { JobRecord, JobState } from '../../domain/job.js';
+import type {
+  AttemptEnd,
+  AttributeUpdate,
+  ClaimParams,
+  ClaimResult,
+  NeedsRecord,
+  NewJob,
+  NewLogEntry,
+  NodeRecord,
+  ProgressUpdate,
+  QueuedRef,
+  RunningJob,
+  StoreTx,
+  WorkerRecord,
+} from '../store.js';
+import type { Conn } from './connection.js';
+import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
+import { jobCancel, jobEndAttempts } from './jobs-end.js';
+import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
+import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
+import {
+  needsUpsert,
+  nodeHeartbeat,
+  settingSet,
+  workerSetOffline,
+  workerUpsert,
+} from './registry.js';
+
+/** One `write` transaction's operations. */
+export class SqliteTx implements StoreTx {
+  private active = true;
+
+  constructor(private readonly conn: Conn) {}
+
+  /** Called by the store when the transaction commits or rolls back. */
+  end(): void {
+    this.active = false;
+  }
+
+  private get c(): Conn {
+    if (!this.active) throw new Error('store transaction used after its write() ended');
+    return this.conn;
+  }
+
+  async needsUpsert(needs: Omit<NeedsRecord, 'id'>): Promise<number> {
+    return needsUpsert(this.c, needs);
+  }
+
+  async jobInsertMany(jobs: readonly NewJob[]): Promise<number[]> {
+    return jobInsertMany(this.c, jobs);
+  }
+
+  async jobClaim(params: ClaimParams): Promise<ClaimResult> {
+    return jobClaim(this.c, params);
+  }
+
+  async jobClaimIds(
+    ids: readonly number[],
+    params: Omit<ClaimParams, 'needsIds' | 'limit'>,
+  ): Promise<RunningJob[]> {
+    return jobClaimIds(this.c, ids, params);
+  }
+
+  async jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
+    return jobEndAttempts(this.c, ends);
+  }
+
+  async jobAdopt(params: {
+    id: number;
+    attempt: number;
+    workerId: string;
+    workerName: string;
+    nodeId: string;
+    now: number;
+  }): Promise<RunningJob | undefined> {
+    return jobAdopt(this.c, params);
+  }
+
+  /**
+   * Cancels a job that has not ended. Returns undefined for an unknown id. A job that already
+   * ended (succeeded, failed, canceled) is left as it is and returned with `before` set to its
+   * terminal state, so that the caller can answer 409 naming that state.
+   */
+  async jobCancel(
+    id: number,
+    now: number,
+  ): Promise<{ before: JobState; job: JobRecord } | undefined> {
+    return jobCancel(this.c, id, now);
+  }
+
+  async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
+    return jobPromoteDue(this.c, now, limit);
+  }
+
+  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<void> {
+    jobLogAppend(this.c, entries);
+  }
+
+  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {
+    jobProgressSet(this.c, updates);
+  }
+
+  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void> {
+    jobAttributeSet(this.c, updates);
+  }
+
+  async workerUpsert(worker: WorkerRecord): Promise<void> {
+    workerUpsert(this.c, worker);
+  }
+
+  async workerSetOffline(id: string, now: number): Promise<void> {
+    workerSetOffline(this.c, id, now);
+  }
+
+  async nodeHeartbeat(node: NodeRecord): Promise<void> {
+    nodeHeartbeat(this.c, node);
+  }
+
+  async settingSet(key: string, value: string): Promise<void> {
+    settingSet(this.c, key, value);
+  }
+}

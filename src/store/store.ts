@@ -1,0 +1,238 @@
+/**
+ * The Store: Switchyard's queue operations over a database. The broker speaks only this
+ * interface; SQL stays inside each implementation (SQLite by default, PostgreSQL for several
+ * nodes). Every implementation runs the same contract suite (test/store/contract.ts).
+ *
+ * Glossary (see DESIGN.md): a *job* is one unit of work; an *attempt* one run of it on one
+ * worker; *needs* are what a job requires of a worker (queue, type, requirements), stored once
+ * per distinct combination so that the dispatcher can match workers against a few needs rather
+ * than many jobs; a *node* is one broker process.
+ *
+ * Writes happen in `write` transactions: everything done in one is durable (committed, synced
+ * to disk where the implementation promises it) when its promise resolves, or none of it is.
+ * Reads see committed state only.
+ */
+import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
+
+/** Where backends differ, this says so in one place (tests skip by capability, never fork). */
+export interface StoreCapabilities {
+  readonly name: 'sqlite' | 'postgres';
+  /** Several broker nodes may share this store: claims lock rows and wake-ups cross processes. */
+  readonly multiNode: boolean;
+  /** Whether a commit is synced to disk before `write` resolves. */
+  readonly durableCommit: boolean;
+}
+
+/** One distinct combination of queue, type and matched requirements. */
+export interface NeedsRecord {
+  id: number;
+  key: string;
+  queue: string;
+  type: string;
+  /** Requirements without `meta.*` keys, sorted by key. */
+  requires: Record<string, string>;
+}
+
+export interface NewJob {
+  type: string;
+  queue: string;
+  needsId: number;
+  payload: unknown;
+  requires: Record<string, string>;
+  meta: Record<string, unknown>;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  killSignal: string;
+  killGraceMs: number;
+  /** `queued`, or `scheduled` when runAt is in the future, or `held`/`waiting`. */
+  state: Extract<JobState, 'queued' | 'scheduled' | 'held' | 'waiting'>;
+  runAt: number;
+  createdAt: number;
+}
+
+/** What the broker keeps in memory of a job a worker runs: enough to assign it and decide its end. */
+export interface RunningJob {
+  id: number;
+  needsId: number;
+  attempt: number;
+  type: string;
+  queue: string;
+  payload: unknown;
+  requires: Record<string, string>;
+  priority: number;
+  maxAttempts: number;
+  requestFailures: number;
+  timeoutMs: number | null;
+  killSignal: string;
+  killGraceMs: number;
+  startedAt: number;
+  workerId: string;
+  workerName: string;
+  nodeId: string;
+}
+
+export interface ClaimParams {
+  /** The needs this worker matches; only their queued jobs are considered. */
+  needsIds: readonly number[];
+  limit: number;
+  workerId: string;
+  workerName: string;
+  nodeId: string;
+  now: number;
+}
+
+export interface ClaimResult {
+  jobs: RunningJob[];
+  /** Needs that have no queued job left (the dispatcher stops looking at them until woken). */
+  exhausted: number[];
+}
+
+/** How an attempt ended, and where that leaves the job. Applied only if the attempt is current. */
+export interface AttemptEnd {
+  id: number;
+  attempt: number;
+  workerId: string;
+  state: Extract<JobState, 'succeeded' | 'failed' | 'scheduled' | 'queued'>;
+  /** For `scheduled` (retry back-off) and `queued`. */
+  runAt?: number;
+  result?: unknown;
+  error: JobError | null;
+  record: Attempt;
+  requestFailures: number;
+  now: number;
+}
+
+export interface JobQuery {
+  states?: readonly JobState[];
+  queue?: string;
+  type?: string;
+  workerId?: string;
+  /** Exclusive: ids after (asc) or before (desc) this one. */
+  cursor?: number;
+  order: 'asc' | 'desc';
+  limit: number;
+}
+
+export interface LogEntry {
+  seq: number;
+  jobId: number;
+  attempt: number;
+  stream: 'stdout' | 'stderr';
+  at: number;
+  data: string;
+}
+
+export type NewLogEntry = Omit<LogEntry, 'seq'>;
+
+export interface ProgressUpdate {
+  id: number;
+  attempt: number;
+  progress: Progress;
+}
+
+export interface AttributeUpdate {
+  id: number;
+  attempt: number;
+  key: string;
+  value: string;
+}
+
+export interface WorkerRecord {
+  id: string;
+  name: string;
+  nodeId: string;
+  labels: Labels;
+  types: string[];
+  queues: string[];
+  slots: number;
+  address: string | null;
+  connectedAt: number;
+  lastSeenAt: number;
+  online: boolean;
+}
+
+export interface NodeRecord {
+  id: string;
+  address: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+export type JobCounts = Record<JobState, number>;
+
+/** A queued job as the dispatcher needs to know it. */
+export interface QueuedRef {
+  id: number;
+  needsId: number;
+  priority: number;
+}
+
+/** Operations inside one write transaction. */
+export interface StoreTx {
+  /** The id of these needs, creating them if new. */
+  needsUpsert(needs: Omit<NeedsRecord, 'id'>): Promise<number>;
+  /** Inserts jobs; returns their ids in order. */
+  jobInsertMany(jobs: readonly NewJob[]): Promise<number[]>;
+  /**
+   * Moves up to `limit` queued jobs of the given needs to `running` for one worker: highest
+   * priority first, then oldest; each gets its next attempt number.
+   */
+  jobClaim(params: ClaimParams): Promise<ClaimResult>;
+  /** Like jobClaim, for named jobs (those still queued); in the order given. */
+  jobClaimIds(
+    ids: readonly number[],
+    params: Omit<ClaimParams, 'needsIds' | 'limit'>,
+  ): Promise<RunningJob[]>;
+  /** Ends attempts. Returns, per entry, whether it applied (the job was running that attempt on that worker). */
+  jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]>;
+  /**
+   * A reconnecting worker keeps a job it still runs: applies when the job is `running` with
+   * that attempt. Returns the job when it applied.
+   */
+  jobAdopt(params: {
+    id: number;
+    attempt: number;
+    workerId: string;
+    workerName: string;
+    nodeId: string;
+    now: number;
+  }): Promise<RunningJob | undefined>;
+  /** Cancels a job that has not ended; a running one gets an attempt record (outcome canceled). */
+  jobCancel(id: number, now: number): Promise<{ before: JobState; job: JobRecord } | undefined>;
+  /** Moves due `scheduled` jobs to `queued` (earliest run time first); returns them. */
+  jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }>;
+  jobLogAppend(entries: readonly NewLogEntry[]): Promise<void>;
+  /** Sets progress of running attempts (ignored for attempts no longer current). */
+  jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void>;
+  /** Sets attributes of running attempts (ignored for attempts no longer current). */
+  jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void>;
+  workerUpsert(worker: WorkerRecord): Promise<void>;
+  workerSetOffline(id: string, now: number): Promise<void>;
+  nodeHeartbeat(node: NodeRecord): Promise<void>;
+  settingSet(key: string, value: string): Promise<void>;
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** Runs `fn` in one transaction; resolves after the commit (durable per capabilities). */
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+
+  jobGet(id: number): Promise<JobRecord | undefined>;
+  jobList(query: JobQuery): Promise<JobRecord[]>;
+  jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]>;
+  jobCounts(): Promise<JobCounts>;
+  /** The earliest run time among scheduled jobs, or null. */
+  jobNextRunAt(): Promise<number | null>;
+  /** Running jobs whose node is not among the live ones: candidates for rescue. */
+  jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]>;
+  /** Queued jobs with ids above `afterId`, by id: the `multi` queue manager loads them at start. */
+  jobQueuedRefs(afterId: number, limit: number): Promise<QueuedRef[]>;
+  /** Running jobs held by one worker (of this node), as the store knows them. */
+  jobListRunningByWorker(workerId: string): Promise<RunningJob[]>;
+  needsList(): Promise<NeedsRecord[]>;
+  workerList(): Promise<WorkerRecord[]>;
+  nodeList(): Promise<NodeRecord[]>;
+  settingGet(key: string): Promise<string | undefined>;
+}

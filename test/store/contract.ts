@@ -1,0 +1,35 @@
+/**
+ * The Store contract suite: what every Store implementation must do, proven against a fresh
+ * store per test. Each backend's test file calls `describeStoreContract` with a factory. Nothing
+ * here may depend on one backend; where backends legitimately differ, a test reads
+ * `store.capabilities` and skips, it never forks. The suite is split by domain under contract/.
+ */
+import { describe } from 'vitest';
+import { describeAdopt } from './contract/adopt.js';
+import { describeCancel } from './contract/cancel.js';
+import { describeClaim } from './contract/claim.js';
+import { describeEndAttempts } from './contract/end.js';
+import type { StoreFactory } from './contract/helpers.js';
+import { describeInsert, describeTransactions } from './contract/insert.js';
+import { describeList } from './contract/list.js';
+import { describePromote } from './contract/promote.js';
+import { describeRegistry } from './contract/registry.js';
+import { describeReports } from './contract/reports.js';
+
+export type { StoreFactory } from './contract/helpers.js';
+
+/** Registers the whole contract suite for one Store implementation. */
+export function describeStoreContract(name: string, factory: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    describeTransactions(factory);
+    describeInsert(factory);
+    describeClaim(factory);
+    describeEndAttempts(factory);
+    describeAdopt(factory);
+    describeCancel(factory);
+    describePromote(factory);
+    describeReports(factory);
+    describeList(factory);
+    describeRegistry(factory);
+  });
+}

@@ -1,0 +1,111 @@
+/** Contract: adoption by a reconnecting worker, orphans, and a worker's running jobs. */
+import { describe, expect, it } from 'vitest';
+import {
+  addNeeds,
+  claim,
+  endAttempts,
+  endOf,
+  getJob,
+  insertJob,
+  newJob,
+  runningJob,
+  T0,
+  useStore,
+  worker1,
+  worker2,
+  type StoreFactory,
+} from './helpers.js';
+
+/** Adoption, orphans, and running jobs by worker. */
+export function describeAdopt(factory: StoreFactory): void {
+  describe('adopt', () => {
+    const ctx = useStore(factory);
+
+    it('re-points a running attempt at the worker that still runs it', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const job = await runningJob(ctx.store, needsId, worker1);
+      const adopted = await ctx.store.write((tx) =>
+        tx.jobAdopt({ id: job.id, attempt: job.attempt, ...worker2, now: T0 + 9_000 }),
+      );
+      expect(adopted).toStrictEqual({ ...job, workerId: 'w2', workerName: 'beta', nodeId: 'n2' });
+      expect(await getJob(ctx.store, job.id)).toMatchObject({
+        state: 'running',
+        attempt: job.attempt,
+        workerId: 'w2',
+        workerName: 'beta',
+        startedAt: job.startedAt,
+        updatedAt: T0 + 9_000,
+      });
+      // The attempt now belongs to the adopter: its end applies, the old worker's would not.
+      expect(
+        await endAttempts(ctx.store, [
+          endOf(job, 'succeeded'),
+          endOf(job, 'succeeded', { workerId: 'w2' }),
+        ]),
+      ).toEqual([false, true]);
+    });
+
+    it('does not adopt another attempt, a job not running, or an unknown job', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const job = await runningJob(ctx.store, needsId);
+      const queued = await insertJob(ctx.store, newJob(needsId));
+      const results = await ctx.store.write(async (tx) => [
+        await tx.jobAdopt({ id: job.id, attempt: job.attempt + 1, ...worker2, now: T0 }),
+        await tx.jobAdopt({ id: queued, attempt: 0, ...worker2, now: T0 }),
+        await tx.jobAdopt({ id: 987_654, attempt: 1, ...worker2, now: T0 }),
+      ]);
+      expect(results).toEqual([undefined, undefined, undefined]);
+      expect((await getJob(ctx.store, job.id)).workerId).toBe('w1');
+      expect((await getJob(ctx.store, queued)).state).toBe('queued');
+    });
+  });
+
+  describe('orphans and running jobs by worker', () => {
+    const ctx = useStore(factory);
+
+    it('lists running jobs whose node is not live, oldest first, up to the limit', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const onN1a = await runningJob(ctx.store, needsId, worker1);
+      const onN2 = await runningJob(ctx.store, needsId, worker2);
+      const onN3 = await runningJob(ctx.store, needsId, { ...worker2, nodeId: 'n3' });
+      const onN1b = await runningJob(ctx.store, needsId, worker1);
+      await insertJob(ctx.store, newJob(needsId));
+
+      const ids = async (live: string[], limit = 10) =>
+        (await ctx.store.jobListOrphans(live, limit)).map((j) => j.id);
+      expect(await ids(['n1', 'n2', 'n3'])).toEqual([]);
+      expect(await ids(['n1'])).toEqual([onN2.id, onN3.id]);
+      expect(await ids([])).toEqual([onN1a.id, onN2.id, onN3.id, onN1b.id]);
+      expect(await ids([], 2)).toEqual([onN1a.id, onN2.id]);
+      expect(await ctx.store.jobListOrphans(['n1', 'n3'], 10)).toStrictEqual([onN2]);
+    });
+
+    it('does not list jobs that stopped running as orphans', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const job = await runningJob(ctx.store, needsId);
+      await endAttempts(ctx.store, [endOf(job, 'succeeded')]);
+      expect(await ctx.store.jobListOrphans([], 10)).toEqual([]);
+    });
+
+    it("lists one worker's running jobs", async () => {
+      const needsId = await addNeeds(ctx.store);
+      const a = await runningJob(ctx.store, needsId, worker1);
+      await runningJob(ctx.store, needsId, worker2);
+      const b = await runningJob(ctx.store, needsId, worker1);
+      const ended = await runningJob(ctx.store, needsId, worker1);
+      await endAttempts(ctx.store, [endOf(ended, 'failed')]);
+      expect(await ctx.store.jobListRunningByWorker('w1')).toStrictEqual([a, b]);
+      expect(await ctx.store.jobListRunningByWorker('nobody')).toEqual([]);
+    });
+
+    it('lists an adopted job under its new worker', async () => {
+      const needsId = await addNeeds(ctx.store);
+      await insertJob(ctx.store, newJob(needsId));
+      const [job] = (await claim(ctx.store, [needsId], 1, worker1)).jobs;
+      if (job === undefined) throw new Error('nothing claimed');
+      await ctx.store.write((tx) => tx.jobAdopt({ id: job.id, attempt: 1, ...worker2, now: T0 }));
+      expect(await ctx.store.jobListRunningByWorker('w1')).toEqual([]);
+      expect((await ctx.store.jobListRunningByWorker('w2')).map((j) => j.id)).toEqual([job.id]);
+    });
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * Shared fixtures of the store contract suite. Nothing here knows which backend runs: stores
+ * come from the factory each backend's test file passes in, one fresh store per test.
+ */
+import { afterEach, beforeEach } from 'vitest';
+import type { Attempt, AttemptOutcome, JobError, JobRecord } from '../../../src/domain/job.js';
+import type {
+  AttemptEnd,
+  ClaimParams,
+  ClaimResult,
+  NewJob,
+  RunningJob,
+  Store,
+} from '../../../src/store/store.js';
+
+/** Makes a fresh, empty store; `cleanup` closes it and removes what it made. */
+export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+/** A fixed "now" for the suite: stores must not read the clock themselves. */
+export const T0 = 1_700_000_000_000;
+
+/** Registers a fresh store per test; read `.store` inside a test. */
+export function useStore(factory: StoreFactory): { readonly store: Store } {
+  let current: { store: Store; cleanup(): Promise<void> } | undefined;
+  beforeEach(async () => {
+    current = await factory();
+  });
+  afterEach(async () => {
+    const c = current;
+    current = undefined;
+    await c?.cleanup();
+  });
+  return {
+    get store(): Store {
+      if (current === undefined) throw new Error('no store outside a test');
+      return current.store;
+    },
+  };
+}
+
+/** Creates (or finds) the needs of a queue and type; returns its id. */
+export function addNeeds(
+  store: Store,
+  queue = 'default',
+  type = 'shell',
+  requires: Record<string, string> = {},
+): Promise<number> {
+  const key = JSON.stringify([queue, type, requires]);
+  return store.write((tx) => tx.needsUpsert({ key, queue, type, requires }));
+}
+
+/** A queued job of `needsId` with plain defaults; `overrides` replace any field. */
+export function newJob(needsId: number, overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    type: 'shell',
+    queue: 'default',
+    needsId,
+    payload: { cmd: 'true' },
+    requires: {},
+    meta: {},
+    priority: 0,
+    maxAttempts: 3,
+    timeoutMs: null,
+    killSignal: 'SIGTERM',
+    killGraceMs: 10_000,
+    state: 'queued',
+    runAt: T0,
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+/** Inserts jobs in one write; returns their ids. */
+export function insertJobs(store: Store, jobs: readonly NewJob[]): Promise<number[]> {
+  return store.write((tx) => tx.jobInsertMany(jobs));
+}
+
+/** Inserts one job; returns its id. */
+export async function insertJob(store: Store, job: NewJob): Promise<number> {
+  const [id] = await insertJobs(store, [job]);
+  if (id === undefined) throw new Error('jobInsertMany returned no id');
+  return id;
+}
+
+/** Who claims, unless a test says otherwise. */
+export const worker1 = { workerId: 'w1', workerName: 'alpha', nodeId: 'n1' } as const;
+/** Another worker, on another node. */
+export const worker2 = { workerId: 'w2', workerName: 'beta', nodeId: 'n2' } as const;
+
+/** Claims up to `limit` jobs of the needs for a worker, in one write. */
+export function claim(
+  store: Store,
+  needsIds: readonly number[],
+  limit: number,
+  who: Omit<ClaimParams, 'needsIds' | 'limit' | 'now'> = worker1,
+  now = T0 + 1_000,
+): Promise<ClaimResult> {
+  return store.write((tx) => tx.jobClaim({ needsIds, limit, now, ...who }));
+}
+
+/** Claims one named job (which must be queued) for a worker. */
+export async function claimId(
+  store: Store,
+  id: number,
+  who: Omit<ClaimParams, 'needsIds' | 'limit' | 'now'> = worker1,
+  now = T0 + 1_000,
+): Promise<RunningJob> {
+  const [job] = await store.write((tx) => tx.jobClaimIds([id], { now, ...who }));
+  if (job === undefined) throw new Error(`job ${id} could not be claimed`);
+  return job;
+}
+
+/** Inserts a job and claims it: a job running its first attempt. */
+export async function runningJob(
+  store: Store,
+  needsId: number,
+  who: Omit<ClaimParams, 'needsIds' | 'limit' | 'now'> = worker1,
+  overrides: Partial<NewJob> = {},
+): Promise<RunningJob> {
+  const id = await insertJob(store, newJob(needsId, overrides));
+  return claimId(store, id, who);
+}
+
+/** The attempt record a worker's end of `job` would carry. */
+export function attemptOf(
+  job: RunningJob,
+  outcome: AttemptOutcome,
+  finishedAt: number,
+  error: JobError | null = null,
+): Attempt {
+  return {
+    attempt: job.attempt,
+    workerId: job.workerId,
+    workerName: job.workerName,
+    startedAt: job.startedAt,
+    finishedAt,
+    outcome,
+    error,
+  };
+}
+
+/** The end of `job`'s current attempt in `state`; `extra` replaces any field. */
+export function endOf(
+  job: RunningJob,
+  state: AttemptEnd['state'],
+  extra: Partial<AttemptEnd> = {},
+): AttemptEnd {
+  const now = extra.now ?? T0 + 5_000;
+  const error: JobError | null =
+    state === 'succeeded' ? null : { code: 'exit_code', message: 'exited with 1' };
+  const outcome: AttemptOutcome = state === 'succeeded' ? 'succeeded' : 'failed';
+  return {
+    id: job.id,
+    attempt: job.attempt,
+    workerId: job.workerId,
+    state,
+    ...(state === 'succeeded' ? { result: { ok: true } } : {}),
+    ...(state === 'scheduled' || state === 'queued' ? { runAt: now + 1_000 } : {}),
+    error,
+    record: attemptOf(job, outcome, now, error),
+    requestFailures: job.requestFailures,
+    now,
+    ...extra,
+  };
+}
+
+/** Ends attempts in one write. */
+export function endAttempts(store: Store, ends: readonly AttemptEnd[]): Promise<boolean[]> {
+  return store.write((tx) => tx.jobEndAttempts(ends));
+}
+
+/** A job known to exist. */
+export async function getJob(store: Store, id: number): Promise<JobRecord> {
+  const job = await store.jobGet(id);
+  if (job === undefined) throw new Error(`job ${id} not found`);
+  return job;
+}

@@ -1,0 +1,316 @@
+/**
+ * The SQLite store: the contract suite on a fresh file per test, then what only SQLite has
+ * (durability across reopen, migrations, CHECK constraints, query plans, write serialization).
+ */
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import { claimCandidatesSql } from '../../src/store/sqlite/jobs-claim.js';
+import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
+import { nextRunSql } from '../../src/store/sqlite/jobs-read.js';
+import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/sqlite/migrations.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { NewLogEntry, StoreTx } from '../../src/store/store.js';
+import { describeStoreContract } from './contract.js';
+import { addNeeds, insertJob, newJob, runningJob, T0 } from './contract/helpers.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'switchyard-sqlite-'));
+}
+
+describeStoreContract('sqlite', async () => {
+  const dir = tempDir();
+  const store = SqliteStore.open({ path: join(dir, 'test.db'), durable: false });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteStore', () => {
+  const dirs: string[] = [];
+  const stores: SqliteStore[] = [];
+  const paths = new Map<SqliteStore, string>();
+  /** A store on a new file (or on `path`), closed and removed after the test. */
+  const open = (path?: string, durable?: boolean): SqliteStore => {
+    let file = path;
+    if (file === undefined) {
+      const dir = tempDir();
+      dirs.push(dir);
+      file = join(dir, 'test.db');
+    }
+    const store = SqliteStore.open({ path: file, ...(durable === undefined ? {} : { durable }) });
+    stores.push(store);
+    paths.set(store, file);
+    return store;
+  };
+  const fileOf = (store: SqliteStore): string => paths.get(store) as string;
+  /** A raw connection for looking under the store; closed by the caller. */
+  const raw = (path: string) => new Database(path);
+
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    paths.clear();
+  });
+
+  it('is durable by default and says so in its capabilities', () => {
+    expect(open().capabilities).toEqual({ name: 'sqlite', multiNode: false, durableCommit: true });
+    expect(open(undefined, false).capabilities.durableCommit).toBe(false);
+  });
+
+  it('keeps everything committed across close and reopen, and never reuses ids', async () => {
+    const first = open();
+    const path = fileOf(first);
+    const needsId = await addNeeds(first);
+    const job = await runningJob(first, needsId);
+    const log: NewLogEntry = { jobId: job.id, attempt: 1, stream: 'stdout', at: T0, data: 'hi' };
+    await first.write(async (tx) => {
+      await tx.jobLogAppend([log]);
+      await tx.settingSet('frozen', 'yes');
+    });
+    const before = await first.jobGet(job.id);
+    await first.close();
+
+    const db = raw(path);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.prepare('DELETE FROM jobs WHERE id = ?').run(job.id);
+    db.close();
+    const second = open(path);
+    expect(await second.jobGet(job.id)).toBeUndefined();
+    expect(await second.settingGet('frozen')).toBe('yes');
+    expect((await second.needsList()).map((n) => n.id)).toEqual([needsId]);
+    expect(before?.state).toBe('running');
+    const next = await insertJob(second, newJob(needsId));
+    expect(next).toBeGreaterThan(job.id);
+  });
+
+  it('runs migrations once: reopening and migrating again change nothing', async () => {
+    const store = open();
+    const path = fileOf(store);
+    await store.close();
+    open(path);
+    const db = raw(path);
+    try {
+      expect(migrate(db)).toEqual([]);
+      const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+      expect(versions).toEqual(
+        Array.from({ length: latestVersion }, (_, i) => ({ version: i + 1 })),
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a database written by a newer Switchyard, naming both versions', async () => {
+    const store = open();
+    const path = fileOf(store);
+    await store.close();
+    const db = raw(path);
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+      latestVersion + 1,
+      'from the future',
+      T0,
+    );
+    db.close();
+    let error: unknown;
+    try {
+      open(path);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SchemaTooNewError);
+    expect((error as Error).message).toContain(`schema version ${latestVersion + 1}`);
+    expect((error as Error).message).toContain(`at most version ${latestVersion}`);
+  });
+
+  describe('CHECK constraints reject impossible rows', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['a state outside the closed set', { state: 'paused' }],
+      ['a running job without a worker', { state: 'running' }],
+      ['a succeeded job without an end time', { state: 'succeeded' }],
+      ['max attempts below 1', { maxAttempts: 0 }],
+      ['a negative kill grace', { killGraceMs: -1 }],
+      ['a zero timeout', { timeoutMs: 0 }],
+      ['a fractional priority', { priority: 1.5 }],
+      ['an unknown needs', { needsId: 999 }],
+    ];
+    for (const [what, fields] of bad) {
+      it(`refuses ${what}, rolling back the whole write`, async () => {
+        const store = open();
+        const needsId = await addNeeds(store);
+        await expect(
+          store.write((tx) =>
+            tx.jobInsertMany([newJob(needsId), { ...newJob(needsId), ...fields } as never]),
+          ),
+        ).rejects.toThrow(/constraint|cannot store/i);
+        expect((await store.jobList({ order: 'asc', limit: 10 })).length).toBe(0);
+      });
+    }
+
+    it('refuses updates that break the lifecycle rules', async () => {
+      const store = open();
+      const needsId = await addNeeds(store);
+      const id = await insertJob(store, newJob(needsId));
+      await store.close();
+      const db = raw(fileOf(store));
+      db.pragma('foreign_keys = ON');
+      try {
+        const update = (sql: string) => () => db.prepare(sql).run(id);
+        expect(update(`UPDATE jobs SET state = 'running' WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET state = 'failed' WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET finished_at = 1 WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET started_at = 1 WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET attempt = -1 WHERE id = ?`)).toThrow(/CHECK/);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('refuses log lines of an unknown stream or job', async () => {
+      const store = open();
+      const job = await runningJob(store, await addNeeds(store));
+      const line: NewLogEntry = { jobId: job.id, attempt: 1, stream: 'stdout', at: T0, data: 'x' };
+      const append = (entry: unknown) =>
+        store.write((tx) => tx.jobLogAppend([entry as NewLogEntry]));
+      await expect(append({ ...line, stream: 'stdin' })).rejects.toThrow(/CHECK/);
+      await expect(append({ ...line, jobId: job.id + 1 })).rejects.toThrow(/FOREIGN KEY/);
+      await append(line);
+      expect(await store.jobLogs(job.id, 0, 10)).toHaveLength(1);
+    });
+  });
+
+  /** The query plan of `sql` (parameters bound to NULL), one line per step. */
+  const planOf = (path: string, sql: string): string[] => {
+    const db = raw(path);
+    try {
+      const stmt = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+      const params = new Array<null>(sql.split('?').length - 1).fill(null);
+      return (stmt.all(...params) as Array<{ detail: string }>).map((p) => p.detail);
+    } finally {
+      db.close();
+    }
+  };
+
+  it('claims through the dispatch index, reading no more rows than asked and sorting none', () => {
+    const plan = planOf(fileOf(open()), claimCandidatesSql);
+    expect(plan).toEqual([expect.stringContaining('USING COVERING INDEX jobs_dispatch')]);
+    expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it('finds due and next scheduled jobs through the run-time index, sorting none', () => {
+    const path = fileOf(open());
+    for (const sql of [promoteSql, nextRunSql]) {
+      const plan = planOf(path, sql).join('\n');
+      expect(plan).toMatch(/USING COVERING INDEX jobs_scheduled/);
+      expect(plan).not.toMatch(/TEMP B-TREE/);
+    }
+  });
+
+  it('runs one write at a time: a second waits for the first to commit', async () => {
+    const store = open();
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = store.write(async (tx) => {
+      events.push('first start');
+      await gate;
+      await tx.settingSet('k', 'first');
+      events.push('first end');
+    });
+    const second = store.write(async (tx) => {
+      events.push('second start');
+      await tx.settingSet('k', 'second');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(['first start']);
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['first start', 'first end', 'second start']);
+    expect(await store.settingGet('k')).toBe('second');
+  });
+
+  it('keeps writing after a failed write', async () => {
+    const store = open();
+    const failed = store.write(async () => {
+      throw new Error('no');
+    });
+    const next = store.write((tx) => tx.settingSet('k', 'v'));
+    await expect(failed).rejects.toThrow('no');
+    await next;
+    expect(await store.settingGet('k')).toBe('v');
+  });
+
+  it('refuses a transaction object used after its write ended', async () => {
+    const store = open();
+    let escaped: StoreTx | undefined;
+    await store.write(async (tx) => {
+      escaped = tx;
+    });
+    await expect(escaped?.settingSet('k', 'v')).rejects.toThrow(/after its write\(\) ended/);
+  });
+
+  it('finishes writes already called before closing, then refuses new ones', async () => {
+    const store = open();
+    const pending = store.write((tx) => tx.settingSet('k', 'v'));
+    const closing = store.close();
+    await expect(store.write(async () => 1)).rejects.toThrow(/closed/);
+    await pending;
+    await closing;
+    await store.close();
+    await expect(store.jobGet(1)).rejects.toThrow(/closed/);
+    const reopened = open(fileOf(store));
+    expect(await reopened.settingGet('k')).toBe('v');
+  });
+
+  it('keeps jobs in every state countable after reopening', async () => {
+    const store = open();
+    const path = fileOf(store);
+    const needsId = await addNeeds(store);
+    const states = ['queued', 'scheduled', 'held', 'waiting'] as const;
+    for (const state of states) await insertJob(store, newJob(needsId, { state }));
+    await store.close();
+    const counts = await open(path).jobCounts();
+    expect(counts).toMatchObject({ queued: 1, scheduled: 1, held: 1, waiting: 1, running: 0 });
+  });
+});
+
+describe('openStore', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('opens <dataDir>/switchyard.db for "sqlite", creating the directory', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const dataDir = join(dir, 'nested', 'data');
+    const store = await openStore('sqlite', dataDir);
+    try {
+      expect(store.capabilities.name).toBe('sqlite');
+      expect(existsSync(join(dataDir, 'switchyard.db'))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('says PostgreSQL is not available yet, without echoing a password', async () => {
+    for (const spec of ['postgres://u:secret@db/sy', 'postgresql://db/sy']) {
+      const error = await openStore(spec, tmpdir()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(/PostgreSQL support is not available yet/);
+      expect((error as Error).message).not.toContain('secret');
+    }
+  });
+
+  it('names a value it does not understand', async () => {
+    await expect(openStore('mysql://db', tmpdir())).rejects.toThrow(/"mysql:\/\/db"/);
+    await expect(openStore('sqlite3', tmpdir())).rejects.toThrow(/"sqlite3"/);
+  });
+});

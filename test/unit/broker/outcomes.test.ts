@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { planEnd } from '../../../src/broker/outcomes.js';
+import { defaultRetryPolicy } from '../../../src/domain/retry.js';
+import type { RunningJob } from '../../../src/store/store.js';
+
+const job = (over: Partial<RunningJob> = {}): RunningJob => ({
+  id: 7,
+  needsId: 1,
+  attempt: 1,
+  type: 'shell',
+  queue: 'default',
+  payload: {},
+  requires: {},
+  priority: 0,
+  maxAttempts: 3,
+  requestFailures: 0,
+  timeoutMs: null,
+  killSignal: 'SIGTERM',
+  killGraceMs: 10_000,
+  startedAt: 1_000,
+  workerId: 'w_1',
+  workerName: 'alpha',
+  nodeId: 'n_1',
+  ...over,
+});
+
+const policy = { now: 5_000, maxRequestFailures: 3, retry: defaultRetryPolicy, random: () => 0.5 };
+const boom = { code: 'exit_code', message: 'command exited with code 3' };
+
+describe('planEnd', () => {
+  it('a success ends the job succeeded with its result and an attempt record', () => {
+    const end = planEnd(job(), { kind: 'done', result: { exitCode: 0 } }, policy);
+    expect(end).toMatchObject({
+      id: 7,
+      attempt: 1,
+      workerId: 'w_1',
+      state: 'succeeded',
+      result: { exitCode: 0 },
+      error: null,
+    });
+    expect(end.record).toEqual({
+      attempt: 1,
+      workerId: 'w_1',
+      workerName: 'alpha',
+      startedAt: 1_000,
+      finishedAt: 5_000,
+      outcome: 'succeeded',
+      error: null,
+    });
+  });
+
+  it('a retryable failure with attempts left is scheduled after the back-off', () => {
+    const end = planEnd(
+      job({ attempt: 2 }),
+      { kind: 'fail', error: boom, retryable: true, infrastructure: false },
+      policy,
+    );
+    expect(end.state).toBe('scheduled');
+    // attempt 2 → base·2 = 2 s, jitter factor 1 at r = 0.5
+    expect(end.runAt).toBe(7_000);
+    expect(end.error).toEqual(boom);
+    expect(end.record.outcome).toBe('failed');
+  });
+
+  it('a retryable failure on the last attempt fails the job and says no attempts are left', () => {
+    const end = planEnd(
+      job({ attempt: 3 }),
+      { kind: 'fail', error: boom, retryable: true, infrastructure: false },
+      policy,
+    );
+    expect(end.state).toBe('failed');
+    expect(end.error?.message).toContain('attempt 3 of 3');
+    expect(end.record.error).toEqual(boom);
+  });
+
+  it('a permanent failure fails at once, whatever the attempts left', () => {
+    const end = planEnd(
+      job({ attempt: 1 }),
+      { kind: 'fail', error: boom, retryable: false, infrastructure: false },
+      policy,
+    );
+    expect(end.state).toBe('failed');
+    expect(end.error).toEqual(boom);
+  });
+
+  it('a lost worker re-queues the job now and counts a request failure', () => {
+    const lost = { code: 'worker_lost', message: 'worker alpha sent nothing' };
+    const end = planEnd(job({ requestFailures: 1 }), { kind: 'lost', error: lost }, policy);
+    expect(end).toMatchObject({ state: 'queued', runAt: 5_000, requestFailures: 2 });
+    expect(end.record.outcome).toBe('aborted');
+  });
+
+  it('the loss that reaches max_request_failures fails the job naming the count and the last error', () => {
+    const lost = { code: 'worker_lost', message: 'worker alpha sent nothing' };
+    const end = planEnd(job({ requestFailures: 2 }), { kind: 'lost', error: lost }, policy);
+    expect(end.state).toBe('failed');
+    expect(end.requestFailures).toBe(3);
+    expect(end.error?.code).toBe('max_request_failures');
+    expect(end.error?.message).toContain('3 times');
+    expect(end.error?.message).toContain('worker alpha sent nothing');
+  });
+
+  it('attempts lost to the infrastructure do not use up maxAttempts', () => {
+    const end = planEnd(
+      job({ attempt: 3, requestFailures: 2 }),
+      { kind: 'fail', error: boom, retryable: true, infrastructure: false },
+      policy,
+    );
+    expect(end.state).toBe('scheduled');
+    expect(end.runAt).toBe(6_000);
+  });
+
+  it('an infrastructure failure counts as a request failure, not an attempt of the job', () => {
+    const spawn = { code: 'spawn_failed', message: 'spawn nope ENOENT' };
+    const end = planEnd(
+      job({ attempt: 3 }),
+      { kind: 'fail', error: spawn, retryable: true, infrastructure: true },
+      policy,
+    );
+    expect(end.state).toBe('queued');
+    expect(end.requestFailures).toBe(1);
+  });
+});

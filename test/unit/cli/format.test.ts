@@ -1,0 +1,254 @@
+import { describe, expect, it } from 'vitest';
+import { formatJob, formatPairs } from '../../../src/cli/client-commands.js';
+import { UsageError } from '../../../src/cli/errors.js';
+import {
+  age,
+  formatTable,
+  jobAttribute,
+  jobDetails,
+  jobsTable,
+  shellQuote,
+  statsText,
+  summary,
+  workersTable,
+} from '../../../src/cli/format.js';
+import type { JobBody, WorkerBody } from '../../../src/protocol/api.js';
+
+const NOW = Date.parse('2024-01-01T01:00:00.000Z');
+
+function job(patch: Partial<JobBody> = {}): JobBody {
+  const at = '2024-01-01T00:00:00.000Z';
+  return {
+    id: '1',
+    type: 'shell',
+    queue: 'default',
+    state: 'queued',
+    payload: { command: ['echo', 'hello world'] },
+    requires: {},
+    meta: {},
+    priority: 0,
+    maxAttempts: 5,
+    attempt: 0,
+    requestFailures: 0,
+    timeout: null,
+    killSignal: 'SIGTERM',
+    killGrace: 10,
+    runAt: at,
+    createdAt: at,
+    updatedAt: at,
+    startedAt: null,
+    finishedAt: null,
+    workerId: null,
+    workerName: null,
+    progress: null,
+    attributes: {},
+    result: null,
+    error: null,
+    attempts: [],
+    ...patch,
+  };
+}
+
+describe('formatTable', () => {
+  it('aligns columns two spaces apart without trailing spaces', () => {
+    expect(
+      formatTable(
+        ['A', 'LONG'],
+        [
+          ['xxxx', 'y'],
+          ['z', ''],
+        ],
+      ),
+    ).toBe('A     LONG\nxxxx  y\nz\n');
+  });
+});
+
+describe('age', () => {
+  it.each([
+    [0, '0s'],
+    [59_999, '59s'],
+    [60_000, '1m'],
+    [3_599_000, '59m'],
+    [3_600_000, '1h'],
+    [86_400_000 * 3 + 5, '3d'],
+    [-5000, '0s'],
+  ])('%d ms is %s', (ms, text) => {
+    expect(age('2024-01-01T00:00:00.000Z', Date.parse('2024-01-01T00:00:00.000Z') + ms)).toBe(text);
+  });
+});
+
+describe('summary', () => {
+  it('shows an argv command shell-quoted and a string command as it is', () => {
+    expect(summary(job())).toBe("echo 'hello world'");
+    expect(summary(job({ payload: { command: 'make && make test' } }))).toBe('make && make test');
+  });
+
+  it('shows other payloads as JSON, on one line, cut to the width', () => {
+    expect(summary(job({ type: 'x', payload: { a: 1 } }))).toBe('{"a":1}');
+    expect(summary(job({ payload: { command: 'a\n  b' } }))).toBe('a b');
+    expect(summary(job({ payload: { command: 'x'.repeat(100) } }), 10)).toBe(`${'x'.repeat(9)}…`);
+    expect(summary(job({ type: 'x', payload: undefined }))).toBe('');
+  });
+
+  it('shellQuote leaves plain words alone and quotes the rest', () => {
+    expect(shellQuote('a-b/c.d=1')).toBe('a-b/c.d=1');
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+    expect(shellQuote('')).toBe("''");
+  });
+});
+
+describe('jobsTable', () => {
+  it('has the columns ID STATE TYPE QUEUE PRI ATTEMPT WORKER AGE COMMAND', () => {
+    const text = jobsTable(
+      [
+        job({ id: '12', state: 'running', attempt: 1, workerName: 'w1', priority: 5 }),
+        job({ id: '3', queue: 'gpu' }),
+      ],
+      NOW,
+    );
+    expect(text).toBe(
+      [
+        'ID  STATE    TYPE   QUEUE    PRI  ATTEMPT  WORKER  AGE  COMMAND',
+        "12  running  shell  default  5    1/5      w1      1h   echo 'hello world'",
+        "3   queued   shell  gpu      0    0/5      -       1h   echo 'hello world'",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints only the header for no jobs', () => {
+    expect(jobsTable([], NOW)).toBe('ID  STATE  TYPE  QUEUE  PRI  ATTEMPT  WORKER  AGE  COMMAND\n');
+  });
+});
+
+describe('workersTable and statsText', () => {
+  it('show workers with their jobs, queues, types and labels', () => {
+    const w: WorkerBody = {
+      id: 'w_1',
+      name: 'box',
+      labels: { env: ['c', 'python'], threads: ['8'] },
+      types: ['shell'],
+      queues: ['default', 'gpu'],
+      slots: 4,
+      running: ['1'],
+      state: 'busy',
+      connectedAt: '2024-01-01T00:00:00.000Z',
+      lastSeenAt: '2024-01-01T00:59:58.000Z',
+      address: null,
+      cpu: null,
+      memory: null,
+    };
+    expect(workersTable([w], NOW)).toBe(
+      'ID   NAME  STATE  JOBS  QUEUES       TYPES  LABELS                      SEEN\n' +
+        'w_1  box   busy   1/4   default,gpu  shell  env=c,env=python,threads=8  2s ago\n',
+    );
+  });
+
+  it('show stats one per line', () => {
+    const text = statsText({
+      workers: 2,
+      idleWorkers: 1,
+      slots: 8,
+      freeSlots: 3,
+      jobs: {
+        waiting: 0,
+        scheduled: 1,
+        queued: 2,
+        running: 5,
+        held: 0,
+        succeeded: 9,
+        failed: 1,
+        canceled: 0,
+      },
+      frozen: false,
+      uptimeSeconds: 12.7,
+      store: 'sqlite',
+      queueManager: 'single',
+    });
+    expect(text).toContain('workers:       2 (1 idle)\n');
+    expect(text).toContain('running:       5\n');
+    expect(text).toContain('frozen:        no\n');
+    expect(text).toContain('uptime:        12 s\n');
+  });
+});
+
+describe('jobDetails', () => {
+  it('lists the fields a job has and leaves out empty ones', () => {
+    const text = jobDetails(
+      job({
+        state: 'failed',
+        requires: { env: 'c' },
+        attributes: { endpoint: 'h:1' },
+        error: { code: 'exit_code', message: 'exited with 2' },
+        result: { exitCode: 2 },
+        progress: { percent: 40, message: 'compiling', at: '2024-01-01T00:00:00.000Z' },
+      }),
+      NOW,
+    );
+    expect(text).toContain('state:      failed\n');
+    expect(text).toContain('requires:   env=c\n');
+    expect(text).toContain('progress:   40% compiling\n');
+    expect(text).toContain('attributes: endpoint=h:1\n');
+    expect(text).toContain('error:      exited with 2 (exit_code)\n');
+    expect(text).toContain('exit code:  2\n');
+    expect(text).not.toContain('meta:');
+    expect(text).not.toContain('worker:');
+  });
+});
+
+describe('jobAttribute', () => {
+  const j = job({
+    id: '42',
+    priority: 7,
+    workerName: 'w1',
+    attributes: { endpoint: 'host:4711', 'dotted.name': 'x', Mixed: 'm' },
+    meta: { owner: 'ann' },
+    result: { exitCode: 0 },
+    progress: { percent: 50, message: null, at: '2024-01-01T00:00:00.000Z' },
+  });
+
+  it('finds ::attr attributes first, exactly or ignoring case', () => {
+    expect(jobAttribute(j, 'endpoint')).toBe('host:4711');
+    expect(jobAttribute(j, 'dotted.name')).toBe('x');
+    expect(jobAttribute(j, 'mixed')).toBe('m');
+  });
+
+  it('then the job fields, ignoring case, with dots into objects', () => {
+    expect(jobAttribute(j, 'id')).toBe('42');
+    expect(jobAttribute(j, 'Priority')).toBe(7);
+    expect(jobAttribute(j, 'maxattempts')).toBe(5);
+    expect(jobAttribute(j, 'worker')).toBe('w1');
+    expect(jobAttribute(j, 'meta.owner')).toBe('ann');
+    expect(jobAttribute(j, 'result.exitCode')).toBe(0);
+    expect(jobAttribute(j, 'progress.percent')).toBe(50);
+  });
+
+  it('is undefined for what the job does not have, including nulls', () => {
+    expect(jobAttribute(j, 'nothing')).toBeUndefined();
+    expect(jobAttribute(j, 'progress.message')).toBeUndefined();
+    expect(jobAttribute(j, 'startedAt')).toBeUndefined();
+    expect(jobAttribute(j, 'id.deeper')).toBeUndefined();
+    expect(jobAttribute(job(), 'worker')).toBeUndefined();
+  });
+});
+
+describe('--format', () => {
+  it('pairs formats with attributes and interprets escapes', () => {
+    expect(formatPairs(['%s\\t', 'id', '%d\\n', 'priority'])).toEqual([
+      { format: '%s\t', attribute: 'id' },
+      { format: '%d\n', attribute: 'priority' },
+    ]);
+  });
+
+  it('needs an attribute for every format', () => {
+    expect(() => formatPairs(['%s'])).toThrow(UsageError);
+    expect(() => formatPairs(['%s', 'id', '%d'])).toThrow(/takes two values.*got 3 values/);
+  });
+
+  it('prints each pair only for jobs that have the attribute, adding no newline', () => {
+    const pairs = formatPairs(['%-4s', 'id', '%s', 'endpoint', '\\n', 'id']);
+    expect(formatJob(job({ id: '1', attributes: { endpoint: 'h:1' } }), pairs)).toBe('1   h:1\n');
+    expect(formatJob(job({ id: '2' }), pairs)).toBe('2   \n');
+    expect(formatJob(job({ id: '3' }), formatPairs(['%s', 'endpoint']))).toBe('');
+  });
+});

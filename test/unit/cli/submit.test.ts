@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../src/cli/errors.js';
+import {
+  buildSubmitJob,
+  commandOf,
+  withoutDirectives,
+  type SubmitFlags,
+} from '../../../src/cli/submit.js';
+
+const none: SubmitFlags = {};
+
+function usage(flags: SubmitFlags, words: string[] = ['true']): string {
+  try {
+    buildSubmitJob(flags, words);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a UsageError');
+}
+
+describe('commandOf', () => {
+  it('makes several words an argv array', () => {
+    expect(commandOf(['make', '-j4'])).toEqual(['make', '-j4']);
+    expect(commandOf(['echo', 'a b'])).toEqual(['echo', 'a b']);
+  });
+
+  it('makes one word with spaces or shell syntax a shell string', () => {
+    expect(commandOf(['make -j4 && echo done'])).toBe('make -j4 && echo done');
+    expect(commandOf(['ls|wc'])).toBe('ls|wc');
+    expect(commandOf(['echo $HOME'])).toBe('echo $HOME');
+  });
+
+  it('makes one plain word a one-element argv', () => {
+    expect(commandOf(['ls'])).toEqual(['ls']);
+    expect(commandOf(['/usr/bin/true'])).toEqual(['/usr/bin/true']);
+  });
+});
+
+describe('buildSubmitJob', () => {
+  it('turns words into a shell job with defaults left to the broker', () => {
+    expect(buildSubmitJob(none, ['echo', 'hi'])).toEqual({
+      type: 'shell',
+      payload: { command: ['echo', 'hi'] },
+    });
+  });
+
+  it('maps every option', () => {
+    const job = buildSubmitJob(
+      {
+        type: 'shell',
+        queue: 'gpu',
+        require: ['env=python', 'threads=4', 'hwgroup=a|b'],
+        priority: '-5',
+        maxAttempts: '3',
+        timeout: '5m',
+        killSignal: 'int',
+        killGrace: '0',
+        meta: ['owner=ann', 'ticket=a=b'],
+        payload: '{"cwd": "/tmp", "env": {"A": "1"}}',
+      },
+      ['python train.py'],
+    );
+    expect(job).toEqual({
+      type: 'shell',
+      queue: 'gpu',
+      requires: { env: 'python', threads: '4', hwgroup: 'a|b' },
+      priority: -5,
+      maxAttempts: 3,
+      timeout: 300,
+      killSignal: 'SIGINT',
+      killGrace: 0,
+      meta: { owner: 'ann', ticket: 'a=b' },
+      payload: { cwd: '/tmp', env: { A: '1' }, command: 'python train.py' },
+    });
+  });
+
+  it.each([
+    ['90', 90],
+    ['1.5', 1.5],
+    ['30s', 30],
+    ['2h', 7200],
+  ])('reads --timeout %s as %d seconds', (given, seconds) => {
+    expect(buildSubmitJob({ timeout: given }, ['x']).timeout).toBe(seconds);
+  });
+
+  it('takes the command from --payload when no words are given', () => {
+    expect(buildSubmitJob({ payload: '{"command": ["ls", "-l"]}' }, [])).toEqual({
+      type: 'shell',
+      payload: { command: ['ls', '-l'] },
+    });
+  });
+
+  it('passes the payload of other job types through, and refuses words for them', () => {
+    expect(buildSubmitJob({ type: 'resize', payload: '[1, 2]' }, [])).toEqual({
+      type: 'resize',
+      payload: [1, 2],
+    });
+    expect(buildSubmitJob({ type: 'noop' }, [])).toEqual({ type: 'noop' });
+    expect(usage({ type: 'resize' }, ['x'])).toMatch(/only for shell jobs.*--payload/);
+  });
+
+  it.each([
+    [{}, [], /^missing COMMAND/],
+    [{ payload: '{"command": "x"}' }, ['y'], /either after -- or in --payload/],
+    [{ payload: '{bad' }, ['y'], /^--payload: not valid JSON/],
+    [{ payload: '"str"' }, ['y'], /^--payload: a shell job's payload must be a JSON object/],
+    [{ require: ['env'] }, ['y'], /^--require: "env" must have the form key=value/],
+    [{ require: ['=x'] }, ['y'], /^--require: "=x" must have the form/],
+    [{ require: ['env=a', 'env=b'] }, ['y'], /^--require: "env" is given twice/],
+    [{ meta: ['k'] }, ['y'], /^--meta: "k" must have the form/],
+    [{ priority: '1.5' }, ['y'], /^--priority: must be an integer, got "1.5"/],
+    [{ maxAttempts: 'many' }, ['y'], /^--max-attempts: must be an integer/],
+    [{ timeout: '0' }, ['y'], /^--timeout: must be a positive number of seconds/],
+    [{ timeout: '-1' }, ['y'], /^--timeout: /],
+    [{ timeout: '5d' }, ['y'], /^--timeout: /],
+    [{ killGrace: 'soon' }, ['y'], /^--kill-grace: must be a number of seconds/],
+    [{ killSignal: 'SIGSEGV' }, ['y'], /^--kill-signal: must be one of SIGTERM, /],
+  ] as [SubmitFlags, string[], RegExp][])('rejects %j %j', (flags, words, message) => {
+    expect(usage(flags, words)).toMatch(message);
+  });
+});
+
+describe('withoutDirectives', () => {
+  it('drops ::progress and ::attr lines and keeps the rest', () => {
+    expect(withoutDirectives('a\n::progress 30 x\n::attr k=v\nb\n::progress 50')).toBe('a\nb\n');
+    expect(withoutDirectives('x ::progress 1\n::progressive\n')).toBe(
+      'x ::progress 1\n::progressive\n',
+    );
+  });
+});

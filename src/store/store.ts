@@ -161,6 +161,14 @@ export interface NodeRecord {
 
 export type JobCounts = Record<JobState, number>;
 
+/**
+ * What nodes sharing a store tell each other: `wake` (queued jobs of some needs appeared; the
+ * payload lists needs ids) and `event` (a job event for subscribers on every node).
+ */
+export type ClusterChannel = 'wake' | 'event';
+
+export type ClusterHandler = (channel: ClusterChannel, payload: string) => void;
+
 /** A queued job as the dispatcher needs to know it. */
 export interface QueuedRef {
   id: number;
@@ -211,6 +219,11 @@ export interface StoreTx {
   workerSetOffline(id: string, now: number): Promise<void>;
   nodeHeartbeat(node: NodeRecord): Promise<void>;
   settingSet(key: string, value: string): Promise<void>;
+  /**
+   * Sends `payload` (at most 7,000 bytes) on `channel` to the subscribers of every node sharing
+   * this store, this one included, when the transaction commits; nothing if it rolls back.
+   */
+  publish(channel: ClusterChannel, payload: string): Promise<void>;
 }
 
 export interface Store {
@@ -235,4 +248,12 @@ export interface Store {
   workerList(): Promise<WorkerRecord[]>;
   nodeList(): Promise<NodeRecord[]>;
   settingGet(key: string): Promise<string | undefined>;
+  /** Receives what any node sharing the store publishes, after its commit; returns an unsubscribe. */
+  subscribe(handler: ClusterHandler): () => void;
+  /**
+   * Takes or keeps the cluster leadership for this store (this node): true while it holds it,
+   * false while another node does. Leadership is lost when the node's session with the database
+   * ends (it dies or is cut off). A store that serves a single node always leads.
+   */
+  lead(): Promise<boolean>;
 }

@@ -13,6 +13,7 @@
  */
 import type { JobRecord } from '../../domain/job.js';
 import type {
+  ClusterHandler,
   JobCounts,
   JobQuery,
   LogEntry,
@@ -57,6 +58,7 @@ export class SqliteStore implements Store {
   /** Serializes writes: each `write` starts after the previous one has settled. */
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly subscribers = new Set<ClusterHandler>();
 
   private constructor(
     private readonly writer: Conn,
@@ -101,6 +103,10 @@ export class SqliteStore implements Store {
       const result = await fn(tx);
       tx.end();
       w.stmt('COMMIT').run();
+      // Delivered apart from the write, so that a subscriber cannot make a committed write fail.
+      for (const [channel, payload] of tx.published) {
+        for (const handler of this.subscribers) queueMicrotask(() => handler(channel, payload));
+      }
       return result;
     } catch (error) {
       tx.end();
@@ -170,5 +176,17 @@ export class SqliteStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return settingGet(this.r, key);
+  }
+
+  /** One process owns the file, so what it publishes reaches only its own subscribers. */
+  subscribe(handler: ClusterHandler): () => void {
+    this.subscribers.add(handler);
+    return () => this.subscribers.delete(handler);
+  }
+
+  /** One node per file: it always leads. */
+  async lead(): Promise<boolean> {
+    if (this.closed) throw new Error('the store is closed');
+    return true;
   }
 }

@@ -9,6 +9,7 @@ import type {
   AttemptEnd,
   AttributeUpdate,
   ClaimParams,
+  ClusterChannel,
   ClaimResult,
   NeedsRecord,
   NewJob,
@@ -36,6 +37,8 @@ import {
 /** One `write` transaction's operations. */
 export class SqliteTx implements StoreTx {
   private active = true;
+  /** Messages published in this transaction, delivered by the store after the commit. */
+  readonly published: Array<[ClusterChannel, string]> = [];
 
   constructor(private readonly conn: Conn) {}
 
@@ -125,5 +128,10 @@ export class SqliteTx implements StoreTx {
 
   async settingSet(key: string, value: string): Promise<void> {
     settingSet(this.c, key, value);
+  }
+
+  async publish(channel: ClusterChannel, payload: string): Promise<void> {
+    void this.c;
+    this.published.push([channel, payload]);
   }
 }

@@ -13,7 +13,7 @@ import { livenessWindow } from '../domain/liveness.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { version } from '../version.js';
-import { exposureProblems } from './exposure.js';
+import { checkExposure } from '../config/exposure.js';
 import { Committer } from './committer.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventBus } from './events.js';
@@ -52,7 +52,7 @@ function urlHost(address: string): string {
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
-  const problems = exposureProblems(config);
+  const problems = checkExposure(config);
   if (problems.length > 0) throw new Error(problems.join('\n'));
 
   const store = options.store ?? (await openStore(config.store, config.dataDir));

@@ -1,4 +1,3 @@
 /** The broker node. */
 export { startBroker, type BrokerOptions, type RunningBroker } from './broker.js';
 export type { BrokerEvents } from './events.js';
-export { exposureProblems, isLoopback } from './exposure.js';

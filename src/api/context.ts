@@ -4,7 +4,18 @@ import type { BrokerConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
 import type { WorkerHub } from '../broker/hub.js';
-import type { Store } from '../store/store.js';
+import type { EventBus } from '../broker/events.js';
+import type { NodeView } from '../broker/maintenance.js';
+import type { Store, WorkerRecord } from '../store/store.js';
+
+/** The cluster as this node sees it (one node with SQLite). */
+export interface ClusterState {
+  nodeId: string;
+  leader: string | null;
+  nodes: NodeView[];
+  /** Online workers of every node. */
+  workers: WorkerRecord[];
+}
 
 export interface ApiContext {
   config: BrokerConfig;
@@ -15,5 +26,7 @@ export interface ApiContext {
   store: Store;
   jobs: JobService;
   hub: WorkerHub;
+  events: EventBus;
   isFrozen(): boolean;
+  cluster(): Promise<ClusterState>;
 }

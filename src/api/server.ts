@@ -11,6 +11,7 @@ import { SwitchyardError } from '../domain/errors.js';
 import { API_PREFIX, ErrorBody, JobBody, SubmitJob } from '../protocol/api.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { errorHandler } from './errors.js';
+import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
 import type { ApiContext } from './context.js';
@@ -119,6 +120,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
 
   await app.register(jobRoutes(ctx));
   await app.register(systemRoutes(ctx));
+  await app.register(eventRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

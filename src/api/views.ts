@@ -3,7 +3,8 @@
  * answers, the SDK and the dashboard agree.
  */
 import type { JobRecord } from '../domain/job.js';
-import type { JobBody, LogList, WorkerBody } from '../protocol/api.js';
+import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
+import type { ClusterState } from './context.js';
 import type { LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/session.js';
 
@@ -90,5 +91,39 @@ export function workerView(s: WorkerSession): WorkerBody {
     address: s.address,
     cpu: s.cpu,
     memory: s.memory,
+  };
+}
+
+/** Live nodes first (oldest first), then the dead ones still on record, most recent first. */
+export function clusterView(state: ClusterState): ClusterBody {
+  const nodes = [...state.nodes].sort((a, b) =>
+    a.alive !== b.alive
+      ? a.alive
+        ? -1
+        : 1
+      : a.alive
+        ? a.startedAt - b.startedAt
+        : b.heartbeatAt - a.heartbeatAt,
+  );
+  return {
+    leader: state.leader,
+    nodes: nodes.map((n) => ({
+      id: n.id,
+      address: n.address,
+      startedAt: iso(n.startedAt),
+      heartbeatAt: iso(n.heartbeatAt),
+      alive: n.alive,
+      leader: n.id === state.leader,
+      self: n.id === state.nodeId,
+      workers: state.workers
+        .filter((w) => w.nodeId === n.id)
+        .map((w) => ({
+          id: w.id,
+          name: w.name,
+          slots: w.slots,
+          address: w.address,
+          lastSeenAt: iso(w.lastSeenAt),
+        })),
+    })),
   };
 }

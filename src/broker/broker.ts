@@ -14,6 +14,8 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { version } from '../version.js';
 import { checkExposure } from '../config/exposure.js';
+import type { ClusterState } from '../api/context.js';
+import { ClusterLink } from './cluster.js';
 import { Committer } from './committer.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventBus } from './events.js';
@@ -56,6 +58,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   if (problems.length > 0) throw new Error(problems.join('\n'));
 
   const store = options.store ?? (await openStore(config.store, config.dataDir));
+  if (store.capabilities.multiNode && config.queueManager === 'multi') {
+    await store.close();
+    throw new Error(
+      'queue_manager: "multi" keeps each worker\'s queue in one node\'s memory, so it cannot be ' +
+        `used with the shared ${store.capabilities.name} store; use "single" (the default)`,
+    );
+  }
   const startedAt = clock.now();
   const nodeId = newId('n');
   const events = new EventBus();
@@ -115,9 +124,28 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workersFor: (n) => workerHub.workersFor(n),
     });
 
+    const cluster = new ClusterLink({
+      store,
+      committer,
+      dispatcher,
+      needs,
+      events,
+      nodeId,
+      logger,
+    });
+    cluster.start();
+    cleanups.push(() => cluster.stop());
+
     await dispatcher.start();
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
+
+    let clusterView = async (): Promise<ClusterState> => ({
+      nodeId,
+      leader: null,
+      nodes: [],
+      workers: [],
+    });
 
     const workersAddress = await hub.listen(config.workers.address, config.workers.port);
     cleanups.push(() => workerHub.close());
@@ -131,7 +159,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       store,
       jobs,
       hub,
+      events,
       isFrozen: () => frozen,
+      cluster: () => clusterView(),
     });
     await api.listen({ host: config.clients.address, port: config.clients.port });
     cleanups.push(() => api.close());
@@ -150,7 +180,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       address: clientsUrl,
       startedAt,
       livenessWindowMs: livenessWindow(config),
+      noteScheduled: (runAt) => scheduler.note(runAt),
     });
+    clusterView = async () => {
+      const [nodes, leader, workers] = await Promise.all([
+        maintenance.nodes(),
+        maintenance.leaderId(),
+        store.workerList(),
+      ]);
+      return { nodeId, leader, nodes, workers: workers.filter((w) => w.online) };
+    };
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
 

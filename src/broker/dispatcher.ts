@@ -37,6 +37,8 @@ export class Dispatcher {
   private roundRobin = 0;
   private bindNext = 0;
   private wanted = true;
+  /** Needs of jobs queued in the batch being written, announced to other nodes with its commit. */
+  private announce = new Set<number>();
 
   constructor(
     private readonly committer: Committer,
@@ -48,7 +50,9 @@ export class Dispatcher {
     private readonly deliver: (session: WorkerSession, jobs: RunningJob[]) => void,
   ) {
     committer.addHook((tx, ctx) => this.dispatch(tx, ctx));
+    if (store.capabilities.multiNode) committer.addHook((tx) => this.announceQueued(tx));
     committer.onRollback(() => {
+      this.announce.clear();
       // Claims made in the rolled-back batch never happened; look everywhere again.
       for (const n of this.needs.all()) this.nonEmpty.add(n.id);
       this.wanted = true;
@@ -90,10 +94,17 @@ export class Dispatcher {
     this.wake();
   }
 
-  /** New queued jobs of these needs (inserted, re-queued, promoted or released). */
+  /** New queued jobs of these needs (inserted, re-queued, promoted or released) in this batch. */
   queued(jobs: readonly QueuedRef[]): void {
     for (const j of jobs) this.nonEmpty.add(j.needsId);
+    if (this.store.capabilities.multiNode) for (const j of jobs) this.announce.add(j.needsId);
     if (this.mode === 'multi') this.rebind(jobs);
+    this.wake();
+  }
+
+  /** Another node queued jobs of these needs (already committed): look at them again. */
+  queuedElsewhere(needsIds: readonly number[]): void {
+    for (const id of needsIds) this.nonEmpty.add(id);
     this.wake();
   }
 
@@ -120,6 +131,16 @@ export class Dispatcher {
   /** Queued jobs bound to a worker's own queue (multi), for stats and tests. */
   ownQueueLength(session: WorkerSession): number {
     return this.own.get(session)?.length ?? 0;
+  }
+
+  /** Runs after dispatch in the same transaction: PostgreSQL delivers the wake-up on commit. */
+  private async announceQueued(tx: StoreTx): Promise<void> {
+    if (this.announce.size === 0) return;
+    // Needs whose queued jobs this node's workers took in this very batch need no other node.
+    const needsIds = [...this.announce].filter((id) => this.nonEmpty.has(id));
+    this.announce.clear();
+    if (needsIds.length === 0) return;
+    await tx.publish('wake', JSON.stringify({ from: this.nodeId, needs: needsIds }));
   }
 
   private freeSlots(session: WorkerSession, ctx: BatchContext): number {

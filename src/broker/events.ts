@@ -1,6 +1,9 @@
 /**
  * The broker's events, published after the change they describe is committed. The monitor, the
  * dashboard's event stream and the notifier (later issues) subscribe here; so do tests.
+ *
+ * With several nodes, every event emitted on one node is forwarded (see cluster.ts) and emitted
+ * again on every other node with `emitRemote`, so a subscriber sees the events of the cluster.
  */
 import { EventEmitter } from 'node:events';
 import type { JobError, JobState, Progress } from '../domain/job.js';
@@ -26,9 +29,43 @@ export interface BrokerEvents {
   'backend:error': [{ message: string; details?: unknown }];
 }
 
+export type BrokerEventName = keyof BrokerEvents;
+export const brokerEventNames: readonly BrokerEventName[] = [
+  'job:created',
+  'job:state',
+  'job:progress',
+  'job:log',
+  'job:attribute',
+  'worker:up',
+  'worker:down',
+  'backend:error',
+];
+
+/** One event as it travels between nodes and to event-stream clients. */
+export type BrokerEvent = {
+  [K in BrokerEventName]: { name: K; data: BrokerEvents[K][0] };
+}[BrokerEventName];
+
 export class EventBus extends EventEmitter<BrokerEvents> {
+  private forward: ((event: BrokerEvent) => void) | null = null;
+
   constructor() {
     super();
     this.setMaxListeners(0);
+  }
+
+  /** Every event emitted on this node is also handed to `fn` (the cluster link sends it on). */
+  forwardTo(fn: ((event: BrokerEvent) => void) | null): void {
+    this.forward = fn;
+  }
+
+  override emit<K extends BrokerEventName>(name: K, ...args: BrokerEvents[K]): boolean {
+    if (this.forward) this.forward({ name, data: args[0] } as BrokerEvent);
+    return super.emit(name, ...(args as never));
+  }
+
+  /** An event that happened on another node: delivered to this node's subscribers only. */
+  emitRemote(event: BrokerEvent): boolean {
+    return super.emit(event.name, ...([event.data] as never));
   }
 }

@@ -1,7 +1,12 @@
 /**
- * Background work of a node: its heartbeat in the store, and the rescue of orphans — jobs left
- * `running` by a broker that is gone (this one before a restart, or a dead node), whose workers
- * did not come back within the liveness window to claim them.
+ * Background work of a node: its heartbeat in the store, the cluster leadership, and (on the
+ * leader only) the cluster-wide work: the rescue of orphans — jobs left `running` by a broker
+ * that is gone (this one before a restart, or a dead node), whose workers did not come back
+ * within the liveness window to claim them — and scheduled jobs coming due anywhere.
+ *
+ * Leadership is the store's (an advisory lock held by this node's database session with
+ * PostgreSQL; always this node with SQLite). It is checked at every heartbeat, so a dead
+ * leader's successor takes over within one heartbeat interval of its session's end.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
@@ -9,8 +14,13 @@ import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import type { WorkerHub } from './hub.js';
 
+/** Heartbeat interval of a single node, and of the nodes of a cluster. */
 const HEARTBEAT_MS = 5_000;
+const CLUSTER_HEARTBEAT_MS = 1_000;
+/** A node is dead when its heartbeat is this many intervals old (and past the liveness window). */
+const NODE_MISSED_HEARTBEATS = 5;
 const RESCUE_PAGE = 1_000;
+const LEADER_KEY = 'leader';
 
 export interface MaintenanceDeps {
   store: Store;
@@ -23,17 +33,64 @@ export interface MaintenanceDeps {
   startedAt: number;
   /** How long a worker may take to come back before its jobs are someone else's. */
   livenessWindowMs: number;
+  /** The leader re-arms the scheduler for the earliest scheduled job, wherever it came from. */
+  noteScheduled(runAt: number): void;
+}
+
+/** A node as the cluster sees it. */
+export interface NodeView {
+  id: string;
+  address: string;
+  startedAt: number;
+  heartbeatAt: number;
+  alive: boolean;
 }
 
 export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private leading = false;
+  private readonly heartbeatMs: number;
 
-  constructor(private readonly deps: MaintenanceDeps) {}
+  constructor(private readonly deps: MaintenanceDeps) {
+    this.heartbeatMs = deps.store.capabilities.multiNode ? CLUSTER_HEARTBEAT_MS : HEARTBEAT_MS;
+  }
+
+  /** Whether this node runs the cluster-wide work now. */
+  get leader(): boolean {
+    return this.leading;
+  }
+
+  /** How old a node's heartbeat may be before the node counts as dead. */
+  get nodeTimeoutMs(): number {
+    return Math.max(NODE_MISSED_HEARTBEATS * this.heartbeatMs, 2 * this.deps.livenessWindowMs);
+  }
+
+  /**
+   * The nodes in the store, alive or not (dead ones are kept until retention removes them). A
+   * single-node store has one live node, this one: the others are this broker's earlier runs.
+   */
+  async nodes(): Promise<NodeView[]> {
+    const { store, clock, nodeId } = this.deps;
+    const now = clock.now();
+    const shared = store.capabilities.multiNode;
+    return (await store.nodeList()).map((n) => ({
+      ...n,
+      alive: n.id === nodeId || (shared && now - n.heartbeatAt <= this.nodeTimeoutMs),
+    }));
+  }
+
+  /** The leading node's id, if a live node leads. */
+  async leaderId(): Promise<string | null> {
+    if (this.leading) return this.deps.nodeId;
+    const id = await this.deps.store.settingGet(LEADER_KEY);
+    if (id === undefined) return null;
+    return (await this.nodes()).some((n) => n.id === id && n.alive) ? id : null;
+  }
 
   async start(): Promise<void> {
     await this.heartbeat();
-    this.every(HEARTBEAT_MS, () => this.heartbeat());
+    this.every(this.heartbeatMs, () => this.heartbeat());
     // Workers reconnect within a quarter of the window; twice the window leaves room for a slow
     // restart of their own connection before their jobs are given away.
     const grace = Math.max(2 * this.deps.livenessWindowMs, 200);
@@ -51,14 +108,16 @@ export class Maintenance {
     this.timers = [];
   }
 
-  /** Requeues (or fails) running jobs of nodes that are gone. Returns how many. */
+  /** On the leader: requeues (or fails) running jobs of nodes that are gone. Returns how many. */
   async rescueOrphans(): Promise<number> {
-    const { store, hub, nodeId, logger } = this.deps;
+    const { store, hub, logger } = this.deps;
+    if (!this.leading) return 0;
     let total = 0;
     try {
+      const live = (await this.nodes()).filter((n) => n.alive).map((n) => n.id);
       for (;;) {
         if (this.stopped) break;
-        const orphans = await store.jobListOrphans([nodeId], RESCUE_PAGE);
+        const orphans = await store.jobListOrphans(live, RESCUE_PAGE);
         if (orphans.length === 0) break;
         total += await hub.rescue(
           orphans,
@@ -85,8 +144,27 @@ export class Maintenance {
       await committer.run((tx) =>
         tx.nodeHeartbeat({ id: nodeId, address, startedAt, heartbeatAt: clock.now() }),
       );
+      await this.checkLeadership();
     } catch (err) {
       if (!this.stopped) logger.error({ err }, 'node heartbeat failed');
+    }
+  }
+
+  private async checkLeadership(): Promise<void> {
+    const { store, committer, nodeId, logger } = this.deps;
+    const leading = await store.lead();
+    if (this.stopped) return;
+    if (leading && !this.leading) {
+      await committer.run((tx) => tx.settingSet(LEADER_KEY, nodeId));
+      if (store.capabilities.multiNode)
+        logger.info({ node: nodeId }, 'this node leads the cluster');
+    } else if (!leading && this.leading) {
+      logger.warn({ node: nodeId }, 'this node no longer leads the cluster');
+    }
+    this.leading = leading;
+    if (leading && store.capabilities.multiNode) {
+      const next = await store.jobNextRunAt();
+      if (next !== null) this.deps.noteScheduled(next);
     }
   }
 }

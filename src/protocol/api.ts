@@ -302,6 +302,33 @@ export const StatsBody = Type.Object({
 });
 export type StatsBody = Static<typeof StatsBody>;
 
+export const ClusterWorker = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  slots: Type.Integer(),
+  address: Type.Union([Type.String(), Type.Null()]),
+  lastSeenAt: Iso,
+});
+
+export const ClusterNode = Type.Object({
+  id: Type.String(),
+  address: Type.String({ description: "The node's client API" }),
+  startedAt: Iso,
+  heartbeatAt: Iso,
+  alive: Type.Boolean(),
+  leader: Type.Boolean(),
+  self: Type.Boolean({ description: 'Whether this is the node that answered' }),
+  workers: Type.Array(ClusterWorker, { description: 'Workers connected to this node' }),
+});
+
+export const ClusterBody = Type.Object({
+  leader: Type.Union([Type.String(), Type.Null()], {
+    description: 'The node that runs the cluster-wide work (null while none is elected)',
+  }),
+  nodes: Type.Array(ClusterNode),
+});
+export type ClusterBody = Static<typeof ClusterBody>;
+
 export const HealthBody = Type.Object({
   status: Type.Literal('ok'),
   version: Type.String(),

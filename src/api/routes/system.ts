@@ -1,8 +1,8 @@
 /** Workers, stats and health. */
 import type { FastifyPluginAsync } from 'fastify';
-import { API_PREFIX, HealthBody, StatsBody, WorkerList } from '../../protocol/api.js';
+import { API_PREFIX, ClusterBody, HealthBody, StatsBody, WorkerList } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
-import { workerView } from '../views.js';
+import { clusterView, workerView } from '../views.js';
 
 export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
@@ -45,6 +45,18 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
           queueManager: ctx.config.queueManager,
         };
       },
+    );
+
+    app.get(
+      `${API_PREFIX}/cluster`,
+      {
+        schema: {
+          summary: 'The broker nodes sharing this store, their workers, and the leader',
+          tags: ['system'],
+          response: { 200: ClusterBody },
+        },
+      },
+      async () => clusterView(await ctx.cluster()),
     );
 
     app.get(

@@ -1,0 +1,83 @@
+/**
+ * The event stream: `GET /api/v1/events`, Server-Sent Events of everything the broker (every
+ * node of the cluster) commits: job creations, state changes, progress, logs, attributes, and
+ * workers coming and going. `?job=ID` narrows it to one job (the monitor's view of a job).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { API_PREFIX } from '../../protocol/api.js';
+import { brokerEventNames, type BrokerEvent, type EventBus } from '../../broker/events.js';
+import type { ApiContext } from '../context.js';
+
+const EventQuery = Type.Object(
+  {
+    job: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{1,18}$',
+        description: 'Only the events of this job',
+        errorMessage: 'must be a job id (digits)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A comment line every so often keeps proxies from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
+
+function subscribe(events: EventBus, fn: (event: BrokerEvent) => void): () => void {
+  const handlers = brokerEventNames.map((name) => {
+    const handler = (data: unknown) => fn({ name, data } as BrokerEvent);
+    events.on(name, handler as never);
+    return () => events.off(name, handler as never);
+  });
+  return () => handlers.forEach((off) => off());
+}
+
+function jobOf(event: BrokerEvent): number | null {
+  return event.name.startsWith('job:') ? (event.data as { id: number }).id : null;
+}
+
+export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Querystring: Static<typeof EventQuery> }>(
+      `${API_PREFIX}/events`,
+      {
+        schema: {
+          summary: 'A live stream of events (Server-Sent Events)',
+          description:
+            'Each event has the name job:created, job:state, job:progress, job:log, job:attribute, worker:up, worker:down or backend:error, and JSON data (job ids as strings). With several nodes, the events of every node.',
+          tags: ['events'],
+          querystring: EventQuery,
+          produces: ['text/event-stream'],
+        },
+      },
+      (request, reply) => {
+        const only = request.query.job === undefined ? null : Number(request.query.job);
+        reply.hijack();
+        const out = reply.raw;
+        out.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        out.write(': switchyard events\n\n');
+        const unsubscribe = subscribe(ctx.events, (event) => {
+          if (only !== null && jobOf(event) !== only) return;
+          const data =
+            jobOf(event) === null ? event.data : { ...event.data, id: String(jobOf(event)) };
+          out.write(`event: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
+        });
+        const keepalive = setInterval(() => out.write(': keepalive\n\n'), KEEPALIVE_MS);
+        keepalive.unref();
+        const stop = () => {
+          clearInterval(keepalive);
+          unsubscribe();
+        };
+        request.raw.on('close', stop);
+        out.on('close', stop);
+      },
+    );
+  };
+}

@@ -1,0 +1,77 @@
+/** A client of `GET /api/v1/events` (Server-Sent Events) for tests: collects what arrives. */
+import http from 'node:http';
+
+export interface StreamedEvent {
+  name: string;
+  data: Record<string, unknown>;
+}
+
+export interface EventStream {
+  readonly events: StreamedEvent[];
+  /** Waits for an event that matches; returns it. */
+  waitFor(match: (e: StreamedEvent) => boolean, timeoutMs?: number): Promise<StreamedEvent>;
+  close(): void;
+}
+
+/** Opens the stream; resolves once the broker has answered (so events after this are seen). */
+export function openEvents(base: string, query = ''): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const events: StreamedEvent[] = [];
+    let waiters: Array<() => void> = [];
+    const notify = () => {
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    };
+    const request = http.get(`${base}/api/v1/events${query}`, (response) => {
+      if (response.statusCode !== 200) {
+        reject(new Error(`event stream answered ${response.statusCode}`));
+        response.resume();
+        return;
+      }
+      let buffered = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffered += chunk;
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          let name = '';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) name = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (name !== '') events.push({ name, data: JSON.parse(data) as Record<string, unknown> });
+        }
+        notify();
+      });
+      response.on('error', () => undefined);
+      resolve({
+        events,
+        async waitFor(match, timeoutMs = 10_000) {
+          const deadline = Date.now() + timeoutMs;
+          let seen = 0;
+          for (;;) {
+            for (; seen < events.length; seen++) if (match(events[seen]!)) return events[seen]!;
+            const left = deadline - Date.now();
+            if (left <= 0)
+              throw new Error(`no matching event; got ${JSON.stringify(events.slice(-20))}`);
+            await new Promise<void>((r) => {
+              const t = setTimeout(r, Math.min(left, 200));
+              waiters.push(() => {
+                clearTimeout(t);
+                r();
+              });
+            });
+          }
+        },
+        close() {
+          request.destroy();
+        },
+      });
+    });
+    request.on('error', reject);
+  });
+}

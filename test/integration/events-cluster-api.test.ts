@@ -1,0 +1,104 @@
+/**
+ * The event stream (`GET /api/v1/events`) and the cluster view (`GET /api/v1/cluster`) of a
+ * single node on SQLite: it leads, it is the only live node, and its workers are listed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Worker } from '../../src/index.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { openEvents, type EventStream } from '../helpers/events.js';
+import { api, submit, until, waitJob } from '../helpers/http.js';
+
+let tb: TestBroker | undefined;
+const streams: EventStream[] = [];
+const workers: Worker[] = [];
+afterEach(async () => {
+  for (const s of streams.splice(0)) s.close();
+  for (const w of workers.splice(0)) await w.close();
+  await tb?.close();
+  tb = undefined;
+});
+
+async function setup() {
+  tb = await startTestBroker();
+  const worker = new Worker({
+    brokers: tb.broker.workersUrl,
+    name: 'events-worker',
+    handlers: {
+      noop: async (job) => {
+        job.progress(40, 'going');
+        job.log('a line of output\n');
+        return { ok: true };
+      },
+    },
+  });
+  workers.push(worker);
+  await worker.start();
+  return tb.broker.clientsUrl;
+}
+
+describe('GET /api/v1/events', () => {
+  it('streams a job from creation to success: state, progress and logs', async () => {
+    const base = await setup();
+    const stream = await openEvents(base);
+    streams.push(stream);
+    const job = await submit(base, { type: 'noop', payload: null });
+    await waitJob(base, job.id, (j) => j.state === 'succeeded');
+    await stream.waitFor((e) => e.name === 'job:state' && e.data.to === 'succeeded');
+    const mine = stream.events.filter((e) => e.data.id === job.id);
+    const names = mine.map((e) => e.name);
+    expect(names[0]).toBe('job:created');
+    expect(names).toContain('job:progress');
+    expect(mine.find((e) => e.name === 'job:log')?.data.data).toBe('a line of output\n');
+    expect(mine.filter((e) => e.name === 'job:state').map((e) => e.data.to)).toEqual([
+      'running',
+      'succeeded',
+    ]);
+  });
+
+  it('narrows the stream to one job with ?job=ID, and refuses a malformed id', async () => {
+    const base = await setup();
+    const first = await submit(base, { type: 'noop', payload: null, queue: 'nobody' });
+    const stream = await openEvents(base, `?job=${first.id}`);
+    streams.push(stream);
+    const other = await submit(base, { type: 'noop', payload: null });
+    await waitJob(base, other.id, (j) => j.state === 'succeeded');
+    await api(base, 'POST', `/api/v1/jobs/${first.id}/cancel`);
+    await stream.waitFor((e) => e.name === 'job:state' && e.data.to === 'canceled');
+    expect(stream.events.every((e) => e.data.id === first.id)).toBe(true);
+
+    const bad = await api<{ error: { code: string; message: string } }>(
+      base,
+      'GET',
+      '/api/v1/events?job=abc',
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/job/);
+  });
+});
+
+describe('GET /api/v1/cluster on one node', () => {
+  it('names this node as the only live node and the leader, with its workers', async () => {
+    const base = await setup();
+    type Cluster = {
+      leader: string | null;
+      nodes: Array<{
+        id: string;
+        alive: boolean;
+        leader: boolean;
+        self: boolean;
+        workers: Array<{ name: string }>;
+      }>;
+    };
+    await until(
+      async () => (await api<Cluster>(base, 'GET', '/api/v1/cluster')).json.leader !== null,
+      5_000,
+      'a leader',
+    );
+    const { json } = await api<Cluster>(base, 'GET', '/api/v1/cluster');
+    expect(json.leader).toBe(tb!.broker.nodeId);
+    const live = json.nodes.filter((n) => n.alive);
+    expect(live).toHaveLength(1);
+    expect(live[0]).toMatchObject({ id: tb!.broker.nodeId, leader: true, self: true });
+    expect(live[0]!.workers.map((w) => w.name)).toEqual(['events-worker']);
+  });
+});

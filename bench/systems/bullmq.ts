@@ -1,0 +1,212 @@
+/**
+ * BullMQ 6 on the machine's Redis (127.0.0.1:6379, no persistence). Fastest documented
+ * configuration for no-op jobs: `addBulk` for bulk enqueue, a Worker with concurrency 32,
+ * `removeOnComplete` (completed jobs are deleted, as graphile-worker does). Completion known to
+ * the submitter: QueueEvents' `completed` event (Redis stream). Every instance uses its own key
+ * prefix, deleted on close.
+ */
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { BenchEnv, BenchPayload, RunWorker, SystemAdapter, SystemInstance } from './types.js';
+
+const QUEUE = 'noop';
+const BATCH = 5_000;
+const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 };
+
+interface WorkerConfig {
+  host: string;
+  port: number;
+  prefix: string;
+}
+
+let counter = 0;
+
+class BullInstance implements SystemInstance {
+  private readonly queue: Queue;
+  private events: QueueEvents | undefined;
+  private readonly redis: Redis;
+  /** Completions seen before anyone waited for them (the event may beat the add's reply). */
+  private readonly seen = new Set<string>();
+  private readonly waiters = new Map<string, () => void>();
+  private closed = false;
+
+  constructor(private readonly config: WorkerConfig) {
+    const connection = { host: config.host, port: config.port };
+    this.queue = new Queue(QUEUE, {
+      connection,
+      prefix: config.prefix,
+      defaultJobOptions: JOB_OPTIONS,
+    });
+    this.redis = new Redis({ host: config.host, port: config.port, lazyConnect: true });
+  }
+
+  async init(): Promise<void> {
+    await this.queue.waitUntilReady();
+    await this.redis.connect();
+  }
+
+  async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    for (let at = from; at < from + count; at += BATCH) {
+      signal.throwIfAborted();
+      const n = Math.min(BATCH, from + count - at);
+      await this.queue.addBulk(
+        Array.from({ length: n }, (_, k) => ({ name: QUEUE, data: { i: at + k } })),
+      );
+    }
+  }
+
+  async enqueueOne(i: number): Promise<string> {
+    const job = await this.queue.add(QUEUE, { i });
+    return job.id as string;
+  }
+
+  async waitCompleted(id: string, timeoutMs: number): Promise<void> {
+    await this.listen();
+    if (this.seen.delete(id)) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new Error(`job ${id} not completed within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(id, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async listen(): Promise<void> {
+    if (this.events !== undefined) return;
+    this.events = new QueueEvents(QUEUE, {
+      connection: { host: this.config.host, port: this.config.port },
+      prefix: this.config.prefix,
+    });
+    this.events.on('completed', ({ jobId }) => {
+      const waiter = this.waiters.get(jobId);
+      if (waiter === undefined) {
+        this.seen.add(jobId);
+        return;
+      }
+      this.waiters.delete(jobId);
+      waiter();
+    });
+    await this.events.waitUntilReady();
+  }
+
+  /** Starts listening for completion events before the first job (W2 calls it early). */
+  prepareCompletion(): Promise<void> {
+    return this.listen();
+  }
+
+  workerConfig(): WorkerConfig {
+    return this.config;
+  }
+
+  serverPids(): number[] {
+    return [];
+  }
+
+  async serverMemory(): Promise<number | null> {
+    const info = await this.redis.info('memory');
+    const m = /used_memory_rss:(\d+)/.exec(info);
+    return m ? Number(m[1]) : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.events?.close().catch(() => undefined);
+    await this.queue.close().catch(() => undefined);
+    // Delete the instance's keys (UNLINK in batches), not the whole database.
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.config.prefix}:*`,
+        'COUNT',
+        10_000,
+      );
+      cursor = next;
+      if (keys.length > 0) await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    this.redis.disconnect();
+  }
+}
+
+export const bullmq: SystemAdapter = {
+  name: 'bullmq',
+  role: 'peer',
+  workerModule: './systems/bullmq.js',
+  manyWorkers: false,
+  completionKnown: "QueueEvents 'completed' event (Redis stream, XREAD BLOCK)",
+  memoryNote: 'Redis used_memory_rss (the whole Redis server)',
+  settings: () => [
+    'BullMQ 6, Redis 127.0.0.1:6379 (no persistence: save "" and appendonly no)',
+    `submit: Queue.addBulk (chunks of ${BATCH}), Queue.add one by one; removeOnComplete: true`,
+    'worker: one Worker, concurrency 32, in a separate process',
+  ],
+  async durability(env: BenchEnv): Promise<string> {
+    const redis = new Redis({ host: env.redis.host, port: env.redis.port, lazyConnect: true });
+    try {
+      await redis.connect();
+      const aof = ((await redis.config('GET', 'appendonly')) as string[])[1] ?? '?';
+      const save = ((await redis.config('GET', 'save')) as string[])[1] ?? '?';
+      const durable = aof === 'yes' || save !== '';
+      return (
+        `add resolves = job written to Redis memory; Redis here: appendonly=${aof}, save="${save}"` +
+        (durable ? '' : ': NOT durable, a Redis restart loses the jobs')
+      );
+    } finally {
+      redis.disconnect();
+    }
+  },
+  async open(env: BenchEnv): Promise<SystemInstance> {
+    const instance = new BullInstance({
+      host: env.redis.host,
+      port: env.redis.port,
+      prefix: `bench-${env.runTag}-${++counter}`,
+    });
+    try {
+      await instance.init();
+    } catch (error) {
+      await instance.close().catch(() => undefined);
+      throw error;
+    }
+    return instance;
+  },
+};
+
+/** The worker side: a BullMQ Worker with concurrency `slots`, started on `start`. */
+export const runWorker: RunWorker = (config, shape, hooks) => {
+  const { host, port, prefix } = config as WorkerConfig;
+  const workers = Array.from(
+    { length: shape.workers },
+    () =>
+      new Worker<BenchPayload>(
+        QUEUE,
+        async (job) => {
+          hooks.started(job.data.i);
+          return null;
+        },
+        {
+          connection: { host, port, maxRetriesPerRequest: null },
+          prefix,
+          concurrency: shape.slots,
+          autorun: false,
+        },
+      ),
+  );
+  for (const worker of workers) worker.on('completed', (job) => hooks.done(job.data.i));
+  return Promise.resolve({
+    async start() {
+      for (const worker of workers) {
+        void worker.run();
+        await worker.waitUntilReady();
+      }
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close(true)));
+    },
+  });
+};

@@ -1,0 +1,30 @@
+/** Helpers shared by the PostgreSQL peers: settings of the server, dropping a schema. */
+import pg from 'pg';
+
+/** Runs one statement on a short-lived connection. */
+export async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** What a PostgreSQL COMMIT promises on this server. */
+export async function commitPromise(url: string): Promise<string> {
+  const [sync] = await query<{ synchronous_commit: string }>(url, 'SHOW synchronous_commit');
+  const [fsync] = await query<{ fsync: string }>(url, 'SHOW fsync');
+  const s = sync?.synchronous_commit ?? '?';
+  const f = fsync?.fsync ?? '?';
+  const durable = s !== 'off' && f === 'on';
+  return (
+    `ack = PostgreSQL COMMIT with synchronous_commit=${s}, fsync=${f}` +
+    (durable ? ': WAL flushed to disk' : ': NOT flushed to disk before the ack')
+  );
+}
+
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  await query(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}

@@ -3,27 +3,19 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactUrl } from './postgres/connection.js';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 /** The SQLite file's name inside the data directory. */
 export const sqliteFileName = 'switchyard.db';
 
-/** A value safe to echo in an error: a URL's password is masked. */
-function redact(spec: string): string {
-  try {
-    const url = new URL(spec);
-    if (url.password === '') return spec;
-    url.password = '***';
-    return url.toString();
-  } catch {
-    return spec;
-  }
-}
-
 /**
  * Opens the store `spec` names: `sqlite` opens (creating it and `dataDir` if needed)
- * `<dataDir>/switchyard.db`. PostgreSQL URLs are recognised but not supported yet.
+ * `<dataDir>/switchyard.db`; a `postgres://` or `postgresql://` URL opens that database, in the
+ * schema its `schema` query parameter names (default `public`; created if missing). Errors never
+ * echo a password from the URL.
  */
 export async function openStore(spec: string, dataDir: string): Promise<Store> {
   if (spec === 'sqlite') {
@@ -31,11 +23,9 @@ export async function openStore(spec: string, dataDir: string): Promise<Store> {
     return SqliteStore.open({ path: join(dataDir, sqliteFileName) });
   }
   if (/^postgres(ql)?:\/\//i.test(spec)) {
-    throw new Error(
-      `store "${redact(spec)}": PostgreSQL support is not available yet; use "sqlite" for now`,
-    );
+    return PostgresStore.open({ url: spec });
   }
   throw new Error(
-    `store "${redact(spec)}" is not supported: expected "sqlite" or a postgres:// URL`,
+    `store "${redactUrl(spec)}" is not supported: expected "sqlite" or a postgres:// URL`,
   );
 }

@@ -8,6 +8,7 @@ import { describe } from 'vitest';
 import { describeAdopt } from './contract/adopt.js';
 import { describeCancel } from './contract/cancel.js';
 import { describeClaim } from './contract/claim.js';
+import { describeCluster } from './contract/cluster.js';
 import { describeEndAttempts } from './contract/end.js';
 import type { StoreFactory } from './contract/helpers.js';
 import { describeInsert, describeTransactions } from './contract/insert.js';
@@ -31,5 +32,6 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeReports(factory);
     describeList(factory);
     describeRegistry(factory);
+    describeCluster(factory);
   });
 }

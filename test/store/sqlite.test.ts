@@ -300,11 +300,11 @@ describe('openStore', () => {
     }
   });
 
-  it('says PostgreSQL is not available yet, without echoing a password', async () => {
-    for (const spec of ['postgres://u:secret@db/sy', 'postgresql://db/sy']) {
+  it('refuses a PostgreSQL URL it cannot reach, without echoing a password', async () => {
+    for (const spec of ['postgres://u:secret@127.0.0.1:1/sy', 'postgresql://127.0.0.1:1/sy']) {
       const error = await openStore(spec, tmpdir()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toMatch(/PostgreSQL support is not available yet/);
+      expect((error as Error).message).toMatch(/cannot open the PostgreSQL store/);
       expect((error as Error).message).not.toContain('secret');
     }
   });

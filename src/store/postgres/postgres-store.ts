@@ -1,0 +1,272 @@
+/**
+ * The PostgreSQL Store: the backend for several broker nodes sharing one database.
+ *
+ * Open it with `PostgresStore.open({ url, schema? })`. Opening creates the schema if needed and
+ * runs the migrations (refusing a schema written by a newer Switchyard), then opens the session
+ * connection that LISTENs for what other nodes publish and holds the leadership lock.
+ *
+ * Writes: one `write` at a time per store, each one transaction on one pooled connection, as in
+ * SQLite, so that the broker's group commits behave the same on both. Several stores (nodes) on
+ * one schema write concurrently; claims lock rows with SKIP LOCKED so that they never hand one
+ * job to two workers (jobs-claim.ts). Reads use the pool and see committed state only.
+ *
+ * All SQL lives in this directory, one module per concern, mirroring src/store/sqlite/.
+ */
+import { Pool, type PoolClient } from 'pg';
+import type { JobRecord } from '../../domain/job.js';
+import type {
+  ClusterHandler,
+  JobCounts,
+  JobQuery,
+  LogEntry,
+  NeedsRecord,
+  NodeRecord,
+  QueuedRef,
+  RunningJob,
+  Store,
+  StoreCapabilities,
+  StoreTx,
+  WorkerRecord,
+} from '../store.js';
+import {
+  channelName,
+  clientConfig,
+  lockKey,
+  parseLocation,
+  type Location,
+  type Queryable,
+} from './connection.js';
+import {
+  jobCounts,
+  jobGet,
+  jobList,
+  jobListOrphans,
+  jobListRunningByWorker,
+  jobLogs,
+  jobNextRunAt,
+  jobQueuedRefs,
+} from './jobs-read.js';
+import { migrate } from './migrations.js';
+import { needsList, nodeList, settingGet, workerList } from './registry.js';
+import { Session } from './session.js';
+import { decodeMessage, PostgresTx } from './tx.js';
+
+/** How to open a PostgreSQL store. */
+export interface PostgresStoreOptions {
+  /** `postgres://` or `postgresql://` URL; a `schema` query parameter selects the schema. */
+  url: string;
+  /** The schema to use (created if missing); wins over the URL's. Default `public`. */
+  schema?: string;
+  /** Pooled connections for writes and reads (default 10), besides the session connection. */
+  poolSize?: number;
+  /**
+   * Told of failures the store recovers from by itself (a dropped session connection, an idle
+   * pooled connection closed by the server, a subscriber that threw). Default: ignored.
+   */
+  onError?: (error: Error) => void;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+/** The PostgreSQL Store; see the file comment. */
+export class PostgresStore implements Store {
+  readonly capabilities: StoreCapabilities = {
+    name: 'postgres',
+    multiNode: true,
+    durableCommit: true,
+  };
+  /** Serializes writes: each `write` starts after the previous one has settled. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly subscribers = new Set<ClusterHandler>();
+  private readonly session: Session;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly location: Location,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.session = new Session({
+      config: clientConfig(location, 'switchyard-session'),
+      channel: channelName(location.schema),
+      leadKey: lockKey('lead', location.schema),
+      onMessage: (text) => this.deliver(text),
+      onError,
+    });
+  }
+
+  /** Opens the store, creating and migrating its schema as needed. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const location = parseLocation(options.url, options.schema);
+    const onError = options.onError ?? (() => undefined);
+    const pool = new Pool({
+      ...clientConfig(location, 'switchyard'),
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    });
+    // An idle pooled connection the server closes emits 'error' on the pool; unheard, it
+    // would crash the process. The pool drops that connection and makes a new one on demand.
+    pool.on('error', (error) => onError(new Error(`a pooled connection failed: ${error.message}`)));
+    const store = new PostgresStore(pool, location, onError);
+    try {
+      await store.migrate();
+      await store.session.start();
+      return store;
+    } catch (error) {
+      await store.session.close();
+      await pool.end().catch(() => undefined);
+      throw new Error(
+        `cannot open the PostgreSQL store ${location.description}: ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await migrate(client, this.location.schema, this.location.description);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * BEGIN, run `fn`, publish, COMMIT; ROLLBACK and rethrow if anything throws. A write called
+   * while another runs waits for it. Do not call `write` from inside `fn`: it would wait for
+   * itself.
+   */
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    const run = this.tail.then(() => this.transaction(fn));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const tx = new PostgresTx(client, channelName(this.location.schema));
+    try {
+      await client.query('BEGIN');
+      const result = await fn(tx);
+      await tx.flush();
+      tx.end();
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      tx.end();
+      broken = await rollback(client);
+      throw error;
+    } finally {
+      // A connection whose rollback failed is in an unknown state: the pool discards it.
+      client.release(broken);
+    }
+  }
+
+  /** Waits for the writes already called, then closes. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+    this.subscribers.clear();
+    await this.session.close();
+    await this.pool.end();
+  }
+
+  private get r(): Queryable {
+    if (this.closed) throw new Error('the store is closed');
+    return this.pool;
+  }
+
+  async jobGet(id: number): Promise<JobRecord | undefined> {
+    return jobGet(this.r, id);
+  }
+
+  async jobList(query: JobQuery): Promise<JobRecord[]> {
+    return jobList(this.r, query);
+  }
+
+  async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
+    return jobLogs(this.r, id, afterSeq, limit);
+  }
+
+  async jobCounts(): Promise<JobCounts> {
+    return jobCounts(this.r);
+  }
+
+  async jobNextRunAt(): Promise<number | null> {
+    return jobNextRunAt(this.r);
+  }
+
+  async jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]> {
+    return jobListOrphans(this.r, liveNodeIds, limit);
+  }
+
+  async jobListRunningByWorker(workerId: string): Promise<RunningJob[]> {
+    return jobListRunningByWorker(this.r, workerId);
+  }
+
+  async jobQueuedRefs(afterId: number, limit: number): Promise<QueuedRef[]> {
+    return jobQueuedRefs(this.r, afterId, limit);
+  }
+
+  async needsList(): Promise<NeedsRecord[]> {
+    return needsList(this.r);
+  }
+
+  async workerList(): Promise<WorkerRecord[]> {
+    return workerList(this.r);
+  }
+
+  async nodeList(): Promise<NodeRecord[]> {
+    return nodeList(this.r);
+  }
+
+  async settingGet(key: string): Promise<string | undefined> {
+    return settingGet(this.r, key);
+  }
+
+  /** Receives what every store on this schema publishes, this one's included, after commit. */
+  subscribe(handler: ClusterHandler): () => void {
+    this.subscribers.add(handler);
+    return () => this.subscribers.delete(handler);
+  }
+
+  /** A notification from the session: to each subscriber, none able to stop the others. */
+  private deliver(text: string): void {
+    const message = decodeMessage(text);
+    if (message === undefined || this.closed) return;
+    for (const handler of [...this.subscribers]) {
+      try {
+        handler(message.channel, message.payload);
+      } catch (error) {
+        this.onError(new Error(`a cluster subscriber threw: ${messageOf(error)}`));
+      }
+    }
+  }
+
+  /** True while this store's session holds the schema's leadership lock; see session.ts. */
+  async lead(): Promise<boolean> {
+    if (this.closed) throw new Error('the store is closed');
+    return this.session.lead();
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Rolls back; returns the error if that failed too (the connection is then unusable). */
+async function rollback(client: PoolClient): Promise<Error | undefined> {
+  try {
+    await client.query('ROLLBACK');
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The small tables: needs, workers, nodes and settings. Writes run on the write transaction's
+ * connection, reads on the pool.
+ */
+import type { NeedsRecord, NodeRecord, WorkerRecord } from '../store.js';
+import type { Queryable } from './connection.js';
+import {
+  json,
+  needsFromRow,
+  nodeFromRow,
+  workerFromRow,
+  type NeedsRow,
+  type NodeRow,
+  type WorkerRow,
+} from './rows.js';
+
+/**
+ * Finds or inserts in one round trip. Inserting only when not found keeps the identity from
+ * advancing on every lookup; ON CONFLICT covers another node inserting the same key meanwhile,
+ * in which case neither branch returns a row and the key is read again (below).
+ */
+const needsUpsertSql = `
+  WITH found AS (SELECT id FROM needs WHERE key = $1),
+  inserted AS (
+    INSERT INTO needs (key, queue, type, requires)
+    SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM found)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+  )
+  SELECT id FROM found UNION ALL SELECT id FROM inserted`;
+const needsByKeySql = 'SELECT id FROM needs WHERE key = $1';
+const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY id';
+
+const workerUpsertSql = `
+  INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address,
+    connected_at, last_seen_at, online)
+  VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)
+  ON CONFLICT (id) DO UPDATE SET name = excluded.name, node_id = excluded.node_id,
+    labels = excluded.labels, types = excluded.types, queues = excluded.queues,
+    slots = excluded.slots, address = excluded.address, connected_at = excluded.connected_at,
+    last_seen_at = excluded.last_seen_at, online = excluded.online`;
+const workerOfflineSql = 'UPDATE workers SET online = false, last_seen_at = $1 WHERE id = $2';
+const workerListSql = 'SELECT * FROM workers ORDER BY id';
+
+const nodeHeartbeatSql = `
+  INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (id) DO UPDATE SET address = excluded.address,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`;
+const nodeListSql = 'SELECT * FROM nodes ORDER BY id';
+
+const settingSetSql =
+  'INSERT INTO settings (key, value) VALUES ($1, $2) ' +
+  'ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+const settingGetSql = 'SELECT value FROM settings WHERE key = $1';
+
+/** The id of the needs with this key; the existing one wins, whatever else it says. */
+export async function needsUpsert(c: Queryable, needs: Omit<NeedsRecord, 'id'>): Promise<number> {
+  const { rows } = await c.query<{ id: number }>(needsUpsertSql, [
+    needs.key,
+    needs.queue,
+    needs.type,
+    json(needs.requires),
+  ]);
+  const id = rows[0]?.id;
+  if (id !== undefined) return id;
+  // Another transaction inserted the key between our look and our insert, and has committed
+  // (ON CONFLICT waited for it): this statement's newer snapshot sees its row.
+  const again = await c.query<{ id: number }>(needsByKeySql, [needs.key]);
+  const found = again.rows[0]?.id;
+  if (found === undefined) throw new Error(`needs "${needs.key}" could be neither found nor added`);
+  return found;
+}
+
+/** All needs, by id: the dispatcher loads them at start and after a rollback. */
+export async function needsList(c: Queryable): Promise<NeedsRecord[]> {
+  const { rows } = await c.query<NeedsRow>(needsListSql);
+  return rows.map(needsFromRow);
+}
+
+/** Inserts or replaces a worker as a whole: the broker holds its current picture. */
+export async function workerUpsert(c: Queryable, w: WorkerRecord): Promise<void> {
+  await c.query(workerUpsertSql, [
+    w.id,
+    w.name,
+    w.nodeId,
+    json(w.labels),
+    json(w.types),
+    json(w.queues),
+    w.slots,
+    w.address,
+    w.connectedAt,
+    w.lastSeenAt,
+    w.online,
+  ]);
+}
+
+/** Keeps the row (for the dashboard and history), marked offline. */
+export async function workerSetOffline(c: Queryable, id: string, now: number): Promise<void> {
+  await c.query(workerOfflineSql, [now, id]);
+}
+
+/** All workers known, online or not, by id. */
+export async function workerList(c: Queryable): Promise<WorkerRecord[]> {
+  const { rows } = await c.query<WorkerRow>(workerListSql);
+  return rows.map(workerFromRow);
+}
+
+/** Inserts or refreshes a node; a node beats by rewriting its row. */
+export async function nodeHeartbeat(c: Queryable, n: NodeRecord): Promise<void> {
+  await c.query(nodeHeartbeatSql, [n.id, n.address, n.startedAt, n.heartbeatAt]);
+}
+
+/** All nodes, by id; liveness is the caller's judgement of `heartbeatAt`. */
+export async function nodeList(c: Queryable): Promise<NodeRecord[]> {
+  const { rows } = await c.query<NodeRow>(nodeListSql);
+  return rows.map(nodeFromRow);
+}
+
+/** Sets a setting, replacing its value. */
+export async function settingSet(c: Queryable, key: string, value: string): Promise<void> {
+  await c.query(settingSetSql, [key, value]);
+}
+
+/** A setting, or undefined when it was never set. */
+export async function settingGet(c: Queryable, key: string): Promise<string | undefined> {
+  const { rows } = await c.query<{ value: string }>(settingGetSql, [key]);
+  return rows[0]?.value;
+}

@@ -1,0 +1,177 @@
+/**
+ * StoreTx over one pooled connection inside BEGIN ... COMMIT. Statements run in the order they
+ * are called (pg queues them on the connection). A tx is usable only while its `write` runs;
+ * using one that escaped its callback throws instead of writing outside any transaction.
+ *
+ * Published messages are kept until the end of the callback and sent with one `pg_notify`
+ * statement just before COMMIT: PostgreSQL delivers them only if the transaction commits, and
+ * one statement costs one round trip however many there are. PostgreSQL folds identical
+ * messages (same channel and payload) sent in one transaction into one.
+ */
+import type { JobRecord, JobState } from '../../domain/job.js';
+import type {
+  AttemptEnd,
+  AttributeUpdate,
+  ClaimParams,
+  ClaimResult,
+  ClusterChannel,
+  NeedsRecord,
+  NewJob,
+  NewLogEntry,
+  NodeRecord,
+  ProgressUpdate,
+  QueuedRef,
+  RunningJob,
+  StoreTx,
+  WorkerRecord,
+} from '../store.js';
+import type { Queryable } from './connection.js';
+import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
+import { jobCancel, jobEndAttempts } from './jobs-end.js';
+import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
+import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
+import {
+  needsUpsert,
+  nodeHeartbeat,
+  settingSet,
+  workerSetOffline,
+  workerUpsert,
+} from './registry.js';
+
+/** The most a published payload may carry (the interface's promise; NOTIFY allows 8,000). */
+export const maxPayloadBytes = 7_000;
+
+/** The cluster channel travels inside the one NOTIFY channel, before the first colon. */
+export function encodeMessage(channel: ClusterChannel, payload: string): string {
+  return `${channel}:${payload}`;
+}
+
+/** The inverse of encodeMessage; undefined for a message this version does not know. */
+export function decodeMessage(
+  text: string,
+): { channel: ClusterChannel; payload: string } | undefined {
+  const colon = text.indexOf(':');
+  const channel = text.slice(0, colon);
+  if (colon < 0 || (channel !== 'wake' && channel !== 'event')) return undefined;
+  return { channel, payload: text.slice(colon + 1) };
+}
+
+const notifySql = `
+  SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord) ORDER BY ord`;
+
+/** One `write` transaction's operations. */
+export class PostgresTx implements StoreTx {
+  private active = true;
+  private readonly published: string[] = [];
+
+  constructor(
+    private readonly conn: Queryable,
+    private readonly notifyChannel: string,
+  ) {}
+
+  /** Sends what was published; the store calls it just before COMMIT. */
+  async flush(): Promise<void> {
+    if (this.published.length === 0) return;
+    await this.c.query(notifySql, [this.notifyChannel, this.published]);
+  }
+
+  /** Called by the store when the transaction commits or rolls back. */
+  end(): void {
+    this.active = false;
+  }
+
+  private get c(): Queryable {
+    if (!this.active) throw new Error('store transaction used after its write() ended');
+    return this.conn;
+  }
+
+  async needsUpsert(needs: Omit<NeedsRecord, 'id'>): Promise<number> {
+    return needsUpsert(this.c, needs);
+  }
+
+  async jobInsertMany(jobs: readonly NewJob[]): Promise<number[]> {
+    return jobInsertMany(this.c, jobs);
+  }
+
+  async jobClaim(params: ClaimParams): Promise<ClaimResult> {
+    return jobClaim(this.c, params);
+  }
+
+  async jobClaimIds(
+    ids: readonly number[],
+    params: Omit<ClaimParams, 'needsIds' | 'limit'>,
+  ): Promise<RunningJob[]> {
+    return jobClaimIds(this.c, ids, params);
+  }
+
+  async jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
+    return jobEndAttempts(this.c, ends);
+  }
+
+  async jobAdopt(params: {
+    id: number;
+    attempt: number;
+    workerId: string;
+    workerName: string;
+    nodeId: string;
+    now: number;
+  }): Promise<RunningJob | undefined> {
+    return jobAdopt(this.c, params);
+  }
+
+  /**
+   * Cancels a job that has not ended. Returns undefined for an unknown id. A job that already
+   * ended (succeeded, failed, canceled) is left as it is and returned with `before` set to its
+   * terminal state, so that the caller can answer 409 naming that state.
+   */
+  async jobCancel(
+    id: number,
+    now: number,
+  ): Promise<{ before: JobState; job: JobRecord } | undefined> {
+    return jobCancel(this.c, id, now);
+  }
+
+  async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
+    return jobPromoteDue(this.c, now, limit);
+  }
+
+  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<void> {
+    return jobLogAppend(this.c, entries);
+  }
+
+  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {
+    return jobProgressSet(this.c, updates);
+  }
+
+  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void> {
+    return jobAttributeSet(this.c, updates);
+  }
+
+  async workerUpsert(worker: WorkerRecord): Promise<void> {
+    return workerUpsert(this.c, worker);
+  }
+
+  async workerSetOffline(id: string, now: number): Promise<void> {
+    return workerSetOffline(this.c, id, now);
+  }
+
+  async nodeHeartbeat(node: NodeRecord): Promise<void> {
+    return nodeHeartbeat(this.c, node);
+  }
+
+  async settingSet(key: string, value: string): Promise<void> {
+    return settingSet(this.c, key, value);
+  }
+
+  async publish(channel: ClusterChannel, payload: string): Promise<void> {
+    void this.c;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > maxPayloadBytes) {
+      throw new Error(
+        `a "${channel}" message of ${bytes} bytes is too large to publish: at most ` +
+          `${maxPayloadBytes} bytes`,
+      );
+    }
+    this.published.push(encodeMessage(channel, payload));
+  }
+}

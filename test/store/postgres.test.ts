@@ -1,0 +1,488 @@
+/**
+ * The PostgreSQL store against the real server (SWITCHYARD_TEST_PG, default
+ * postgres://postgres@127.0.0.1:5432/test): the contract suite, each test in a fresh schema
+ * dropped afterwards, then what only PostgreSQL has: several stores (nodes) on one schema
+ * migrating, claiming, publishing and leading at once, lost sessions, CHECK constraints.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import { clientConfig, lockKey, parseLocation } from '../../src/store/postgres/connection.js';
+import { claimSql } from '../../src/store/postgres/jobs-claim.js';
+import { promoteSql } from '../../src/store/postgres/jobs-enqueue.js';
+import { nextRunSql } from '../../src/store/postgres/jobs-read.js';
+import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/postgres/migrations.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { ClusterChannel, NewLogEntry, StoreTx } from '../../src/store/store.js';
+import { describeStoreContract } from './contract.js';
+import { until } from './contract/cluster.js';
+import {
+  addNeeds,
+  claim,
+  insertJob,
+  insertJobs,
+  newJob,
+  runningJob,
+  T0,
+  worker1,
+  worker2,
+} from './contract/helpers.js';
+
+const url = process.env.SWITCHYARD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let schemas = 0;
+/** A schema name no other test (or test process) uses. */
+const freshSchema = (): string => `sy_test_${process.pid}_${++schemas}`;
+
+/** Runs `fn` on a plain connection to the test database (search_path `schema` if given). */
+async function withClient<T>(fn: (c: Client) => Promise<T>, schema?: string): Promise<T> {
+  const config =
+    schema === undefined
+      ? { connectionString: url }
+      : clientConfig(parseLocation(url, schema), 'switchyard-test');
+  const client = new Client(config);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const dropSchema = (schema: string): Promise<unknown> =>
+  withClient((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+
+describeStoreContract('postgres', async () => {
+  const schema = freshSchema();
+  const store = await PostgresStore.open({ url, schema });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+});
+
+describe('PostgresStore', () => {
+  const stores: PostgresStore[] = [];
+  const made: string[] = [];
+  /** A store on `schema` (a fresh one by default), closed and its schema dropped after the test. */
+  const open = async (schema = freshSchema(), onError?: (e: Error) => void) => {
+    if (!made.includes(schema)) made.push(schema);
+    const store = await PostgresStore.open({ url, schema, ...(onError ? { onError } : {}) });
+    stores.push(store);
+    return store;
+  };
+
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const schema of made.splice(0)) await dropSchema(schema);
+  });
+
+  it('says it serves several nodes and commits durably', async () => {
+    expect((await open()).capabilities).toEqual({
+      name: 'postgres',
+      multiNode: true,
+      durableCommit: true,
+    });
+  });
+
+  it('keeps a payload’s JSON as sent, key order included', async () => {
+    const store = await open();
+    const id = await insertJob(store, newJob(await addNeeds(store), { payload: { b: 1, a: 2 } }));
+    expect(Object.keys((await store.jobGet(id))?.payload as object)).toEqual(['b', 'a']);
+  });
+
+  describe('migrations', () => {
+    it('run once when three stores open one new schema at the same time', async () => {
+      const schema = freshSchema();
+      made.push(schema);
+      await Promise.all([open(schema), open(schema), open(schema)]);
+      const { rows } = await withClient((c) =>
+        c.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`),
+      );
+      expect(rows).toEqual(Array.from({ length: latestVersion }, (_, i) => ({ version: i + 1 })));
+    });
+
+    it('are applied by exactly one of several concurrent migrations', async () => {
+      const schema = freshSchema();
+      made.push(schema);
+      const location = parseLocation(url, schema);
+      const applied = await Promise.all(
+        [1, 2, 3].map(() => withClient((c) => migrate(c, schema, location.description), schema)),
+      );
+      const all = Array.from({ length: latestVersion }, (_, i) => i + 1);
+      expect(applied.filter((a) => a.length > 0)).toEqual([all]);
+      expect(applied.filter((a) => a.length === 0)).toHaveLength(2);
+    });
+
+    it('refuse a schema written by a newer Switchyard, naming both versions', async () => {
+      const schema = freshSchema();
+      await (await open(schema)).close();
+      await withClient((c) =>
+        c.query(
+          `INSERT INTO ${schema}.schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+          [latestVersion + 1, 'from the future', T0],
+        ),
+      );
+      const error = await PostgresStore.open({ url, schema }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).cause).toBeInstanceOf(SchemaTooNewError);
+      expect((error as Error).message).toContain(`schema version ${latestVersion + 1}`);
+      expect((error as Error).message).toContain(`at most version ${latestVersion}`);
+    });
+  });
+
+  describe('CHECK constraints reject impossible rows', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['a state outside the closed set', { state: 'paused' }],
+      ['a running job without a worker', { state: 'running' }],
+      ['a succeeded job without an end time', { state: 'succeeded' }],
+      ['max attempts below 1', { maxAttempts: 0 }],
+      ['a negative kill grace', { killGraceMs: -1 }],
+      ['a zero timeout', { timeoutMs: 0 }],
+      ['a fractional priority', { priority: 1.5 }],
+      ['an unknown needs', { needsId: 999 }],
+    ];
+    for (const [what, fields] of bad) {
+      it(`refuses ${what}, rolling back the whole write`, async () => {
+        const store = await open();
+        const needsId = await addNeeds(store);
+        await expect(
+          store.write((tx) =>
+            tx.jobInsertMany([newJob(needsId), { ...newJob(needsId), ...fields } as never]),
+          ),
+        ).rejects.toThrow(/constraint|invalid input syntax/i);
+        expect(await store.jobList({ order: 'asc', limit: 10 })).toEqual([]);
+      });
+    }
+
+    it('refuses updates that break the lifecycle rules', async () => {
+      const schema = freshSchema();
+      const store = await open(schema);
+      const id = await insertJob(store, newJob(await addNeeds(store)));
+      await withClient(async (c) => {
+        for (const set of [
+          `state = 'running'`,
+          `state = 'failed'`,
+          `finished_at = 1`,
+          `started_at = 1`,
+          `attempt = -1`,
+        ]) {
+          await expect(
+            c.query(`UPDATE ${schema}.jobs SET ${set} WHERE id = $1`, [id]),
+          ).rejects.toThrow(/check constraint/);
+        }
+      });
+    });
+
+    it('refuses log lines of an unknown stream or job', async () => {
+      const store = await open();
+      const job = await runningJob(store, await addNeeds(store));
+      const line: NewLogEntry = { jobId: job.id, attempt: 1, stream: 'stdout', at: T0, data: 'x' };
+      const append = (entry: unknown) =>
+        store.write((tx) => tx.jobLogAppend([entry as NewLogEntry]));
+      await expect(append({ ...line, stream: 'stdin' })).rejects.toThrow(/check constraint/);
+      await expect(append({ ...line, jobId: job.id + 1 })).rejects.toThrow(/foreign key/);
+      await append(line);
+      expect(await store.jobLogs(job.id, 0, 10)).toHaveLength(1);
+    });
+  });
+
+  describe('query plans, on a few thousand analysed jobs', () => {
+    /** The plan of `sql` with `params`, as text. */
+    const planOf = async (schema: string, sql: string, params: unknown[]): Promise<string> => {
+      const { rows } = await withClient(
+        (c) => c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params),
+        schema,
+      );
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+
+    it('claim through the dispatch index and update by primary key, scanning no table', async () => {
+      const schema = freshSchema();
+      const store = await open(schema);
+      const needs = [await addNeeds(store, 'q', 'a'), await addNeeds(store, 'q', 'b')];
+      await insertJobs(
+        store,
+        Array.from({ length: 3_000 }, (_, i) =>
+          newJob(needs[i % 2] as number, {
+            priority: i % 7,
+            ...(i % 3 === 0 ? { state: 'scheduled', runAt: T0 + i } : {}),
+          }),
+        ),
+      );
+      await withClient((c) => c.query('ANALYZE'), schema);
+      const claimPlan = await planOf(schema, claimSql, [needs, 10, 'w', 'n', 'o', T0]);
+      expect(claimPlan).toMatch(/Index Only Scan using jobs_dispatch/);
+      expect(claimPlan).toMatch(/Index Scan using jobs_pkey/);
+      expect(claimPlan).not.toMatch(/Seq Scan on jobs/);
+      for (const [sql, params] of [
+        [promoteSql, [T0 + 10_000, 10]],
+        [nextRunSql, []],
+      ] as const) {
+        const plan = await planOf(schema, sql, [...params]);
+        expect(plan).toMatch(/Index (Only )?Scan using jobs_scheduled/);
+        expect(plan).not.toMatch(/Seq Scan on jobs|Sort/);
+      }
+    });
+  });
+
+  describe('several stores on one schema', () => {
+    it('never claim one job twice when they claim at the same time', async () => {
+      const schema = freshSchema();
+      const nodes = [await open(schema), await open(schema), await open(schema)];
+      const first = nodes[0] as PostgresStore;
+      const needs = [
+        await addNeeds(first, 'q', 'a'),
+        await addNeeds(first, 'q', 'b'),
+        await addNeeds(first, 'q', 'c'),
+      ];
+      const ids = await insertJobs(
+        first,
+        Array.from({ length: 300 }, (_, i) => newJob(needs[i % 3] as number, { priority: i % 5 })),
+      );
+      const claimed: number[] = [];
+      await Promise.all(
+        nodes.map(async (store, n) => {
+          const who = { workerId: `w${n}`, workerName: `worker-${n}`, nodeId: `n${n}` };
+          // Several claims in flight per store: each store still writes one at a time.
+          await Promise.all(
+            [0, 1, 2].map(async () => {
+              for (;;) {
+                const { jobs } = await claim(store, needs, 7, who);
+                if (jobs.length === 0) return;
+                claimed.push(...jobs.map((j) => j.id));
+              }
+            }),
+          );
+        }),
+      );
+      expect(claimed).toHaveLength(ids.length);
+      expect(new Set(claimed).size).toBe(ids.length);
+      expect((await first.jobCounts()).running).toBe(ids.length);
+    });
+
+    it('skip jobs another store is claiming instead of waiting for them', async () => {
+      const schema = freshSchema();
+      const a = await open(schema);
+      const b = await open(schema);
+      const needsId = await addNeeds(a);
+      const ids = await insertJobs(
+        a,
+        Array.from({ length: 4 }, () => newJob(needsId)),
+      );
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let claimedByA: number[] = [];
+      const holding = a.write(async (tx) => {
+        const { jobs } = await tx.jobClaim({ needsIds: [needsId], limit: 2, now: T0, ...worker1 });
+        claimedByA = jobs.map((j) => j.id);
+        await gate;
+      });
+      await until(() => claimedByA.length === 2, 'the first claim');
+      const byB = await claim(b, [needsId], 10, worker2);
+      release();
+      await holding;
+      expect(claimedByA).toEqual(ids.slice(0, 2));
+      expect(byB.jobs.map((j) => j.id)).toEqual(ids.slice(2));
+      // Two of its jobs were locked, not claimed, by B: not reported exhausted.
+      expect(byB.exhausted).toEqual([]);
+    });
+
+    it('hear what any of them publishes, their own messages included', async () => {
+      const schema = freshSchema();
+      const a = await open(schema);
+      const b = await open(schema);
+      const other = await open();
+      const heard = new Map<string, Array<[ClusterChannel, string]>>();
+      for (const [name, store] of [
+        ['a', a],
+        ['b', b],
+        ['other', other],
+      ] as const) {
+        heard.set(name, []);
+        store.subscribe((channel, payload) => heard.get(name)?.push([channel, payload]));
+      }
+      await a.write((tx) => tx.publish('wake', '[3]'));
+      await b.write((tx) => tx.publish('event', 'from b'));
+      const both = [
+        ['wake', '[3]'],
+        ['event', 'from b'],
+      ];
+      await until(() => heard.get('a')?.length === 2 && heard.get('b')?.length === 2, 'both');
+      expect(heard.get('a')).toEqual(both);
+      expect(heard.get('b')).toEqual(both);
+      // Another schema is another cluster.
+      expect(heard.get('other')).toEqual([]);
+    });
+
+    it('let one lead at a time; another takes over when the leader closes', async () => {
+      const schema = freshSchema();
+      const a = await open(schema);
+      const b = await open(schema);
+      expect(await a.lead()).toBe(true);
+      expect(await b.lead()).toBe(false);
+      expect(await a.lead()).toBe(true);
+      expect(await b.lead()).toBe(false);
+      await a.close();
+      expect(await b.lead()).toBe(true);
+      await expect(a.lead()).rejects.toThrow(/closed/);
+    });
+
+    it('lose leadership with the session connection, and reconnect to hear messages again', async () => {
+      const schema = freshSchema();
+      const errors: Error[] = [];
+      const a = await open(schema, (e) => errors.push(e));
+      const b = await open(schema);
+      expect(await a.lead()).toBe(true);
+      const heard: string[] = [];
+      a.subscribe((_channel, payload) => heard.push(payload));
+      await withClient((c) =>
+        c.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' ` +
+            `AND ((classid::bigint << 32) | objid::bigint) = $1::bigint ` +
+            `AND objsubid = 1`,
+          [lockKey('lead', schema)],
+        ),
+      );
+      await until(() => errors.length > 0, 'the session loss to be noticed');
+      expect(await a.lead()).toBe(false);
+      expect(await b.lead()).toBe(true);
+      // Back on a new session, `a` hears messages again but cannot lead while `b` does.
+      let n = 0;
+      await until(() => {
+        b.write((tx) => tx.publish('event', `ping ${++n}`)).catch(() => undefined);
+        return heard.length > 0;
+      }, 'a message after reconnecting');
+      expect(await a.lead()).toBe(false);
+    });
+  });
+
+  it('keeps delivering to the others when a subscriber throws, and reports it', async () => {
+    const errors: Error[] = [];
+    const store = await open(undefined, (e) => errors.push(e));
+    store.subscribe(() => {
+      throw new Error('subscriber failure');
+    });
+    const heard: string[] = [];
+    store.subscribe((_channel, payload) => heard.push(payload));
+    await store.write((tx) => tx.publish('event', 'one'));
+    await until(() => heard.length === 1, 'the message');
+    expect(errors.map((e) => e.message)).toEqual([
+      'a cluster subscriber threw: subscriber failure',
+    ]);
+  });
+
+  it('refuses a message too large to publish, naming the limit', async () => {
+    const store = await open();
+    await expect(store.write((tx) => tx.publish('event', 'x'.repeat(7_001)))).rejects.toThrow(
+      /7001 bytes is too large.*at most 7000 bytes/,
+    );
+  });
+
+  it('runs one write at a time: a second waits for the first to commit', async () => {
+    const store = await open();
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = store.write(async (tx) => {
+      events.push('first start');
+      await gate;
+      await tx.settingSet('k', 'first');
+      events.push('first end');
+    });
+    const second = store.write(async (tx) => {
+      events.push('second start');
+      await tx.settingSet('k', 'second');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(['first start']);
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['first start', 'first end', 'second start']);
+    expect(await store.settingGet('k')).toBe('second');
+  });
+
+  it('keeps writing after a write that failed in the database', async () => {
+    const store = await open();
+    const failed = store.write((tx) => tx.jobInsertMany([newJob(424_242)]));
+    const next = store.write((tx) => tx.settingSet('k', 'v'));
+    await expect(failed).rejects.toThrow(/foreign key/);
+    await next;
+    expect(await store.settingGet('k')).toBe('v');
+  });
+
+  it('refuses a transaction object used after its write ended', async () => {
+    const store = await open();
+    let escaped: StoreTx | undefined;
+    await store.write(async (tx) => {
+      escaped = tx;
+    });
+    await expect(escaped?.settingSet('k', 'v')).rejects.toThrow(/after its write\(\) ended/);
+  });
+
+  it('finishes writes already called before closing, then refuses new ones', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    const pending = store.write((tx) => tx.settingSet('k', 'v'));
+    const closing = store.close();
+    await expect(store.write(async () => 1)).rejects.toThrow(/closed/);
+    await pending;
+    await closing;
+    await store.close();
+    await expect(store.jobGet(1)).rejects.toThrow(/closed/);
+    expect(await (await open(schema)).settingGet('k')).toBe('v');
+  });
+
+  it('keeps ids growing across stores and reopening', async () => {
+    const schema = freshSchema();
+    const first = await open(schema);
+    const needsId = await addNeeds(first);
+    const a = await insertJob(first, newJob(needsId));
+    await first.close();
+    const second = await open(schema);
+    expect(await addNeeds(second)).toBe(needsId);
+    const b = await insertJob(second, newJob(needsId));
+    expect(typeof b).toBe('number');
+    expect(b).toBeGreaterThan(a);
+    expect((await claim(second, [needsId], 5)).jobs.map((j) => j.id)).toEqual([a, b]);
+  });
+});
+
+describe('openStore with a PostgreSQL URL', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-'));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('opens the schema the URL names, creating it', async () => {
+    const schema = freshSchema();
+    const spec = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = await openStore(spec, dir);
+    try {
+      expect(store.capabilities.name).toBe('postgres');
+      await store.write((tx) => tx.settingSet('where', 'here'));
+      const { rows } = await withClient((c) =>
+        c.query(`SELECT value FROM ${schema}.settings WHERE key = 'where'`),
+      );
+      expect(rows).toEqual([{ value: 'here' }]);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('names a bad schema and an unreachable server without echoing a password', async () => {
+    await expect(openStore(`${url}?schema=Bad-Name`, dir)).rejects.toThrow(/schema "Bad-Name"/);
+    const error = await openStore('postgresql://u:secret@127.0.0.1:1/sy', dir).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(
+      /cannot open the PostgreSQL store postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/sy/,
+    );
+    expect((error as Error).message).not.toContain('secret');
+  });
+});

@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'web/dist/'] },
+  {
+    ignores: ['dist/', 'dist-bench/', 'node_modules/', 'coverage/', 'bench/results/', 'web/dist/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

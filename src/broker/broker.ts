@@ -57,7 +57,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const problems = checkExposure(config);
   if (problems.length > 0) throw new Error(problems.join('\n'));
 
-  const store = options.store ?? (await openStore(config.store, config.dataDir));
+  const store =
+    options.store ??
+    (await openStore(config.store, config.dataDir, {
+      onError: (err) => logger.warn({ err }, 'store connection trouble (recovering)'),
+    }));
   if (store.capabilities.multiNode && config.queueManager === 'multi') {
     await store.close();
     throw new Error(
@@ -181,6 +185,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       startedAt,
       livenessWindowMs: livenessWindow(config),
       noteScheduled: (runAt) => scheduler.note(runAt),
+      rescan: () => dispatcher.rescan(),
     });
     clusterView = async () => {
       const [nodes, leader, workers] = await Promise.all([

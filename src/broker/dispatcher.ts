@@ -102,6 +102,21 @@ export class Dispatcher {
     this.wake();
   }
 
+  /**
+   * Look at every needs again. With several nodes, a wake-up sent while this node's listening
+   * connection was down is lost; the maintenance calls this every heartbeat, so such a job
+   * waits at most a heartbeat interval. Costs a claim query only when a worker has a free slot.
+   */
+  rescan(): void {
+    if (!this.sessions.some((s) => this.freeSlotsNow(s) > 0)) return;
+    for (const n of this.needs.all()) this.nonEmpty.add(n.id);
+    this.wake();
+  }
+
+  private freeSlotsNow(session: WorkerSession): number {
+    return session.accepting && session.socket !== null ? session.free : 0;
+  }
+
   /** Another node queued jobs of these needs (already committed): look at them again. */
   queuedElsewhere(needsIds: readonly number[]): void {
     for (const id of needsIds) this.nonEmpty.add(id);

@@ -35,6 +35,8 @@ export interface MaintenanceDeps {
   livenessWindowMs: number;
   /** The leader re-arms the scheduler for the earliest scheduled job, wherever it came from. */
   noteScheduled(runAt: number): void;
+  /** With several nodes: look for queued jobs again, in case a wake-up was lost. */
+  rescan(): void;
 }
 
 /** A node as the cluster sees it. */
@@ -145,6 +147,7 @@ export class Maintenance {
         tx.nodeHeartbeat({ id: nodeId, address, startedAt, heartbeatAt: clock.now() }),
       );
       await this.checkLeadership();
+      if (this.deps.store.capabilities.multiNode) this.deps.rescan();
     } catch (err) {
       if (!this.stopped) logger.error({ err }, 'node heartbeat failed');
     }

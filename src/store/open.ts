@@ -17,13 +17,20 @@ export const sqliteFileName = 'switchyard.db';
  * schema its `schema` query parameter names (default `public`; created if missing). Errors never
  * echo a password from the URL.
  */
-export async function openStore(spec: string, dataDir: string): Promise<Store> {
+export async function openStore(
+  spec: string,
+  dataDir: string,
+  options: { onError?: (error: Error) => void } = {},
+): Promise<Store> {
   if (spec === 'sqlite') {
     mkdirSync(dataDir, { recursive: true });
     return SqliteStore.open({ path: join(dataDir, sqliteFileName) });
   }
   if (/^postgres(ql)?:\/\//i.test(spec)) {
-    return PostgresStore.open({ url: spec });
+    return PostgresStore.open({
+      url: spec,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
   }
   throw new Error(
     `store "${redactUrl(spec)}" is not supported: expected "sqlite" or a postgres:// URL`,

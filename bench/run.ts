@@ -1,7 +1,7 @@
 /**
  * The benchmark harness of issue 3: runs each workload for each system, `runs` times, and prints
  * one table (medians, Switchyard's ratio to each peer, the targets met or missed); writes it to
- * bench/results/<timestamp>.{json,md} and bench/results/latest.{json,md}.
+ * bench/results/<timestamp>.{json,md} and, for a complete non-quick run, bench/results/latest.{json,md}.
  *
  * Bounded: every (workload, system, run) has a timeout; on a timeout its missing figures are
  * "timeout" and the harness goes on. Every child process is killed at the end, on an error and on
@@ -246,9 +246,14 @@ async function main(options: Options): Promise<void> {
   const md = await formatted(renderMarkdown(results), 'latest.md');
   await writeFile(path.join(RESULTS_DIR, `${stamp}.json`), json);
   await writeFile(path.join(RESULTS_DIR, `${stamp}.md`), md);
-  await writeFile(path.join(RESULTS_DIR, 'latest.json'), json);
-  await writeFile(path.join(RESULTS_DIR, 'latest.md'), md);
-  log(`wrote bench/results/${stamp}.{json,md} and bench/results/latest.{json,md}`);
+  // latest.* is the committed, README-bound table: only a complete, non-quick run replaces it.
+  if (!options.quick && options.only === null && options.systems === null) {
+    await writeFile(path.join(RESULTS_DIR, 'latest.json'), json);
+    await writeFile(path.join(RESULTS_DIR, 'latest.md'), md);
+    log(`wrote bench/results/${stamp}.{json,md} and bench/results/latest.{json,md}`);
+  } else {
+    log(`wrote bench/results/${stamp}.{json,md} (latest.* is left to complete, non-quick runs)`);
+  }
 }
 
 /** Formats with the repository's Prettier settings, so that the committed results pass lint. */

@@ -222,7 +222,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           for (const cleanup of [...cleanups].reverse()) await cleanup();
           await committer.close();
           await store.close();
-          logger.info('broker stopped');
+          logger.info(
+            { batches: committer.batches, operations: committer.operations },
+            'broker stopped',
+          );
         })();
         return closing;
       },

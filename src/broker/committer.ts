@@ -36,8 +36,11 @@ export class Committer {
   private readonly hooks: Hook[] = [];
   private readonly rollbackListeners: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
-  /** Batches committed, for stats and tests. */
+  /** A batch's operations are running; its hooks have not started. */
+  private beforeHooks = false;
+  /** Batches committed and the operations in them, for stats and tests. */
   batches = 0;
+  operations = 0;
 
   constructor(
     private readonly store: Store,
@@ -60,6 +63,8 @@ export class Committer {
   /** Asks for a batch even with no operation queued (the hooks have work). */
   poke(): void {
     if (this.closed) return;
+    // Poked by an operation of the batch being written: its hooks run after it anyway.
+    if (this.beforeHooks) return;
     this.poked = true;
     this.schedule();
   }
@@ -103,6 +108,9 @@ export class Committer {
         this.queue = [];
         this.poked = false;
         await this.commit(batch);
+        // Let the event loop read what arrived during the commit (the disk sync blocks it), so
+        // that it joins the next batch instead of each request getting a commit of its own.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.flushing = false;
@@ -123,7 +131,12 @@ export class Committer {
     try {
       results = await this.store.write(async (tx) => {
         const out: unknown[] = [];
-        for (const p of batch) out.push(await p.op(tx, ctx));
+        this.beforeHooks = true;
+        try {
+          for (const p of batch) out.push(await p.op(tx, ctx));
+        } finally {
+          this.beforeHooks = false;
+        }
         for (const hook of this.hooks) await hook(tx, ctx);
         return out;
       });
@@ -143,6 +156,7 @@ export class Committer {
       return;
     }
     this.batches++;
+    this.operations += batch.length;
     for (const effect of effects) {
       try {
         effect();

@@ -7,6 +7,12 @@ import type { Static } from '@sinclair/typebox';
 import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 import { isTerminal, type JobState } from '../domain/job.js';
 import {
+  fetchTransport,
+  httpTransport,
+  type Transport,
+  type TransportResponse,
+} from './transport.js';
+import {
   API_PREFIX,
   type HealthBody,
   type JobBody,
@@ -28,7 +34,10 @@ export interface ClientOptions {
   url?: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
-  /** Defaults to the global fetch; inject one to add proxies, retries or test doubles. */
+  /**
+   * A fetch function to use instead of the built-in node:http transport (keep-alive), e.g. to
+   * add proxies, retries or test doubles.
+   */
   fetch?: typeof fetch;
 }
 
@@ -72,12 +81,12 @@ export class Client {
   /** The base URL, without a trailing slash. */
   readonly url: string;
   private readonly token: string | undefined;
-  private readonly fetchFn: typeof fetch;
+  private readonly transport: Transport;
 
   constructor(options: ClientOptions = {}) {
     this.url = (options.url ?? DEFAULT_URL).replace(/\/+$/, '');
     this.token = options.token;
-    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.transport = options.fetch ? fetchTransport(options.fetch) : httpTransport();
   }
 
   /** Submits one job; resolves when it is committed (or deduplicated). */
@@ -179,9 +188,9 @@ export class Client {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: TransportResponse;
     try {
-      response = await this.fetchFn(url, {
+      response = await this.transport(url, {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
@@ -192,8 +201,9 @@ export class Client {
         `cannot reach the broker at ${this.url}: ${causeOf(err)}`,
       );
     }
-    const text = await response.text();
-    if (!response.ok) throw errorFromResponse(response.status, text, method, url);
+    const text = response.text;
+    if (response.status < 200 || response.status > 299)
+      throw errorFromResponse(response.status, text, method, url);
     try {
       return JSON.parse(text) as T;
     } catch {

@@ -100,6 +100,21 @@ describe('Client requests', () => {
     expect(seen[0]?.headers['content-type']).toBe('application/json');
   });
 
+  it('goes through an injected fetch when one is given', async () => {
+    handler = () => ({ status: 201, json: job({ id: '7' }) });
+    const calls: string[] = [];
+    const client = new Client({
+      url: base,
+      fetch: (input, init) => {
+        calls.push(`${init?.method} ${String(input)}`);
+        return fetch(input, init);
+      },
+    });
+    expect((await client.submit({ type: 'shell', payload: { command: 'true' } })).id).toBe('7');
+    expect(calls).toEqual([`POST ${base}/api/v1/jobs`]);
+    expect(seen[0]?.body).toEqual({ type: 'shell', payload: { command: 'true' } });
+  });
+
   it('sends no Authorization header without a token', async () => {
     handler = () => ({ json: { status: 'ok', version: '0.1.0' } });
     expect(await new Client({ url: base }).health()).toEqual({ status: 'ok', version: '0.1.0' });

@@ -17,6 +17,8 @@ export interface FakeBrokerOptions {
   maxLiveness?: number;
   /** Acknowledge every done/fail at once (default true). */
   autoAck?: boolean;
+  /** Answer the worker's WebSocket pings (default true); false plays a broker that hangs. */
+  autoPong?: boolean;
   /** The answer to a hello; by default a welcome that adopts every running job. */
   onHello?: (hello: Hello, broker: FakeBroker) => BrokerMessage[] | undefined;
 }
@@ -64,7 +66,11 @@ export class FakeBroker {
   }
 
   static async start(options: FakeBrokerOptions = {}): Promise<FakeBroker> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    const server = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      autoPong: options.autoPong ?? true,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);

@@ -15,6 +15,7 @@ import {
   type WorkerOptions,
 } from '../../src/worker/index.js';
 import { FakeBroker, deferred, job, type FakeBrokerOptions } from './worker-fake-broker.js';
+import { until } from '../helpers/http.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -43,6 +44,21 @@ const untilAborted: Handler = (ctx) =>
   });
 
 describe('worker: handshake and heartbeats', () => {
+  it('stays with a broker that answers its pings, though it pings only every few heartbeats', async () => {
+    const { broker } = await setup({}, { pingIntervalMs: 40, maxLiveness: 6 });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(broker.connections).toBe(1);
+    expect(broker.messages.filter((m) => m.type === 'heartbeat').length).toBeGreaterThan(10);
+  });
+
+  it('leaves a broker that stops answering within the liveness window, and connects again', async () => {
+    const { broker } = await setup({}, { pingIntervalMs: 40, maxLiveness: 6, autoPong: false });
+    const started = Date.now();
+    await until(() => broker.connections >= 2, 5_000);
+    // Silent for 6 × 40 ms, noticed at the next heartbeat, then a reconnect back-off.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it('says hello with its name, labels, types, queues, slots, version and token', async () => {
     const { broker } = await setup({
       name: 'w-test',

@@ -2,7 +2,13 @@
  * Switchyard's public API: `import { Client, Worker } from 'switchyard'`.
  * Named exports only, so that the public surface grows on purpose.
  */
-export { Client, type ClientOptions, type WaitOptions } from './client/index.js';
+export {
+  Client,
+  type BrokerEventMessage,
+  type ClientOptions,
+  type EventStream,
+  type WaitOptions,
+} from './client/index.js';
 export {
   Worker,
   createShellHandler,

@@ -6,6 +6,7 @@
 import type { Static } from '@sinclair/typebox';
 import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 import { isTerminal, type JobState } from '../domain/job.js';
+import { openEventStream, type BrokerEventMessage, type EventStream } from './events.js';
 import {
   fetchTransport,
   httpTransport,
@@ -24,6 +25,9 @@ import {
   type WorkerBody,
   type WorkerList,
 } from '../protocol/api.js';
+
+/** With the event stream, `wait` still reads the job this often, in case an event was missed. */
+const STREAM_RECHECK_MS = 5_000;
 
 /** The broker's clients port on this machine: where `switchyard up` and `broker` listen. */
 export const DEFAULT_URL = 'http://127.0.0.1:9658';
@@ -48,11 +52,14 @@ export interface LogQuery {
   limit?: number;
 }
 
-/** How `wait` polls. */
+/** How `wait` follows the job. */
 export interface WaitOptions {
   /** Give up after this long with a WaitTimeoutError; default: wait for ever. */
   timeoutMs?: number;
-  /** Milliseconds between polls; default 200. */
+  /**
+   * Milliseconds between polls when the event stream cannot be used (default 200). With the
+   * stream, the job is read again as soon as an event says it changed, and every 5 s anyway.
+   */
   intervalMs?: number;
   /** Called with the job on the first poll and whenever its state, progress or attempt change. */
   onUpdate?(job: JobBody): void;
@@ -160,23 +167,77 @@ export class Client {
    * @throws WaitTimeoutError after `timeoutMs`.
    */
   async wait(id: string, options: WaitOptions = {}): Promise<JobBody> {
-    const interval = options.intervalMs ?? 200;
     const deadline =
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    // Subscribed before the first read, so that no change between the two is missed.
+    let changed: (() => void) | null = null;
+    const stream = await this.openEvents({ job: id }, (event) => {
+      if (event.name !== 'job:log') changed?.();
+    }).catch(() => null);
+    const interval = stream ? STREAM_RECHECK_MS : (options.intervalMs ?? 200);
     let seen: string | null = null;
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const job = await this.get(id);
-      const key = updateKey(job);
-      if (key !== seen) {
-        seen = key;
-        options.onUpdate?.(job);
+    try {
+      for (;;) {
+        options.signal?.throwIfAborted();
+        let wake = false;
+        changed = () => (wake = true);
+        const job = await this.get(id);
+        const key = updateKey(job);
+        if (key !== seen) {
+          seen = key;
+          options.onUpdate?.(job);
+        }
+        if (isTerminal(job.state as JobState)) return job;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new WaitTimeoutError(job, options.timeoutMs ?? 0);
+        if (wake) continue;
+        await new Promise<void>((resolve, reject) => {
+          const done = () => {
+            clearTimeout(timer);
+            options.signal?.removeEventListener('abort', abort);
+            changed = null;
+            resolve();
+          };
+          const abort = () => {
+            done();
+            reject(options.signal?.reason as Error);
+          };
+          const timer = setTimeout(done, Math.min(interval, left));
+          changed = done;
+          options.signal?.addEventListener('abort', abort, { once: true });
+          void stream?.ended.then(done);
+        });
       }
-      if (isTerminal(job.state as JobState)) return job;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new WaitTimeoutError(job, options.timeoutMs ?? 0);
-      await sleep(Math.min(interval, left), options.signal);
+    } finally {
+      stream?.close();
     }
+  }
+
+  /**
+   * Follows the broker's events live (`GET /api/v1/events`): job creations, state changes,
+   * progress, logs, attributes, workers coming and going. `job` narrows it to one job. Resolves
+   * once the stream is open; call `close()` on the result to stop.
+   */
+  events(
+    query: { job?: string },
+    onEvent: (event: BrokerEventMessage) => void,
+  ): Promise<EventStream> {
+    return this.openEvents(query, onEvent).catch((err: unknown) => {
+      throw new SwitchyardError(
+        'unavailable',
+        `cannot follow the events of the broker at ${this.url}: ${causeOf(err)}`,
+      );
+    });
+  }
+
+  private openEvents(
+    query: { job?: string },
+    onEvent: (event: BrokerEventMessage) => void,
+  ): Promise<EventStream> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const url = `${this.url}${API_PREFIX}/events${queryString(query)}`;
+    return openEventStream(url, headers, onEvent);
   }
 
   private async request<T>(
@@ -276,19 +337,4 @@ function causeOf(err: unknown): string {
     return cause.message;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort(): void {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }

@@ -10,6 +10,7 @@ export {
   type LogQuery,
   type WaitOptions,
 } from './client.js';
+export type { BrokerEventMessage, EventStream } from './events.js';
 export { SwitchyardError, type ErrorCode } from '../domain/errors.js';
 export type { JobState } from '../domain/job.js';
 export type {

@@ -1,5 +1,6 @@
 /** A client of `GET /api/v1/events` (Server-Sent Events) for tests: collects what arrives. */
 import http from 'node:http';
+import { sseParser } from '../../src/client/events.js';
 
 export interface StreamedEvent {
   name: string;
@@ -29,24 +30,12 @@ export function openEvents(base: string, query = ''): Promise<EventStream> {
         response.resume();
         return;
       }
-      let buffered = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        buffered += chunk;
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
-          const block = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          let name = '';
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) name = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
-          }
-          if (name !== '') events.push({ name, data: JSON.parse(data) as Record<string, unknown> });
-        }
+      const parse = sseParser((event) => {
+        events.push(event as StreamedEvent);
         notify();
       });
+      response.setEncoding('utf8');
+      response.on('data', parse);
       response.on('error', () => undefined);
       resolve({
         events,

@@ -179,10 +179,13 @@ describe('the SDK', () => {
         refuse: async () => {
           throw new PermanentError('not today');
         },
+        sleep: () => new Promise((resolve) => setTimeout(() => resolve(null), 300)),
       },
     });
     await worker.start();
     try {
+      const events: string[] = [];
+      const stream = await client.events({}, (e) => events.push(`${e.name} ${String(e.data.id)}`));
       const added = await client.submit({ type: 'add', payload: { a: 2, b: 3 } });
       const refused = await client.submit({ type: 'refuse', payload: null });
       const done = await client.wait(added.id, { timeoutMs: 10_000 });
@@ -192,6 +195,17 @@ describe('the SDK', () => {
       expect(failed.state).toBe('failed');
       expect(failed.error?.message).toContain('not today');
       expect(failed.attempts).toHaveLength(1);
+      await until(async () => events.includes(`job:state ${refused.id}`), 5_000, 'the events');
+      expect(events).toContain(`job:created ${added.id}`);
+      expect(events).toContain(`job:progress ${added.id}`);
+      stream.close();
+      await stream.ended;
+
+      // wait() learns of the end from the event stream, not from its 5 s re-check.
+      const slow = await client.submit({ type: 'sleep', payload: null });
+      const started = Date.now();
+      expect((await client.wait(slow.id, { timeoutMs: 10_000 })).state).toBe('succeeded');
+      expect(Date.now() - started).toBeLessThan(2_500);
     } finally {
       await worker.close();
     }

@@ -277,7 +277,11 @@ describe('Client.wait', () => {
       { state: 'succeeded', attempt: 1, result: { exitCode: 0 } },
     ];
     let n = 0;
-    handler = () => ({ json: job({ id: '5', ...states[Math.min(n++, states.length - 1)] }) });
+    // A broker without the event stream: wait falls back to polling.
+    handler = (req) =>
+      req.url.startsWith('/api/v1/events')
+        ? { status: 404, json: { error: { code: 'not_found', message: 'no such route' } } }
+        : { json: job({ id: '5', ...states[Math.min(n++, states.length - 1)] }) };
     const updates: string[] = [];
     const done = await new Client({ url: base }).wait('5', {
       intervalMs: 1,
@@ -285,8 +289,10 @@ describe('Client.wait', () => {
     });
     expect(done.state).toBe('succeeded');
     expect(updates).toEqual(['queued/0/-', 'running/1/-', 'running/1/40', 'succeeded/1/-']);
-    expect(seen).toHaveLength(6);
-    expect(seen.every((s) => s.url === '/api/v1/jobs/5')).toBe(true);
+    expect(seen.map((s) => s.url)).toEqual([
+      '/api/v1/events?job=5',
+      ...Array<string>(6).fill('/api/v1/jobs/5'),
+    ]);
   });
 
   it.each(['failed', 'canceled'] as const)('resolves with a %s job', async (state) => {

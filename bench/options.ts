@@ -16,7 +16,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --large              W1 with 100,000 jobs instead of 20,000
   --only <w1,w2,...>   workloads to run (w1 throughput, w2 latency, w3 deep queue,
                        w4 many workers, w5 durability statement)
-  --systems <a,b,...>  systems to run (switchyard, bullmq, graphile-worker, pg-boss)
+  --systems <a,b,...>  systems to run (switchyard, switchyard-pg, switchyard-pg-2,
+                       bullmq, graphile-worker, pg-boss)
   --runs N             runs per figure, the median is reported (default 3; quick 1)
   --cpu-prof           run Switchyard brokers under node --cpu-prof
                        (profiles in bench/results/profiles/)

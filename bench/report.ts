@@ -1,14 +1,16 @@
 /**
  * Turns the figures of every run into the result: medians, Switchyard's ratio to each peer
  * (ratio > 1 means Switchyard is better, whether higher or lower is better), the targets of
- * issue 3 marked met or missed; rendered as a plain-text table and as Markdown.
+ * issue 3 marked met or missed; rendered as a plain-text table and as Markdown. Variants
+ * (Switchyard in other configurations) get a column of figures, but neither ratios nor targets.
  */
 import { formatNumber, formatRatio, median } from './stats.js';
+import type { SystemRole } from './systems/types.js';
 import type { Figure, Metric } from './workloads/types.js';
 
 export interface SystemInfo {
   name: string;
-  role: 'subject' | 'peer';
+  role: SystemRole;
   settings: string[];
   completionKnown: string | null;
   memoryNote: string;
@@ -172,9 +174,16 @@ function rows(results: Results): string[][] {
 
 function describe(results: Results, bullet: string): string[] {
   const lines: string[] = [];
+  const subject = results.subject ?? 'the subject';
   lines.push(
-    `Ratios are ${results.subject ?? 'the subject'}'s advantage: > 1 means it is better (faster, or lower latency/memory/CPU); ↑ higher is better, ↓ lower is better.`,
+    `Ratios (the "vs" columns) are ${subject}'s advantage over each peer: > 1 means it is better (faster, or lower latency/memory/CPU); ↑ higher is better, ↓ lower is better. Targets and status are ${subject}'s.`,
   );
+  const variants = results.systems.filter((s) => s.role === 'variant').map((s) => s.name);
+  if (variants.length > 0) {
+    lines.push(
+      `${variants.join(' and ')}: Switchyard in other configurations (see below), shown beside for comparison; no ratios or targets of their own, and not counted as peers.`,
+    );
+  }
   lines.push('');
   lines.push('What an enqueue acknowledgment promises (W5):');
   for (const s of results.systems) {

@@ -60,10 +60,10 @@ async function ensureServices(): Promise<void> {
   });
 }
 
-/** The service a peer needs, by port. */
-function servicePort(adapter: SystemAdapter): number | null {
-  if (adapter.name === 'bullmq') return 6379;
-  if (adapter.role === 'peer') return 5432;
+/** The port of the service a system needs, or null. */
+function servicePort(adapter: SystemAdapter, env: BenchEnv): number | null {
+  if (adapter.service === 'redis') return env.redis.port;
+  if (adapter.service === 'postgres') return Number(new URL(env.pgUrl).port || 5432);
   return null;
 }
 
@@ -131,10 +131,10 @@ async function main(options: Options): Promise<void> {
     runTag,
     log,
   };
-  if (systems.some((s) => s.role === 'peer')) await ensureServices();
+  if (systems.some((s) => s.service !== null)) await ensureServices();
   const down = new Set<string>();
   for (const s of systems) {
-    const port = servicePort(s);
+    const port = servicePort(s, env);
     if (port !== null && !(await portOpen(port))) down.add(s.name);
   }
 

@@ -137,6 +137,7 @@ class BullInstance implements SystemInstance {
 export const bullmq: SystemAdapter = {
   name: 'bullmq',
   role: 'peer',
+  service: 'redis',
   workerModule: './systems/bullmq.js',
   manyWorkers: false,
   completionKnown: "QueueEvents 'completed' event (Redis stream, XREAD BLOCK)",

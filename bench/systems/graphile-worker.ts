@@ -69,6 +69,7 @@ class GraphileInstance implements SystemInstance {
 export const graphileWorker: SystemAdapter = {
   name: 'graphile-worker',
   role: 'peer',
+  service: 'postgres',
   workerModule: './systems/graphile-worker.js',
   manyWorkers: false,
   completionKnown: null,

@@ -1,13 +1,19 @@
 /**
- * The systems the harness knows, in table order. The first `subject` is the one measured
- * against the peers. To add Switchyard on PostgreSQL, add e.g.
- *   switchyardAdapter({ name: 'switchyard-pg', store: (env) => env.pgUrl, ... })
- * (and, for two nodes, a variant whose `open` starts two brokers on the same store).
+ * The systems the harness knows, in table order. The `subject` (Switchyard with SQLite, as
+ * shipped) is the one measured against the peers; the `variant`s (Switchyard on PostgreSQL with
+ * one and with two nodes) are shown beside it, without ratios or targets of their own.
  */
 import { bullmq } from './bullmq.js';
 import { graphileWorker } from './graphile-worker.js';
 import { pgBoss } from './pg-boss.js';
-import { switchyard } from './switchyard.js';
+import { switchyard, switchyardPg, switchyardPg2 } from './switchyard.js';
 import type { SystemAdapter } from './types.js';
 
-export const SYSTEMS: readonly SystemAdapter[] = [switchyard, bullmq, graphileWorker, pgBoss];
+export const SYSTEMS: readonly SystemAdapter[] = [
+  switchyard,
+  switchyardPg,
+  switchyardPg2,
+  bullmq,
+  graphileWorker,
+  pgBoss,
+];

@@ -82,6 +82,7 @@ class PgBossInstance implements SystemInstance {
 export const pgBoss: SystemAdapter = {
   name: 'pg-boss',
   role: 'peer',
+  service: 'postgres',
   workerModule: './systems/pg-boss.js',
   manyWorkers: false,
   completionKnown: null,

@@ -1,4 +1,7 @@
-/** Helpers shared by the PostgreSQL peers: settings of the server, dropping a schema. */
+/**
+ * Helpers shared by the systems on PostgreSQL (the peers and Switchyard's PostgreSQL store):
+ * settings of the server, dropping a schema.
+ */
 import pg from 'pg';
 
 /** Runs one statement on a short-lived connection. */
@@ -12,15 +15,15 @@ export async function query<T extends pg.QueryResultRow>(url: string, sql: strin
   }
 }
 
-/** What a PostgreSQL COMMIT promises on this server. */
-export async function commitPromise(url: string): Promise<string> {
+/** What a PostgreSQL COMMIT promises on this server; `ack` names the acknowledgment. */
+export async function commitPromise(url: string, ack = 'ack'): Promise<string> {
   const [sync] = await query<{ synchronous_commit: string }>(url, 'SHOW synchronous_commit');
   const [fsync] = await query<{ fsync: string }>(url, 'SHOW fsync');
   const s = sync?.synchronous_commit ?? '?';
   const f = fsync?.fsync ?? '?';
   const durable = s !== 'off' && f === 'on';
   return (
-    `ack = PostgreSQL COMMIT with synchronous_commit=${s}, fsync=${f}` +
+    `${ack} = PostgreSQL COMMIT with synchronous_commit=${s}, fsync=${f}` +
     (durable ? ': WAL flushed to disk' : ': NOT flushed to disk before the ack')
   );
 }

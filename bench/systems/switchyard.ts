@@ -1,19 +1,25 @@
 /**
- * Switchyard as shipped: the `switchyard broker` process from dist/ on a fresh SQLite data
- * directory (durable: WAL, synchronous = FULL), jobs submitted over REST with the SDK Client,
- * run by SDK Workers over the WebSocket protocol in separate processes.
+ * Switchyard from dist/: `switchyard broker` processes, jobs submitted over REST with the SDK
+ * Client, run by SDK Workers over the WebSocket protocol in separate processes.
  *
- * `switchyardAdapter` is a factory so that variants (`switchyard-pg`: `--store postgres://...`,
- * one or two nodes) are one more entry in ./index.ts.
+ * `switchyardAdapter` is a factory; ./index.ts lists its configurations:
+ * - `switchyard`: as shipped, one broker on a fresh SQLite data directory (durable: WAL,
+ *   synchronous = FULL) — the subject measured against the peers;
+ * - `switchyard-pg`: one broker on PostgreSQL, in a fresh schema dropped on close;
+ * - `switchyard-pg-2`: two brokers (a cluster) on one fresh schema. Submitters take the nodes'
+ *   client URLs in turn (round robin); every worker is given both workers URLs, rotated so that
+ *   the workers of a process spread over the nodes (a lone worker attaches to the first node,
+ *   and jobs submitted on the other reach it through the cluster).
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Client, Worker } from 'switchyard';
 import { CLI } from '../paths.js';
 import { spawnTracked, stopChild } from '../procs.js';
+import { commitPromise, dropSchema } from './postgres.js';
 import type {
   BenchEnv,
   BenchPayload,
@@ -32,18 +38,29 @@ process.on('exit', () => {
 /** Jobs per POST /jobs/batch (the API takes up to 10,000; the body limit is 1 MB). */
 const BATCH = 5_000;
 
+/** The store of one instance: the brokers' `--store` value, and how to remove it after. */
+interface FreshStore {
+  spec: string;
+  remove(): Promise<void>;
+}
+
 export interface SwitchyardVariant {
   name: string;
-  /** `--store` value; undefined for the default (SQLite in a fresh data directory). */
-  store?: (env: BenchEnv) => string;
+  /** `subject` for the configuration measured against the peers, else `variant`. */
+  role: 'subject' | 'variant';
+  /** Broker processes on the one store (default 1). */
+  nodes?: number;
+  /** Makes a fresh store per instance; absent: SQLite in each node's fresh data directory. */
+  store?: (env: BenchEnv) => FreshStore;
   /** Extra broker arguments. */
   args?: string[];
   settings: string[];
-  durability: string;
+  durability: (env: BenchEnv) => Promise<string>;
 }
 
 interface WorkerConfig {
-  workersUrl: string;
+  /** Every node's workers URL; worker k of a process tries them from the (k mod n)-th on. */
+  workersUrls: string[];
 }
 
 interface Broker {
@@ -95,14 +112,24 @@ async function startBroker(args: string[], env: BenchEnv, profileName: string): 
 }
 
 class SwitchyardInstance implements SystemInstance {
-  private readonly client: Client;
+  /** One client per node; requests take them in turn. */
+  private readonly clients: Client[];
+  private turn = 0;
   private closed = false;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly brokers: Broker[],
     private readonly dataDir: string,
+    private readonly store: FreshStore | undefined,
   ) {
-    this.client = new Client({ url: broker.clientsUrl });
+    this.clients = brokers.map((b) => new Client({ url: b.clientsUrl }));
+  }
+
+  /** The next node's client (round robin; always the same one with a single node). */
+  private client(): Client {
+    const client = this.clients[this.turn % this.clients.length]!;
+    this.turn++;
+    return client;
   }
 
   async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
@@ -110,24 +137,24 @@ class SwitchyardInstance implements SystemInstance {
       signal.throwIfAborted();
       const n = Math.min(BATCH, from + count - at);
       const jobs = Array.from({ length: n }, (_, k) => ({ type: 'noop', payload: { i: at + k } }));
-      await this.client.submitBatch(jobs);
+      await this.client().submitBatch(jobs);
     }
   }
 
   async enqueueOne(i: number): Promise<string> {
-    return (await this.client.submit({ type: 'noop', payload: { i } })).id;
+    return (await this.client().submit({ type: 'noop', payload: { i } })).id;
   }
 
   async waitCompleted(id: string, timeoutMs: number): Promise<void> {
-    await this.client.wait(id, { intervalMs: 1, timeoutMs });
+    await this.client().wait(id, { intervalMs: 1, timeoutMs });
   }
 
   workerConfig(): WorkerConfig {
-    return { workersUrl: this.broker.workersUrl };
+    return { workersUrls: this.brokers.map((b) => b.workersUrl) };
   }
 
   serverPids(): number[] {
-    return this.broker.child.pid === undefined ? [] : [this.broker.child.pid];
+    return this.brokers.flatMap((b) => (b.child.pid === undefined ? [] : [b.child.pid]));
   }
 
   serverMemory(): Promise<number | null> {
@@ -137,64 +164,140 @@ class SwitchyardInstance implements SystemInstance {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // SIGTERM closes the broker gracefully, which also lets --cpu-prof write its profile.
-    await stopChild(this.broker.child, 'SIGTERM', 15_000);
-    await rm(this.dataDir, { recursive: true, force: true });
-    dataDirs.delete(this.dataDir);
+    await closeAll(this.brokers, this.dataDir, this.store);
+  }
+}
+
+/**
+ * Stops the brokers (SIGTERM closes them gracefully, which also lets --cpu-prof write its
+ * profile), then removes the store and the data directories.
+ */
+async function closeAll(
+  brokers: readonly Broker[],
+  dataDir: string,
+  store: FreshStore | undefined,
+): Promise<void> {
+  await Promise.all(brokers.map((b) => stopChild(b.child, 'SIGTERM', 15_000)));
+  try {
+    await store?.remove();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+    dataDirs.delete(dataDir);
   }
 }
 
 export function switchyardAdapter(variant: SwitchyardVariant): SystemAdapter {
+  const nodes = variant.nodes ?? 1;
   return {
     name: variant.name,
-    role: 'subject',
+    role: variant.role,
+    service: variant.store === undefined ? null : 'postgres',
     workerModule: './systems/switchyard.js',
     manyWorkers: true,
     completionKnown: 'Client.wait(): polls GET /api/v1/jobs/:id every 1 ms (no push API yet)',
-    memoryNote: 'broker process peak RSS (VmHWM)',
+    memoryNote:
+      nodes === 1
+        ? 'broker process peak RSS (VmHWM)'
+        : `peak RSS (VmHWM) of the ${nodes} broker processes, added up`,
     settings: () => variant.settings,
-    durability: () => Promise.resolve(variant.durability),
+    durability: (env) => variant.durability(env),
     async open(env: BenchEnv, context: OpenContext): Promise<SystemInstance> {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), `switchyard-bench-`));
       dataDirs.add(dataDir);
       const store = variant.store?.(env);
-      const args = [
-        '--data-dir',
-        dataDir,
-        ...(store ? ['--store', store] : []),
-        ...(variant.args ?? []),
-      ];
-      const profile = `${env.runTag}-${context.label}-${variant.name}.cpuprofile`;
+      const brokers: Broker[] = [];
       try {
-        const broker = await startBroker(args, env, profile);
-        return new SwitchyardInstance(broker, dataDir);
+        // One after the other: the first node migrates the fresh schema.
+        for (let k = 0; k < nodes; k++) {
+          const nodeDir = nodes === 1 ? dataDir : path.join(dataDir, `node${k}`);
+          await mkdir(nodeDir, { recursive: true });
+          const args = [
+            '--data-dir',
+            nodeDir,
+            ...(store ? ['--store', store.spec] : []),
+            ...(variant.args ?? []),
+          ];
+          const node = nodes === 1 ? '' : `-node${k}`;
+          const profile = `${env.runTag}-${context.label}-${variant.name}${node}.cpuprofile`;
+          brokers.push(await startBroker(args, env, profile));
+        }
       } catch (error) {
-        await rm(dataDir, { recursive: true, force: true });
+        await closeAll(brokers, dataDir, store).catch(() => undefined);
         throw error;
       }
+      return new SwitchyardInstance(brokers, dataDir, store);
     },
   };
 }
 
+let schemas = 0;
+
+/** A fresh PostgreSQL schema on the bench server, dropped on close. */
+function freshSchema(env: BenchEnv): FreshStore {
+  const schema = `bench_sy_${env.runTag}_${++schemas}`;
+  const url = new URL(env.pgUrl);
+  url.searchParams.set('schema', schema);
+  return { spec: url.href, remove: () => dropSchema(env.pgUrl, schema) };
+}
+
+const SUBMIT = 'submit: SDK Client over REST (POST /jobs/batch of 5,000; POST /jobs one by one)';
+
 /** Switchyard with SQLite, durable as shipped. */
 export const switchyard: SystemAdapter = switchyardAdapter({
   name: 'switchyard',
+  role: 'subject',
   settings: [
     'broker process from dist/ (`switchyard broker`), SQLite store in a fresh data dir, defaults as shipped',
-    'submit: SDK Client over REST (POST /jobs/batch of 5,000; POST /jobs one by one)',
+    SUBMIT,
     'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots',
   ],
-  durability: '201 = committed to SQLite and fsynced (WAL, synchronous = FULL), grouped commits',
+  durability: () =>
+    Promise.resolve(
+      '201 = committed to SQLite and fsynced (WAL, synchronous = FULL), grouped commits',
+    ),
+});
+
+/** Switchyard on PostgreSQL, one node. */
+export const switchyardPg: SystemAdapter = switchyardAdapter({
+  name: 'switchyard-pg',
+  role: 'variant',
+  store: freshSchema,
+  settings: [
+    'broker process from dist/ with `--store postgres://…?schema=…` (PostgreSQL 127.0.0.1:5432, fresh schema per instance, dropped after)',
+    SUBMIT,
+    'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots',
+  ],
+  durability: (env) => commitPromise(env.pgUrl, '201'),
+});
+
+/** Switchyard on PostgreSQL, two nodes (a cluster) on one schema. */
+export const switchyardPg2: SystemAdapter = switchyardAdapter({
+  name: 'switchyard-pg-2',
+  role: 'variant',
+  nodes: 2,
+  store: freshSchema,
+  settings: [
+    'two broker processes from dist/ on one fresh PostgreSQL schema (a cluster; dropped after)',
+    'submit: as switchyard-pg, the requests taking the two nodes in turn (round robin)',
+    "worker: SDK Workers given both nodes' workers URLs; W1-W3: 1 worker × 32 slots, attached to the first node " +
+      '(jobs submitted on the second reach it through the cluster); W4: the workers spread evenly over both nodes',
+  ],
+  durability: (env) => commitPromise(env.pgUrl, '201'),
 });
 
 /** The worker side: SDK Workers with a no-op `noop` handler. */
 export const runWorker: RunWorker = (config, shape, hooks) => {
-  const { workersUrl } = config as WorkerConfig;
+  const { workersUrls } = config as WorkerConfig;
+  // Worker k tries the nodes from the (k mod n)-th on: spread over them, each able to fail over.
+  const rotated = (k: number): string[] => {
+    const at = k % workersUrls.length;
+    return [...workersUrls.slice(at), ...workersUrls.slice(0, at)];
+  };
   const workers = Array.from(
     { length: shape.workers },
     (_, k) =>
       new Worker({
-        brokers: workersUrl,
+        brokers: rotated(k),
         name: `bench-${process.pid}-${k}`,
         slots: shape.slots,
         handlers: { noop: async () => null },

@@ -1,7 +1,7 @@
 /**
- * The common interface of every system the harness measures. Adding a system (say
- * `switchyard-pg`, Switchyard on PostgreSQL with one or two nodes) means writing one more
- * adapter and adding it to the list in ./index.ts; the workloads only use this interface.
+ * The common interface of every system the harness measures. Adding a system means writing one
+ * more adapter (or, for a Switchyard configuration, one more `switchyardAdapter(...)` entry) and
+ * adding it to the list in ./index.ts; the workloads only use this interface.
  */
 
 /** Where the shared services are and how this run is set up. */
@@ -43,7 +43,10 @@ export interface SystemInstance {
   prepareCompletion?(): Promise<void>;
   /** JSON handed to the worker side (`runWorker` of the adapter module) in the child. */
   workerConfig(): unknown;
-  /** Processes of the broker itself (Switchyard's; none for peers, whose server is shared). */
+  /**
+   * Processes of the broker itself (Switchyard's, one per node; none for peers, whose server is
+   * shared). Memory and CPU figures add up over them.
+   */
   serverPids(): number[];
   /** The server's resident memory in bytes: Redis's own figure, or null where not known. */
   serverMemory(): Promise<number | null>;
@@ -51,11 +54,19 @@ export interface SystemInstance {
   close(): Promise<void>;
 }
 
+export type SystemRole = 'subject' | 'peer' | 'variant';
+
 export interface SystemAdapter {
   /** The name used with --systems and in the table. */
   readonly name: string;
-  /** `subject` is measured against the peers (ratios, targets); `peer` is a competitor. */
-  readonly role: 'subject' | 'peer';
+  /**
+   * `subject` is measured against the peers (ratios, targets); `peer` is a competitor;
+   * `variant` is Switchyard in another configuration, shown beside them without ratios or
+   * targets (and not counted as a peer).
+   */
+  readonly role: SystemRole;
+  /** The machine's service it needs (checked, and started if down, before the run). */
+  readonly service: 'redis' | 'postgres' | null;
   /** The module (relative to bench/) that exports `runWorker`, loaded in worker processes. */
   readonly workerModule: string;
   /** Whether W4 (many 1-slot workers) is meaningful for this system. */

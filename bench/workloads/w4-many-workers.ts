@@ -1,6 +1,7 @@
 /**
  * W4 many workers: many 1-slot workers connected at once (held by a few processes), the broker's
- * CPU while they are idle and heartbeating, then jobs/s for a bulk enqueue they all take from.
+ * CPU while they are idle and heartbeating (all broker processes of a cluster added up), then
+ * jobs/s for a bulk enqueue they all take from.
  * Only for systems with a notion of many connected workers (Switchyard); the others get n/a.
  */
 import { cpuSeconds } from '../procs.js';
@@ -44,13 +45,18 @@ export const w4: Workload = {
     await group.start();
     ctx.figures['w4.connect'] = (now() - c0) / 1000;
 
-    const [pid] = instance.serverPids();
-    if (pid !== undefined) {
+    // The broker's CPU: with several nodes, that of all their processes added up.
+    const pids = instance.serverPids();
+    const cpu = (): number | null => {
+      const each = pids.map(cpuSeconds);
+      return each.every((s): s is number => s !== null) ? each.reduce((a, b) => a + b, 0) : null;
+    };
+    if (pids.length > 0) {
       await sleep(2_000);
-      const cpu0 = cpuSeconds(pid);
+      const cpu0 = cpu();
       const t0 = now();
       await sleep(params.w4IdleMs);
-      const cpu1 = cpuSeconds(pid);
+      const cpu1 = cpu();
       if (cpu0 !== null && cpu1 !== null) {
         ctx.figures['w4.idlecpu'] = (100 * (cpu1 - cpu0)) / ((now() - t0) / 1000);
       }

@@ -326,6 +326,7 @@ export class WorkerHub {
       }
     }
     conn.session = session;
+    session.prefetch = hello.prefetch ?? 0;
     session.address = conn.address;
     session.lastSeen = now;
     session.accepting = hello.accepting ?? true;

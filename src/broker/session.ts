@@ -45,9 +45,17 @@ export class WorkerSession implements Matcher {
     return this.socket !== null;
   }
 
-  /** Slots not taken by a held job. */
+  /** Jobs it takes beyond its free slots, queued on its side (the worker's `prefetch`). */
+  prefetch = 0;
+
+  /** How many more jobs it may be given: free slots, plus its prefetch. */
   get free(): number {
-    return this.slots - this.held.size;
+    return this.slots + this.prefetch - this.held.size;
+  }
+
+  /** Slots not taken by a held job (what it runs at once, prefetch aside). */
+  get freeSlots(): number {
+    return Math.max(0, this.slots - this.held.size);
   }
 
   /** Whether the dispatcher may give it work now. */

@@ -27,6 +27,8 @@ export const Hello = Type.Object({
   types: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1 }),
   queues: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1 }),
   slots: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  /** Jobs the broker may assign beyond the free slots; the worker queues them (default 0). */
+  prefetch: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
   version: Type.Integer({ minimum: 1 }),
   token: Type.Optional(Type.String({ maxLength: 1024 })),
   /** The id the broker gave this worker before, when it reconnects. */

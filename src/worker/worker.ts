@@ -60,6 +60,12 @@ export interface WorkerOptions {
   queues?: string[];
   /** Jobs run at once; defaults to 1. */
   slots?: number;
+  /**
+   * Jobs the broker may hand over beyond the free slots, waiting here for one (default 0). For
+   * many short jobs: the next ones are already here when a slot frees, instead of one round trip
+   * away. A prefetched job counts as running at the broker, and its timeout starts when it does.
+   */
+  prefetch?: number;
   token?: string;
   /** Job type → handler; the types this worker announces. */
   handlers: Record<string, Handler>;
@@ -81,7 +87,10 @@ export interface WorkerEvents {
 
 interface Run {
   readonly job: AssignedJob;
+  readonly handler: Handler;
   readonly controller: AbortController;
+  /** Its handler was called (a prefetched job waits for a slot first). */
+  started: boolean;
   stopReason: JobAborted | undefined;
   /** No longer ours (the broker said so): stop it and report nothing. */
   abandoned: boolean;
@@ -115,14 +124,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly labels: Labels;
   private readonly queues: string[];
   private readonly slots: number;
+  private readonly prefetch: number;
   private readonly token: string | undefined;
   private readonly handlers: ReadonlyMap<string, Handler>;
   private readonly log: Logger;
   private readonly drainTimeoutMs: number;
   private readonly connection: BrokerConnection;
 
-  /** Jobs that are ours, by id; they hold the slots. */
+  /** Jobs that are ours, by id, running or prefetched; they hold the slots. */
   private readonly runs = new Map<string, Run>();
+  /** Prefetched jobs waiting for a slot, oldest first. */
+  private readonly waiting: Run[] = [];
   /** Every handler not yet finished, abandoned ones included: close() waits for them. */
   private readonly live = new Set<Run>();
   private readonly unacked = new Map<string, DoneMsg | FailMsg>();
@@ -151,6 +163,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queues = options.queues ?? ['default'];
     if (this.queues.length === 0) throw invalid('queues: give at least one queue');
     this.slots = slots;
+    const prefetch = options.prefetch ?? 0;
+    if (!Number.isInteger(prefetch) || prefetch < 0)
+      throw invalid('prefetch: must be a whole number ≥ 0');
+    this.prefetch = prefetch;
     this.token = options.token;
     this.handlers = new Map(Object.entries(options.handlers));
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ worker: this.name });
@@ -235,6 +251,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       types: [...this.handlers.keys()],
       queues: this.queues,
       slots: this.slots,
+      ...(this.prefetch > 0 ? { prefetch: this.prefetch } : {}),
       version: PROTOCOL_VERSION,
       ...(this.token === undefined ? {} : { token: this.token }),
       ...(this.workerId === undefined ? {} : { workerId: this.workerId }),
@@ -327,7 +344,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const handler = this.handlers.get(job.type);
     if (this.closing !== undefined || this.draining !== undefined || !this.accepting) {
       this.refuse(job, 'not_accepting', 'the worker is not accepting jobs');
-    } else if (this.runs.size >= this.slots) {
+    } else if (this.runs.size >= this.slots + this.prefetch) {
       this.refuse(job, 'no_free_slot', `all ${this.slots} slots of the worker are busy`);
     } else if (handler === undefined) {
       this.refuse(job, 'unknown_type', `the worker has no handler for type "${job.type}"`);
@@ -345,13 +362,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private run(job: AssignedJob, handler: Handler): void {
     const run: Run = {
       job,
+      handler,
       controller: new AbortController(),
+      started: false,
       stopReason: undefined,
       abandoned: false,
       finished: false,
       timer: undefined,
     };
     this.runs.set(job.id, run);
+    if (this.live.size < this.slots) this.begin(run);
+    else this.waiting.push(run);
+  }
+
+  /** Starts prefetched jobs while slots are free. */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.live.size < this.slots) {
+      this.begin(this.waiting.shift() as Run);
+    }
+  }
+
+  private begin(run: Run): void {
+    const { job, handler } = run;
+    run.started = true;
     this.live.add(run);
     if (job.timeoutMs !== null) {
       run.timer = setTimeout(
@@ -372,6 +405,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stop(run: Run, reason: JobAborted): void {
     if (run.finished || run.stopReason !== undefined) return;
     run.stopReason = reason;
+    if (!run.started) {
+      // Prefetched and never started: it ends here, with the reason.
+      this.waiting.splice(this.waiting.indexOf(run), 1);
+      this.finish(run, { ok: false, error: reason });
+      return;
+    }
     clearTimeout(run.timer);
     run.controller.abort(reason);
     // A handler that ignores its signal must not hold its slot (or close()) forever.
@@ -394,6 +433,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     clearTimeout(run.timer);
     this.live.delete(run);
     if (this.runs.get(run.job.id) === run) this.runs.delete(run.job.id);
+    this.startWaiting();
     if (run.abandoned) {
       this.log.info({ jobId: run.job.id }, 'abandoned job stopped; its result is dropped');
     } else if (run.stopReason === undefined && outcome.ok) {

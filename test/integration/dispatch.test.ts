@@ -31,6 +31,7 @@ async function worker(options: {
   labels?: Record<string, string | string[]>;
   queues?: string[];
   slots?: number;
+  prefetch?: number;
   handlers: Record<string, Handler>;
 }): Promise<Worker> {
   const w = new Worker({ brokers: [tb!.broker.workersUrl], ...options });
@@ -334,5 +335,45 @@ describe('outcomes', () => {
     const done = await getJob(base, job.id);
     expect(done.state).toBe('canceled');
     expect(done.attempts.at(-1)?.outcome).toBe('canceled');
+  });
+});
+
+describe('prefetch', () => {
+  it('gives a worker up to its slots plus its prefetch, and the rest as slots free', async () => {
+    const base = await broker();
+    const releases: Array<() => void> = [];
+    const started: string[] = [];
+    const w = await worker({
+      name: 'prefetcher',
+      slots: 1,
+      prefetch: 2,
+      handlers: {
+        hold: (job) =>
+          new Promise((resolve) => {
+            started.push(job.id);
+            releases.push(() => resolve(null));
+          }),
+      },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await submit(base, { type: 'hold', payload: null })).id);
+    await until(async () => w.runningJobs().length === 3, 5_000, 'three jobs at the worker');
+    const running = await api<{ jobs: Array<{ id: string }> }>(
+      base,
+      'GET',
+      '/api/v1/jobs?state=running&order=asc',
+    );
+    expect(running.json.jobs.map((j) => j.id)).toEqual(ids.slice(0, 3));
+    expect(started).toEqual([ids[0]]);
+    const stats = await api<{ freeSlots: number; slots: number }>(base, 'GET', '/api/v1/stats');
+    expect(stats.json).toMatchObject({ slots: 1, freeSlots: 0 });
+
+    // Each end frees a place: the remaining jobs flow through one at a time, in order.
+    for (let i = 0; i < 5; i++) {
+      await until(async () => started.length === i + 1, 5_000, `job ${i + 1} to start`);
+      releases[i]!();
+    }
+    for (const id of ids) await waitJob(base, id, (j) => j.state === 'succeeded');
+    expect(started).toEqual(ids);
   });
 });

@@ -229,6 +229,45 @@ describe('worker: running jobs', () => {
     expect(most).toBe(2);
   });
 
+  it('queues prefetched jobs until a slot frees, and refuses beyond slots + prefetch', async () => {
+    const releases = new Map<string, () => void>();
+    const { broker, worker } = await setup({
+      slots: 1,
+      prefetch: 2,
+      handlers: {
+        hold: (ctx) => new Promise((resolve) => releases.set(ctx.id, () => resolve(ctx.id))),
+      },
+    });
+    expect(broker.hellos[0]).toMatchObject({ slots: 1, prefetch: 2 });
+    const started: string[] = [];
+    worker.on('job:start', (j) => started.push(j.id));
+    // A short timeout on a waiting job: its clock starts when it does.
+    broker.assign(job('1', 'hold'), job('2', 'hold', { timeoutMs: 150 }), job('3', 'hold'));
+    broker.assign(job('4', 'hold'));
+    await broker.waitFor('fail', (m) => m.jobId === '4' && m.error.code === 'no_free_slot');
+    expect(started).toEqual(['1']);
+    expect(worker.runningJobs().sort()).toEqual(['1', '2', '3']);
+
+    // Canceled while waiting: it ends at once and never starts.
+    broker.send({
+      type: 'cancel',
+      jobId: '3',
+      attempt: 1,
+      reason: 'canceled',
+      signal: 'SIGTERM',
+      graceMs: 100,
+    });
+    await broker.waitFor('fail', (m) => m.jobId === '3');
+    await new Promise((r) => setTimeout(r, 200));
+    releases.get('1')!();
+    await broker.waitFor('done', (m) => m.jobId === '1');
+    await broker.until(() => (started.includes('2') ? true : undefined), 'job 2 to start');
+    releases.get('2')!();
+    const done = await broker.waitFor('done', (m) => m.jobId === '2');
+    expect(done).toMatchObject({ result: '2' });
+    expect(started).toEqual(['1', '2']);
+  });
+
   it('ignores a second assign of a job it already runs', async () => {
     let calls = 0;
     const release = deferred();

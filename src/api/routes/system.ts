@@ -35,7 +35,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
           idleWorkers: workers.filter((w) => w.state() === 'idle').length,
           slots: workers.reduce((n, w) => n + w.slots, 0),
           freeSlots: workers.reduce(
-            (n, w) => n + (w.connected && w.accepting ? Math.max(0, w.free) : 0),
+            (n, w) => n + (w.connected && w.accepting ? w.freeSlots : 0),
             0,
           ),
           jobs,

@@ -44,6 +44,9 @@ interface FreshStore {
   remove(): Promise<void>;
 }
 
+/** Jobs a many-slot bench worker takes beyond its free slots (see WorkerOptions.prefetch). */
+const PREFETCH = 256;
+
 export interface SwitchyardVariant {
   name: string;
   /** `subject` for the configuration measured against the peers, else `variant`. */
@@ -194,7 +197,8 @@ export function switchyardAdapter(variant: SwitchyardVariant): SystemAdapter {
     service: variant.store === undefined ? null : 'postgres',
     workerModule: './systems/switchyard.js',
     manyWorkers: true,
-    completionKnown: 'Client.wait(): polls GET /api/v1/jobs/:id every 1 ms (no push API yet)',
+    completionKnown:
+      'Client.wait(): woken by the event stream (GET /api/v1/events?job=ID, SSE), then GET /api/v1/jobs/:id',
     memoryNote:
       nodes === 1
         ? 'broker process peak RSS (VmHWM)'
@@ -249,7 +253,7 @@ export const switchyard: SystemAdapter = switchyardAdapter({
   settings: [
     'broker process from dist/ (`switchyard broker`), SQLite store in a fresh data dir, defaults as shipped',
     SUBMIT,
-    'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots',
+    'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots, prefetch 256 (W4: prefetch 0)',
   ],
   durability: () =>
     Promise.resolve(
@@ -265,7 +269,7 @@ export const switchyardPg: SystemAdapter = switchyardAdapter({
   settings: [
     'broker process from dist/ with `--store postgres://…?schema=…` (PostgreSQL 127.0.0.1:5432, fresh schema per instance, dropped after)',
     SUBMIT,
-    'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots',
+    'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots, prefetch 256 (W4: prefetch 0)',
   ],
   durability: (env) => commitPromise(env.pgUrl, '201'),
 });
@@ -279,7 +283,7 @@ export const switchyardPg2: SystemAdapter = switchyardAdapter({
   settings: [
     'two broker processes from dist/ on one fresh PostgreSQL schema (a cluster; dropped after)',
     'submit: as switchyard-pg, the requests taking the two nodes in turn (round robin)',
-    "worker: SDK Workers given both nodes' workers URLs; W1-W3: 1 worker × 32 slots, attached to the first node " +
+    "worker: SDK Workers given both nodes' workers URLs; W1-W3: 1 worker × 32 slots, prefetch 256, attached to the first node " +
       '(jobs submitted on the second reach it through the cluster); W4: the workers spread evenly over both nodes',
   ],
   durability: (env) => commitPromise(env.pgUrl, '201'),
@@ -300,6 +304,8 @@ export const runWorker: RunWorker = (config, shape, hooks) => {
         brokers: rotated(k),
         name: `bench-${process.pid}-${k}`,
         slots: shape.slots,
+        // Many short jobs: the next ones wait on the worker's side (W4's 1-slot workers: none).
+        prefetch: shape.slots > 1 ? PREFETCH : 0,
         handlers: { noop: async () => null },
       }),
   );

@@ -43,6 +43,13 @@ export interface ClientOptions {
    * add proxies, retries or test doubles.
    */
   fetch?: typeof fetch;
+  /**
+   * Send `submit` calls made in the same turn of the event loop (concurrent callers) as one
+   * `POST /jobs/batch`: one request and one commit instead of many. Each call still gets its
+   * own job, or its own error (a batch refused as a whole is sent again job by job). Default
+   * true; false sends every submit alone.
+   */
+  coalesceSubmits?: boolean;
 }
 
 /** Paging of a job's logs. */
@@ -83,22 +90,72 @@ export type Health = Static<typeof HealthBody>;
 
 type Query = Record<string, string | number | undefined>;
 
-/** A client of one broker. Stateless apart from its options; safe to share. */
+interface PendingSubmit {
+  job: SubmitJob;
+  resolve(job: JobBody): void;
+  reject(error: unknown): void;
+}
+
+/** The broker's largest batch. */
+const MAX_BATCH = 10_000;
+
+/** A client of one broker. Safe to share between concurrent callers. */
 export class Client {
   /** The base URL, without a trailing slash. */
   readonly url: string;
   private readonly token: string | undefined;
   private readonly transport: Transport;
+  private readonly coalesce: boolean;
+  private pending: PendingSubmit[] = [];
 
   constructor(options: ClientOptions = {}) {
     this.url = (options.url ?? DEFAULT_URL).replace(/\/+$/, '');
     this.token = options.token;
     this.transport = options.fetch ? fetchTransport(options.fetch) : httpTransport();
+    this.coalesce = options.coalesceSubmits ?? true;
   }
 
   /** Submits one job; resolves when it is committed (or deduplicated). */
   submit(job: SubmitJob): Promise<JobBody> {
+    if (!this.coalesce) return this.submitOne(job);
+    return new Promise<JobBody>((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flushSubmits());
+    });
+  }
+
+  private submitOne(job: SubmitJob): Promise<JobBody> {
     return this.request<JobBody>('POST', '/jobs', { body: job });
+  }
+
+  /** Sends the submits of one turn: alone, or as batches. */
+  private flushSubmits(): void {
+    const all = this.pending;
+    this.pending = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) {
+      void this.sendSubmits(all.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  private async sendSubmits(group: PendingSubmit[]): Promise<void> {
+    if (group.length === 1) {
+      const [one] = group as [PendingSubmit];
+      await this.submitOne(one.job).then(one.resolve, one.reject);
+      return;
+    }
+    let jobs: JobBody[];
+    try {
+      jobs = await this.submitBatch(group.map((p) => p.job));
+    } catch (error) {
+      // Refused as a whole (one bad job, a frozen broker, ...): each learns its own answer.
+      if (error instanceof SwitchyardError && error.code !== 'unavailable') {
+        await Promise.all(group.map((p) => this.submitOne(p.job).then(p.resolve, p.reject)));
+      } else {
+        for (const p of group) p.reject(error);
+      }
+      return;
+    }
+    group.forEach((p, i) => p.resolve(jobs[i] as JobBody));
   }
 
   /** Submits many jobs in one commit. */

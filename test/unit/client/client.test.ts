@@ -100,6 +100,50 @@ describe('Client requests', () => {
     expect(seen[0]?.headers['content-type']).toBe('application/json');
   });
 
+  it('sends concurrent submits as one batch, each caller getting its own job', async () => {
+    handler = (req) => {
+      const jobs = (req.body as { jobs: Array<{ payload: { n: number } }> }).jobs;
+      return {
+        status: 201,
+        json: { jobs: jobs.map((j) => job({ id: String(100 + j.payload.n) })) },
+      };
+    };
+    const client = new Client({ url: base });
+    const answers = await Promise.all(
+      [0, 1, 2].map((n) => client.submit({ type: 'shell', payload: { n } })),
+    );
+    expect(answers.map((a) => a.id)).toEqual(['100', '101', '102']);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /api/v1/jobs/batch']);
+  });
+
+  it('sends a refused batch again job by job, so that each caller gets its own answer', async () => {
+    handler = (req) => {
+      if (req.url === '/api/v1/jobs/batch')
+        return {
+          status: 400,
+          json: { error: { code: 'invalid_request', message: 'jobs[1]: bad' } },
+        };
+      const n = (req.body as { payload: { n: number } }).payload.n;
+      return n === 1
+        ? { status: 400, json: { error: { code: 'invalid_request', message: 'payload: bad' } } }
+        : { status: 201, json: job({ id: String(n) }) };
+    };
+    const client = new Client({ url: base });
+    const answers = await Promise.allSettled(
+      [0, 1, 2].map((n) => client.submit({ type: 'shell', payload: { n } })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((answers[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'payload: bad' });
+    expect(seen.filter((s) => s.url === '/api/v1/jobs')).toHaveLength(3);
+  });
+
+  it('sends every submit alone with coalesceSubmits: false', async () => {
+    handler = () => ({ status: 201, json: job() });
+    const client = new Client({ url: base, coalesceSubmits: false });
+    await Promise.all([0, 1].map(() => client.submit({ type: 'shell', payload: {} })));
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/jobs', '/api/v1/jobs']);
+  });
+
   it('goes through an injected fetch when one is given', async () => {
     handler = () => ({ status: 201, json: job({ id: '7' }) });
     const calls: string[] = [];

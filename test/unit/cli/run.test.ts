@@ -199,8 +199,10 @@ describe('client commands', () => {
 
   it('submit --wait prints progress on stderr and the output tail on stdout, exit 0', async () => {
     let polls = 0;
-    routes = (method) => {
+    routes = (method, url) => {
       if (method === 'POST') return { status: 201, json: job({ id: '5' }) };
+      // A broker without the event stream: the wait polls.
+      if (url.pathname === '/api/v1/events') return { status: 404, json: {} };
       polls += 1;
       if (polls === 1)
         return { json: job({ id: '5', state: 'running', attempt: 1, workerName: 'w' }) };

@@ -4,6 +4,7 @@
  * issue 3 marked met or missed; rendered as a plain-text table and as Markdown. Variants
  * (Switchyard in other configurations) get a column of figures, but neither ratios nor targets.
  */
+import type { ProfileSummary } from './profile.js';
 import { formatNumber, formatRatio, median } from './stats.js';
 import type { SystemRole } from './systems/types.js';
 import type { Figure, Metric } from './workloads/types.js';
@@ -44,6 +45,8 @@ export interface Results {
   texts: Record<string, Record<string, string>>;
   notes: string[];
   profiles: string[];
+  /** Where each profiled broker spent its time (self time by function). */
+  profileSummaries: ProfileSummary[];
 }
 
 /** One figure from several runs: the median of the numbers, else the first reason. */
@@ -209,6 +212,16 @@ function describe(results: Results, bullet: string): string[] {
     lines.push('');
     lines.push('CPU profiles of the Switchyard broker:');
     for (const p of results.profiles) lines.push(`${bullet}${p}`);
+  }
+  for (const summary of results.profileSummaries) {
+    lines.push('');
+    lines.push(`Self time in ${summary.file} (${summary.totalMs} ms sampled, top functions):`);
+    lines.push('');
+    for (const l of summary.top) {
+      lines.push(
+        `${bullet}${l.percent}% ${l.ms} ms ${l.fn}${l.where === '' ? '' : ` (${l.where})`}`,
+      );
+    }
   }
   return lines;
 }

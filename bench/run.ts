@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import { parseOptions, paramsFor, USAGE, type Options } from './options.js';
+import { summarizeProfile } from './profile.js';
 import { PROFILES_DIR, RESULTS_DIR, ROOT } from './paths.js';
 import { killAllChildren, runningChildren } from './procs.js';
 import { evaluate, renderMarkdown, renderText, type Results, type SystemInfo } from './report.js';
@@ -212,6 +213,9 @@ async function main(options: Options): Promise<void> {
         .filter((f) => f.startsWith(runTag))
         .map((f) => path.join('bench/results/profiles', f))
     : [];
+  const profileSummaries = await Promise.all(
+    profiles.map(async (p) => ({ ...(await summarizeProfile(path.join(ROOT, p))), file: p })),
+  );
   const finished = new Date();
   const results: Results = {
     startedAt: started.toISOString(),
@@ -238,6 +242,7 @@ async function main(options: Options): Promise<void> {
     texts,
     notes,
     profiles,
+    profileSummaries,
   };
   const text = renderText(results);
   process.stdout.write(text);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
-import { claimCandidatesSql } from '../../src/store/sqlite/jobs-claim.js';
+import { claimCandidatesSql, claimNeedsSql } from '../../src/store/sqlite/jobs-claim.js';
 import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/sqlite/jobs-read.js';
 import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/sqlite/migrations.js';
@@ -202,6 +202,13 @@ describe('SqliteStore', () => {
     const plan = planOf(fileOf(open()), claimCandidatesSql);
     expect(plan).toEqual([expect.stringContaining('USING COVERING INDEX jobs_dispatch')]);
     expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("claims one needs' jobs in one statement through the dispatch index, sorting none", () => {
+    const plan = planOf(fileOf(open()), claimNeedsSql).join('\n');
+    expect(plan).toMatch(/USING COVERING INDEX jobs_dispatch/);
+    expect(plan).toMatch(/USING INTEGER PRIMARY KEY/);
+    expect(plan).not.toMatch(/TEMP B-TREE|SCAN jobs/);
   });
 
   it('finds due and next scheduled jobs through the run-time index, sorting none', () => {

@@ -21,6 +21,16 @@ const claimOneSql =
   `node_id = ?, started_at = ?, updated_at = ?, progress = NULL ` +
   `WHERE id = ? AND state = 'queued' RETURNING ${runningColumns}`;
 
+/**
+ * The best queued jobs of one needs, claimed in one statement: a third cheaper per job than a
+ * statement per job. RETURNING gives no order; the caller sorts.
+ */
+export const claimNeedsSql =
+  `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
+  `node_id = ?, started_at = ?, updated_at = ?, progress = NULL WHERE id IN ` +
+  `(SELECT id FROM jobs INDEXED BY jobs_dispatch WHERE needs_id = ? AND state = 'queued' ` +
+  `ORDER BY priority DESC, id LIMIT ?) RETURNING ${runningColumns}`;
+
 const adoptSql =
   `UPDATE jobs SET worker_id = @workerId, worker_name = @workerName, node_id = @nodeId, ` +
   `updated_at = @now WHERE id = @id AND state = 'running' AND attempt = @attempt ` +
@@ -48,6 +58,8 @@ function claimOne(c: Conn, id: number, who: Lessee): RunningJob | undefined {
 export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   const limit = Math.floor(params.limit);
   if (limit <= 0 || params.needsIds.length === 0) return { jobs: [], exhausted: [] };
+  const needs = new Set(params.needsIds);
+  if (needs.size === 1) return claimFromOneNeeds(c, params.needsIds[0] as number, limit, params);
   const select = c.stmt(claimCandidatesSql);
   const candidates: Candidate[] = [];
   const short = new Map<number, number>();
@@ -69,6 +81,27 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   const exhausted: number[] = [];
   for (const [needsId, left] of short) if (left === 0) exhausted.push(needsId);
   return { jobs, exhausted };
+}
+
+/**
+ * The common case, a worker matching one needs: one statement. Nothing else writes meanwhile
+ * (one writer), so fewer jobs than asked means none of that needs is left queued.
+ */
+function claimFromOneNeeds(c: Conn, needsId: number, limit: number, who: Lessee): ClaimResult {
+  const rows = c
+    .stmt(claimNeedsSql)
+    .all(
+      who.workerId,
+      who.workerName,
+      who.nodeId,
+      who.now,
+      who.now,
+      needsId,
+      limit,
+    ) as RunningRow[];
+  const jobs = rows.map(runningFromRow);
+  jobs.sort((a, b) => b.priority - a.priority || a.id - b.id);
+  return { jobs, exhausted: jobs.length < limit ? [needsId] : [] };
 }
 
 /** Claims the named jobs that are still queued, in the order given. */

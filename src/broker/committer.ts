@@ -35,6 +35,7 @@ export class Committer {
   private closed = false;
   private readonly hooks: Hook[] = [];
   private readonly rollbackListeners: Array<() => void> = [];
+  private readonly committedListeners: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   /** A batch's operations are running; its hooks have not started. */
   private beforeHooks = false;
@@ -71,6 +72,14 @@ export class Committer {
 
   addHook(hook: Hook): void {
     this.hooks.push(hook);
+  }
+
+  /**
+   * Called after each commit's effects, before its callers are answered: the hub sends what the
+   * effects queued for workers (assignments) now, not a turn of the event loop later.
+   */
+  onCommitted(listener: () => void): void {
+    this.committedListeners.push(listener);
   }
 
   /** Called after a transaction rolled back, so that caches filled during it can be dropped. */
@@ -162,6 +171,13 @@ export class Committer {
         effect();
       } catch (error) {
         this.logger.error({ err: error }, 'after-commit effect failed');
+      }
+    }
+    for (const listener of this.committedListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger.error({ err: error }, 'after-commit listener failed');
       }
     }
     batch.forEach((p, i) => p.resolve(results[i]));

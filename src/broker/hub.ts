@@ -120,7 +120,17 @@ export class WorkerHub {
   private readonly connections = new Set<Connection>();
   private sweepTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: HubDeps) {}
+  /** Sessions with queued output, sent at the end of each commit. */
+  private readonly unsent = new Set<WorkerSession>();
+
+  constructor(private readonly deps: HubDeps) {
+    deps.committer.onCommitted(() => this.flushUnsent());
+  }
+
+  private flushUnsent(): void {
+    for (const session of this.unsent) session.flush();
+    this.unsent.clear();
+  }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     const wss = new WebSocketServer({
@@ -306,6 +316,7 @@ export class WorkerHub {
     let fresh = false;
     if (session === undefined) {
       session = new WorkerSession(newId('w'), hello.name, capabilities, hello.slots, now);
+      session.onSend = (s) => this.unsent.add(s);
       fresh = true;
     } else {
       if (session.socket !== null && session.socket !== conn.socket) {

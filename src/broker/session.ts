@@ -81,8 +81,12 @@ export class WorkerSession implements Matcher {
     return this.recent.has(`${jobId}:${attempt}`);
   }
 
+  /** Told of each message queued (the hub flushes sessions with output after a commit). */
+  onSend: ((session: WorkerSession) => void) | null = null;
+
   send(message: BrokerMessage): void {
     this.outbox.push(message);
+    this.onSend?.(this);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());

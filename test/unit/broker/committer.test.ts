@@ -70,4 +70,17 @@ describe('Committer', () => {
     expect(c.batches).toBe(2);
     expect(hookRuns).toBe(2);
   });
+
+  it('tells committed-listeners after the effects and before the callers hear back', async () => {
+    const c = committer();
+    const order: string[] = [];
+    c.onCommitted(() => order.push('committed'));
+    await c
+      .run(async (tx, ctx) => {
+        await tx.settingSet('k', 'v');
+        ctx.afterCommit(() => order.push('effect'));
+      })
+      .then(() => order.push('caller'));
+    expect(order).toEqual(['effect', 'committed', 'caller']);
+  });
 });

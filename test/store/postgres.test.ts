@@ -16,7 +16,7 @@ import { promoteSql } from '../../src/store/postgres/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/postgres/jobs-read.js';
 import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { ClusterChannel, NewLogEntry, StoreTx } from '../../src/store/store.js';
+import type { ClusterChannel, NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { until } from './contract/cluster.js';
 import {
@@ -383,47 +383,6 @@ describe('PostgresStore', () => {
     await expect(store.write((tx) => tx.publish('event', 'x'.repeat(7_001)))).rejects.toThrow(
       /7001 bytes is too large.*at most 7000 bytes/,
     );
-  });
-
-  it('runs one write at a time: a second waits for the first to commit', async () => {
-    const store = await open();
-    const events: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const first = store.write(async (tx) => {
-      events.push('first start');
-      await gate;
-      await tx.settingSet('k', 'first');
-      events.push('first end');
-    });
-    const second = store.write(async (tx) => {
-      events.push('second start');
-      await tx.settingSet('k', 'second');
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(events).toEqual(['first start']);
-    release();
-    await Promise.all([first, second]);
-    expect(events).toEqual(['first start', 'first end', 'second start']);
-    expect(await store.settingGet('k')).toBe('second');
-  });
-
-  it('keeps writing after a write that failed in the database', async () => {
-    const store = await open();
-    const failed = store.write((tx) => tx.jobInsertMany([newJob(424_242)]));
-    const next = store.write((tx) => tx.settingSet('k', 'v'));
-    await expect(failed).rejects.toThrow(/foreign key/);
-    await next;
-    expect(await store.settingGet('k')).toBe('v');
-  });
-
-  it('refuses a transaction object used after its write ended', async () => {
-    const store = await open();
-    let escaped: StoreTx | undefined;
-    await store.write(async (tx) => {
-      escaped = tx;
-    });
-    await expect(escaped?.settingSet('k', 'v')).rejects.toThrow(/after its write\(\) ended/);
   });
 
   it('finishes writes already called before closing, then refuses new ones', async () => {

@@ -13,7 +13,7 @@ import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/sqlite/jobs-read.js';
 import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { NewLogEntry, StoreTx } from '../../src/store/store.js';
+import type { NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { addNeeds, insertJob, newJob, runningJob, T0 } from './contract/helpers.js';
 
@@ -218,49 +218,6 @@ describe('SqliteStore', () => {
       expect(plan).toMatch(/USING COVERING INDEX jobs_scheduled/);
       expect(plan).not.toMatch(/TEMP B-TREE/);
     }
-  });
-
-  it('runs one write at a time: a second waits for the first to commit', async () => {
-    const store = open();
-    const events: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const first = store.write(async (tx) => {
-      events.push('first start');
-      await gate;
-      await tx.settingSet('k', 'first');
-      events.push('first end');
-    });
-    const second = store.write(async (tx) => {
-      events.push('second start');
-      await tx.settingSet('k', 'second');
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(events).toEqual(['first start']);
-    release();
-    await Promise.all([first, second]);
-    expect(events).toEqual(['first start', 'first end', 'second start']);
-    expect(await store.settingGet('k')).toBe('second');
-  });
-
-  it('keeps writing after a failed write', async () => {
-    const store = open();
-    const failed = store.write(async () => {
-      throw new Error('no');
-    });
-    const next = store.write((tx) => tx.settingSet('k', 'v'));
-    await expect(failed).rejects.toThrow('no');
-    await next;
-    expect(await store.settingGet('k')).toBe('v');
-  });
-
-  it('refuses a transaction object used after its write ended', async () => {
-    const store = open();
-    let escaped: StoreTx | undefined;
-    await store.write(async (tx) => {
-      escaped = tx;
-    });
-    await expect(escaped?.settingSet('k', 'v')).rejects.toThrow(/after its write\(\) ended/);
   });
 
   it('finishes writes already called before closing, then refuses new ones', async () => {

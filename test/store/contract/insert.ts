@@ -1,6 +1,7 @@
 /** Contract: transactions, needs, and inserting jobs. */
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../../src/domain/job.js';
+import type { StoreTx } from '../../../src/store/store.js';
 import {
   addNeeds,
   getJob,
@@ -51,6 +52,50 @@ export function describeTransactions(factory: StoreFactory): void {
       });
       expect(seenInside).toBeUndefined();
       expect(await ctx.store.jobGet(id as number)).toBeDefined();
+    });
+
+    it('runs one write at a time: a second waits for the first to commit', async () => {
+      const store = ctx.store;
+      const events: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const first = store.write(async (tx) => {
+        events.push('first start');
+        await gate;
+        await tx.settingSet('k', 'first');
+        events.push('first end');
+      });
+      const second = store.write(async (tx) => {
+        events.push('second start');
+        await tx.settingSet('k', 'second');
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(events).toEqual(['first start']);
+      release();
+      await Promise.all([first, second]);
+      expect(events).toEqual(['first start', 'first end', 'second start']);
+      expect(await store.settingGet('k')).toBe('second');
+    });
+
+    it('keeps writing after a write whose callback threw or that the database refused', async () => {
+      const store = ctx.store;
+      const threw = store.write(async () => {
+        throw new Error('no');
+      });
+      const refused = store.write((tx) => tx.jobInsertMany([newJob(424_242)]));
+      const next = store.write((tx) => tx.settingSet('k', 'v'));
+      await expect(threw).rejects.toThrow('no');
+      await expect(refused).rejects.toThrow(/foreign key/i);
+      await next;
+      expect(await store.settingGet('k')).toBe('v');
+    });
+
+    it('refuses a transaction object used after its write ended', async () => {
+      let escaped: StoreTx | undefined;
+      await ctx.store.write(async (tx) => {
+        escaped = tx;
+      });
+      await expect(escaped?.settingSet('k', 'v')).rejects.toThrow(/after its write\(\) ended/);
     });
   });
 }

@@ -7,10 +7,17 @@
  */
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { BenchEnv, BenchPayload, RunWorker, SystemAdapter, SystemInstance } from './types.js';
+import {
+  type BenchEnv,
+  type BenchPayload,
+  type RunWorker,
+  type SystemAdapter,
+  type SystemInstance,
+  BULK_CHUNK,
+  enqueueInChunks,
+} from './types.js';
 
 const QUEUE = 'noop';
-const BATCH = 5_000;
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 };
 
 interface WorkerConfig {
@@ -45,14 +52,10 @@ class BullInstance implements SystemInstance {
     await this.redis.connect();
   }
 
-  async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
-    for (let at = from; at < from + count; at += BATCH) {
-      signal.throwIfAborted();
-      const n = Math.min(BATCH, from + count - at);
-      await this.queue.addBulk(
-        Array.from({ length: n }, (_, k) => ({ name: QUEUE, data: { i: at + k } })),
-      );
-    }
+  enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.queue.addBulk(indices.map((i) => ({ name: QUEUE, data: { i } }))),
+    );
   }
 
   async enqueueOne(i: number): Promise<string> {
@@ -144,7 +147,7 @@ export const bullmq: SystemAdapter = {
   memoryNote: 'Redis used_memory_rss (the whole Redis server)',
   settings: () => [
     'BullMQ 6, Redis 127.0.0.1:6379 (no persistence: save "" and appendonly no)',
-    `submit: Queue.addBulk (chunks of ${BATCH}), Queue.add one by one; removeOnComplete: true`,
+    `submit: Queue.addBulk (chunks of ${BULK_CHUNK}), Queue.add one by one; removeOnComplete: true`,
     'worker: one Worker, concurrency 32, in a separate process',
   ],
   async durability(env: BenchEnv): Promise<string> {

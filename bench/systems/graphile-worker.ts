@@ -5,11 +5,18 @@
  * Bulk enqueue: `addJobs` (one statement per chunk); one by one: `addJob`.
  */
 import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'graphile-worker';
-import type { BenchEnv, BenchPayload, RunWorker, SystemAdapter, SystemInstance } from './types.js';
+import {
+  type BenchEnv,
+  type BenchPayload,
+  type RunWorker,
+  type SystemAdapter,
+  type SystemInstance,
+  BULK_CHUNK,
+  enqueueInChunks,
+} from './types.js';
 import { commitPromise, dropSchema } from './postgres.js';
 
 const TASK = 'noop';
-const BATCH = 5_000;
 const LOCAL_QUEUE_SIZE = 500;
 const COMPLETE_BATCH_DELAY_MS = 0;
 const POOL = 32;
@@ -32,14 +39,10 @@ class GraphileInstance implements SystemInstance {
     private readonly utils: WorkerUtils,
   ) {}
 
-  async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
-    for (let at = from; at < from + count; at += BATCH) {
-      signal.throwIfAborted();
-      const n = Math.min(BATCH, from + count - at);
-      await this.utils.addJobs(
-        Array.from({ length: n }, (_, k) => ({ identifier: TASK, payload: { i: at + k } })),
-      );
-    }
+  enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.utils.addJobs(indices.map((i) => ({ identifier: TASK, payload: { i } }))),
+    );
   }
 
   async enqueueOne(i: number): Promise<string> {
@@ -76,7 +79,7 @@ export const graphileWorker: SystemAdapter = {
   memoryNote: 'n/a (PostgreSQL server memory not attributed)',
   settings: () => [
     'graphile-worker 0.17, PostgreSQL 127.0.0.1:5432, fresh schema per instance',
-    `submit: WorkerUtils.addJobs (chunks of ${BATCH}), addJob one by one; pool ${POOL}`,
+    `submit: WorkerUtils.addJobs (chunks of ${BULK_CHUNK}), addJob one by one; pool ${POOL}`,
     `worker: run() with concurrentJobs 32, localQueue.size ${LOCAL_QUEUE_SIZE}, ` +
       `completeJobBatchDelay ${COMPLETE_BATCH_DELAY_MS} ms, failJobBatchDelay ${COMPLETE_BATCH_DELAY_MS} ms, in a separate process`,
   ],

@@ -5,12 +5,19 @@
  * (0.5 s); bulk enqueue with `insert`, one by one with `send`. Maintenance and scheduling off.
  */
 import PgBoss from 'pg-boss';
-import type { BenchEnv, BenchPayload, RunWorker, SystemAdapter, SystemInstance } from './types.js';
+import {
+  type BenchEnv,
+  type BenchPayload,
+  type RunWorker,
+  type SystemAdapter,
+  type SystemInstance,
+  BULK_CHUNK,
+  enqueueInChunks,
+} from './types.js';
 import { commitPromise, dropSchema } from './postgres.js';
 import { sleep } from '../stats.js';
 
 const QUEUE = 'noop';
-const BATCH = 5_000;
 const BATCH_SIZE = 100;
 const POLLING_SECONDS = 0.5;
 const POOL = 32;
@@ -43,14 +50,10 @@ class PgBossInstance implements SystemInstance {
     private readonly boss: PgBoss,
   ) {}
 
-  async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
-    for (let at = from; at < from + count; at += BATCH) {
-      signal.throwIfAborted();
-      const n = Math.min(BATCH, from + count - at);
-      await this.boss.insert(
-        Array.from({ length: n }, (_, k) => ({ name: QUEUE, data: { i: at + k } })),
-      );
-    }
+  enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.boss.insert(indices.map((i) => ({ name: QUEUE, data: { i } }))),
+    );
   }
 
   async enqueueOne(i: number): Promise<string> {
@@ -89,7 +92,7 @@ export const pgBoss: SystemAdapter = {
   memoryNote: 'n/a (PostgreSQL server memory not attributed)',
   settings: () => [
     'pg-boss 10, PostgreSQL 127.0.0.1:5432, fresh schema per instance, supervise/schedule off',
-    `submit: insert() (chunks of ${BATCH}), send() one by one; pool ${POOL}`,
+    `submit: insert() (chunks of ${BULK_CHUNK}), send() one by one; pool ${POOL}`,
     `worker: 32 work() loops (v10 has no teamSize), batchSize ${BATCH_SIZE}, ` +
       `pollingIntervalSeconds ${POLLING_SECONDS} (the minimum), loops staggered over the interval, in a separate process; ` +
       'a job counts as done when its batch handler returns (pg-boss completes the batch after)',

@@ -20,13 +20,15 @@ import { Client, Worker } from 'switchyard';
 import { CLI } from '../paths.js';
 import { spawnTracked, stopChild } from '../procs.js';
 import { commitPromise, dropSchema } from './postgres.js';
-import type {
-  BenchEnv,
-  BenchPayload,
-  OpenContext,
-  RunWorker,
-  SystemAdapter,
-  SystemInstance,
+import {
+  type BenchEnv,
+  type BenchPayload,
+  type OpenContext,
+  type RunWorker,
+  type SystemAdapter,
+  type SystemInstance,
+  BULK_CHUNK,
+  enqueueInChunks,
 } from './types.js';
 
 /** Data directories still in use: removed on exit even after Ctrl-C. */
@@ -34,9 +36,6 @@ const dataDirs = new Set<string>();
 process.on('exit', () => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Jobs per POST /jobs/batch (the API takes up to 10,000; the body limit is 1 MB). */
-const BATCH = 5_000;
 
 /** The store of one instance: the brokers' `--store` value, and how to remove it after. */
 interface FreshStore {
@@ -135,13 +134,10 @@ class SwitchyardInstance implements SystemInstance {
     return client;
   }
 
-  async enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
-    for (let at = from; at < from + count; at += BATCH) {
-      signal.throwIfAborted();
-      const n = Math.min(BATCH, from + count - at);
-      const jobs = Array.from({ length: n }, (_, k) => ({ type: 'noop', payload: { i: at + k } }));
-      await this.client().submitBatch(jobs);
-    }
+  enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.client().submitBatch(indices.map((i) => ({ type: 'noop', payload: { i } }))),
+    );
   }
 
   async enqueueOne(i: number): Promise<string> {
@@ -244,7 +240,9 @@ function freshSchema(env: BenchEnv): FreshStore {
   return { spec: url.href, remove: () => dropSchema(env.pgUrl, schema) };
 }
 
-const SUBMIT = 'submit: SDK Client over REST (POST /jobs/batch of 5,000; POST /jobs one by one)';
+const SUBMIT =
+  `submit: SDK Client over REST (POST /jobs/batch of ${BULK_CHUNK}; Client.submit one by one, ` +
+  'which sends the submits of concurrent callers made in one event-loop turn as one batch request)';
 
 /** Switchyard with SQLite, durable as shipped. */
 export const switchyard: SystemAdapter = switchyardAdapter({

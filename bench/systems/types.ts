@@ -108,3 +108,26 @@ export type RunWorker = (
 export interface BenchPayload {
   i: number;
 }
+
+/**
+ * Jobs per bulk enqueue call, the same for every system (Switchyard's batch API takes up to
+ * 10,000 and 1 MB; the peers' bulk calls have no lower limit).
+ */
+export const BULK_CHUNK = 5_000;
+
+/**
+ * Enqueues job indices `from` .. `from + count - 1` in chunks of BULK_CHUNK, one `send` each,
+ * one after the other; stops between chunks when `signal` aborts.
+ */
+export async function enqueueInChunks(
+  from: number,
+  count: number,
+  signal: AbortSignal,
+  send: (indices: number[]) => Promise<unknown>,
+): Promise<void> {
+  for (let at = from; at < from + count; at += BULK_CHUNK) {
+    signal.throwIfAborted();
+    const n = Math.min(BULK_CHUNK, from + count - at);
+    await send(Array.from({ length: n }, (_, k) => at + k));
+  }
+}

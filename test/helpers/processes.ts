@@ -134,6 +134,24 @@ export async function killAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop('SIGKILL')));
 }
 
+/** `broker` flags for a data directory and ports (0, the default, picks a free port). */
+export function brokerArgs(
+  dataDir: string,
+  ports: { clients?: number; workers?: number } = {},
+): string[] {
+  return [
+    '--data-dir',
+    dataDir,
+    '--clients-port',
+    String(ports.clients ?? 0),
+    '--workers-port',
+    String(ports.workers ?? 0),
+  ];
+}
+
+/** Liveness fast enough for tests: a silent worker is dead after 100 ms × 5. */
+export const FAST_LIVENESS = ['--ping-interval', '100', '--max-liveness', '5'];
+
 export interface BrokerProcess {
   proc: Proc;
   clientsUrl: string;

@@ -11,7 +11,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client, PermanentError, Worker } from '../../src/index.js';
 import type { JobBody } from '../../src/protocol/api.js';
 import { until } from '../helpers/http.js';
-import { cli, killAll, runCli, startBrokerProcess, type Proc } from '../helpers/processes.js';
+import {
+  brokerArgs,
+  cli,
+  killAll,
+  runCli,
+  startBrokerProcess,
+  type Proc,
+} from '../helpers/processes.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -129,14 +136,7 @@ describe('switchyard up and the client commands', () => {
 
 describe('the worker agent on SIGTERM', () => {
   it('takes no new job, lets the running one finish, then exits 0', async () => {
-    const b = await startBrokerProcess([
-      '--data-dir',
-      join(dir, 'data'),
-      '--clients-port',
-      '0',
-      '--workers-port',
-      '0',
-    ]);
+    const b = await startBrokerProcess(brokerArgs(join(dir, 'data')));
     const agent = cli(['worker', '--json', '--broker', b.workersUrl, '--name', 'drainer']);
     await agent.waitFor((l) => l.includes('"welcomed by broker"'));
     const client = new Client({ url: b.clientsUrl });
@@ -158,14 +158,7 @@ describe('the worker agent on SIGTERM', () => {
 
 describe('the SDK', () => {
   it('submits with a Client and runs TypeScript handlers with a Worker, outcome by outcome', async () => {
-    const b = await startBrokerProcess([
-      '--data-dir',
-      join(dir, 'data'),
-      '--clients-port',
-      '0',
-      '--workers-port',
-      '0',
-    ]);
+    const b = await startBrokerProcess(brokerArgs(join(dir, 'data')));
     const client = new Client({ url: b.clientsUrl });
     const worker = new Worker({
       brokers: b.workersUrl,

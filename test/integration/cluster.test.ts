@@ -15,7 +15,9 @@ import { openEvents } from '../helpers/events.js';
 import { api, getJob, submit, until } from '../helpers/http.js';
 import { freshSchema, type TestSchema } from '../helpers/postgres.js';
 import {
+  brokerArgs,
   cli,
+  FAST_LIVENESS,
   killAll,
   startBrokerProcess,
   type BrokerProcess,
@@ -34,19 +36,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const FAST = ['--ping-interval', '100', '--max-liveness', '5'];
-
 function node(i: number): Promise<BrokerProcess> {
   return startBrokerProcess([
     '--store',
     schema.url,
-    '--data-dir',
-    join(dir, `node${i}`),
-    '--clients-port',
-    '0',
-    '--workers-port',
-    '0',
-    ...FAST,
+    ...brokerArgs(join(dir, `node${i}`)),
+    ...FAST_LIVENESS,
   ]);
 }
 

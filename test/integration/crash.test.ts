@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobBody } from '../../src/protocol/api.js';
 import {
+  brokerArgs,
   cli,
+  FAST_LIVENESS,
   killAll,
   startBrokerProcess,
   type BrokerProcess,
@@ -26,18 +28,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const FAST = ['--ping-interval', '100', '--max-liveness', '5'];
-
 async function brokerOn(ports?: { clients: number; workers: number }): Promise<BrokerProcess> {
-  return startBrokerProcess([
-    '--data-dir',
-    join(dir, 'data'),
-    '--clients-port',
-    String(ports?.clients ?? 0),
-    '--workers-port',
-    String(ports?.workers ?? 0),
-    ...FAST,
-  ]);
+  return startBrokerProcess([...brokerArgs(join(dir, 'data'), ports), ...FAST_LIVENESS]);
 }
 
 function portsOf(b: BrokerProcess) {

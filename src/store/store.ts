@@ -82,6 +82,16 @@ export interface ClaimParams {
   now: number;
 }
 
+/** A running attempt kept by the worker (and node) that reports it still runs it. */
+export interface AdoptParams {
+  id: number;
+  attempt: number;
+  workerId: string;
+  workerName: string;
+  nodeId: string;
+  now: number;
+}
+
 export interface ClaimResult {
   jobs: RunningJob[];
   /** Needs that have no queued job left (the dispatcher stops looking at them until woken). */
@@ -198,14 +208,7 @@ export interface StoreTx {
    * A reconnecting worker keeps a job it still runs: applies when the job is `running` with
    * that attempt. Returns the job when it applied.
    */
-  jobAdopt(params: {
-    id: number;
-    attempt: number;
-    workerId: string;
-    workerName: string;
-    nodeId: string;
-    now: number;
-  }): Promise<RunningJob | undefined>;
+  jobAdopt(params: AdoptParams): Promise<RunningJob | undefined>;
   /** Cancels a job that has not ended; a running one gets an attempt record (outcome canceled). */
   jobCancel(id: number, now: number): Promise<{ before: JobState; job: JobRecord } | undefined>;
   /** Moves due `scheduled` jobs to `queued` (earliest run time first); returns them. */

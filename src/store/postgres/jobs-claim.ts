@@ -20,7 +20,7 @@
  * were claimed. When a row was skipped (another node holds it) the counts differ and the needs
  * is not reported exhausted: conservative, the dispatcher just looks again.
  */
-import type { ClaimParams, ClaimResult, RunningJob } from '../store.js';
+import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store.js';
 import type { Queryable } from './connection.js';
 import { runningColumns, runningColumnsOf, runningFromRow, type RunningRow } from './rows.js';
 
@@ -130,17 +130,7 @@ export async function jobClaimIds(
 }
 
 /** Re-points a running attempt at the worker (and node) that reports it still runs it. */
-export async function jobAdopt(
-  c: Queryable,
-  params: {
-    id: number;
-    attempt: number;
-    workerId: string;
-    workerName: string;
-    nodeId: string;
-    now: number;
-  },
-): Promise<RunningJob | undefined> {
+export async function jobAdopt(c: Queryable, params: AdoptParams): Promise<RunningJob | undefined> {
   const { rows } = await c.query<RunningRow>(adoptSql, [
     params.workerId,
     params.workerName,

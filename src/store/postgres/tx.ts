@@ -10,6 +10,7 @@
  */
 import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
+  AdoptParams,
   AttemptEnd,
   AttributeUpdate,
   ClaimParams,
@@ -108,14 +109,7 @@ export class PostgresTx implements StoreTx {
     return jobEndAttempts(this.c, ends);
   }
 
-  async jobAdopt(params: {
-    id: number;
-    attempt: number;
-    workerId: string;
-    workerName: string;
-    nodeId: string;
-    now: number;
-  }): Promise<RunningJob | undefined> {
+  async jobAdopt(params: AdoptParams): Promise<RunningJob | undefined> {
     return jobAdopt(this.c, params);
   }
 

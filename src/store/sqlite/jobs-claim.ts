@@ -7,7 +7,7 @@
  * per needs walks the partial dispatch index and stops after `limit` rows, however long the
  * queue. The candidates are merged in memory.
  */
-import type { ClaimParams, ClaimResult, RunningJob } from '../store.js';
+import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store.js';
 import type { Conn } from './connection.js';
 import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
 
@@ -115,17 +115,7 @@ export function jobClaimIds(c: Conn, ids: readonly number[], who: Lessee): Runni
 }
 
 /** Re-points a running attempt at the worker (and node) that reports it still runs it. */
-export function jobAdopt(
-  c: Conn,
-  params: {
-    id: number;
-    attempt: number;
-    workerId: string;
-    workerName: string;
-    nodeId: string;
-    now: number;
-  },
-): RunningJob | undefined {
+export function jobAdopt(c: Conn, params: AdoptParams): RunningJob | undefined {
   const row = c.stmt(adoptSql).get(params) as RunningRow | undefined;
   return row === undefined ? undefined : runningFromRow(row);
 }

@@ -6,11 +6,12 @@
  */
 import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
+  AdoptParams,
   AttemptEnd,
   AttributeUpdate,
   ClaimParams,
-  ClusterChannel,
   ClaimResult,
+  ClusterChannel,
   NeedsRecord,
   NewJob,
   NewLogEntry,
@@ -75,14 +76,7 @@ export class SqliteTx implements StoreTx {
     return jobEndAttempts(this.c, ends);
   }
 
-  async jobAdopt(params: {
-    id: number;
-    attempt: number;
-    workerId: string;
-    workerName: string;
-    nodeId: string;
-    now: number;
-  }): Promise<RunningJob | undefined> {
+  async jobAdopt(params: AdoptParams): Promise<RunningJob | undefined> {
     return jobAdopt(this.c, params);
   }
 

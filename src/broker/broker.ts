@@ -188,13 +188,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       rescan: () => dispatcher.rescan(),
     });
     clusterView = async () => {
-      const [nodes, leader, workers] = await Promise.all([
-        maintenance.nodes(),
-        maintenance.leaderId(),
+      const nodes = await maintenance.nodes();
+      const [leader, workers] = await Promise.all([
+        maintenance.leaderId(nodes),
         store.workerList(),
       ]);
       return { nodeId, leader, nodes, workers: workers.filter((w) => w.online) };
     };
+
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
 

@@ -82,12 +82,12 @@ export class Maintenance {
     }));
   }
 
-  /** The leading node's id, if a live node leads. */
-  async leaderId(): Promise<string | null> {
+  /** The leading node's id, if one of `nodes` (as `nodes()` gave them) leads and is alive. */
+  async leaderId(nodes: readonly NodeView[]): Promise<string | null> {
     if (this.leading) return this.deps.nodeId;
     const id = await this.deps.store.settingGet(LEADER_KEY);
     if (id === undefined) return null;
-    return (await this.nodes()).some((n) => n.id === id && n.alive) ? id : null;
+    return nodes.some((n) => n.id === id && n.alive) ? id : null;
   }
 
   async start(): Promise<void> {

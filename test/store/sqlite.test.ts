@@ -11,7 +11,12 @@ import { openStore } from '../../src/store/open.js';
 import { claimCandidatesSql, claimNeedsSql } from '../../src/store/sqlite/jobs-claim.js';
 import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/sqlite/jobs-read.js';
-import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/sqlite/migrations.js';
+import {
+  latestVersion,
+  migrate,
+  migrations,
+  SchemaTooNewError,
+} from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
@@ -106,6 +111,74 @@ describe('SqliteStore', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('migration 2 leaves the attempts of jobs that succeeded before it as they read', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = join(dir, 'test.db');
+    const db = raw(path);
+    const failed = {
+      attempt: 1,
+      workerId: 'w_1',
+      workerName: 'one',
+      startedAt: T0,
+      finishedAt: T0 + 1_000,
+      outcome: 'failed',
+      error: { code: 'exit', message: 'exit code 2' },
+    };
+    const succeeded = {
+      attempt: 2,
+      workerId: 'w_2',
+      workerName: 'two',
+      startedAt: T0 + 2_000,
+      finishedAt: T0 + 3_000,
+      outcome: 'succeeded',
+      error: null,
+    };
+    try {
+      // A database as version 1 left it: the success recorded in the attempts JSON.
+      db.exec(`CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+      db.exec(migrations[0]!.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (1, ?, ?)').run(migrations[0]!.name, T0);
+      db.prepare(
+        `INSERT INTO needs (id, key, queue, type, requires) VALUES (1, 'k', 'default', 'shell', '{}')`,
+      ).run();
+      const insert = db.prepare(
+        `INSERT INTO jobs (needs_id, type, queue, payload, requires, meta, priority, state,
+           max_attempts, attempt, kill_signal, kill_grace_ms, run_at, created_at, updated_at,
+           started_at, finished_at, worker_id, worker_name, node_id, attempts)
+         VALUES (1, 'shell', 'default', '{}', '{}', '{}', 0, ?, 3, 2, 'SIGTERM', 10000, ?, ?, ?,
+           ?, ?, 'w_2', 'two', 'n_1', ?)`,
+      );
+      insert.run(
+        'succeeded',
+        T0,
+        T0,
+        T0 + 3_000,
+        T0 + 2_000,
+        T0 + 3_000,
+        JSON.stringify([failed, succeeded]),
+      );
+      insert.run(
+        'failed',
+        T0,
+        T0,
+        T0 + 3_000,
+        T0 + 2_000,
+        T0 + 3_000,
+        JSON.stringify([failed, { ...succeeded, outcome: 'failed', error: failed.error }]),
+      );
+    } finally {
+      db.close();
+    }
+    const store = open(path);
+    expect((await store.jobGet(1))?.attempts).toEqual([failed, succeeded]);
+    expect((await store.jobGet(2))?.attempts).toEqual([
+      failed,
+      { ...succeeded, outcome: 'failed', error: failed.error },
+    ]);
   });
 
   it('refuses a database written by a newer Switchyard, naming both versions', async () => {

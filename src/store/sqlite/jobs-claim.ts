@@ -11,6 +11,30 @@ import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store
 import type { Conn } from './connection.js';
 import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
 
+/**
+ * What a claim reads back: only what the caller does not already know (the lease's worker,
+ * node and start time are its own parameters, the needs its argument), as a raw row.
+ */
+const claimedColumns =
+  'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms';
+
+type ClaimedRow = [
+  id: number,
+  needsId: number,
+  attempt: number,
+  type: string,
+  queue: string,
+  payload: string,
+  requires: string,
+  priority: number,
+  maxAttempts: number,
+  requestFailures: number,
+  timeoutMs: number | null,
+  killSignal: string,
+  killGraceMs: number,
+];
+
 /** The best queued jobs of one needs (exported for the query-plan test). */
 export const claimCandidatesSql =
   `SELECT id, priority FROM jobs INDEXED BY jobs_dispatch ` +
@@ -19,7 +43,7 @@ export const claimCandidatesSql =
 const claimOneSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
   `node_id = ?, started_at = ?, updated_at = ?, progress = NULL ` +
-  `WHERE id = ? AND state = 'queued' RETURNING ${runningColumns}`;
+  `WHERE id = ? AND state = 'queued' RETURNING ${claimedColumns}`;
 
 /**
  * The best queued jobs of one needs, claimed in one statement: a third cheaper per job than a
@@ -29,7 +53,7 @@ export const claimNeedsSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
   `node_id = ?, started_at = ?, updated_at = ?, progress = NULL WHERE id IN ` +
   `(SELECT id FROM jobs INDEXED BY jobs_dispatch WHERE needs_id = ? AND state = 'queued' ` +
-  `ORDER BY priority DESC, id LIMIT ?) RETURNING ${runningColumns}`;
+  `ORDER BY priority DESC, id LIMIT ?) RETURNING ${claimedColumns}`;
 
 const adoptSql =
   `UPDATE jobs SET worker_id = @workerId, worker_name = @workerName, node_id = @nodeId, ` +
@@ -44,11 +68,33 @@ interface Candidate {
 
 type Lessee = Omit<ClaimParams, 'needsIds' | 'limit'>;
 
+function claimed(row: ClaimedRow, who: Lessee): RunningJob {
+  return {
+    id: row[0],
+    needsId: row[1],
+    attempt: row[2],
+    type: row[3],
+    queue: row[4],
+    payload: JSON.parse(row[5]),
+    requires: JSON.parse(row[6]) as Record<string, string>,
+    priority: row[7],
+    maxAttempts: row[8],
+    requestFailures: row[9],
+    timeoutMs: row[10],
+    killSignal: row[11],
+    killGraceMs: row[12],
+    startedAt: who.now,
+    workerId: who.workerId,
+    workerName: who.workerName,
+    nodeId: who.nodeId,
+  };
+}
+
 function claimOne(c: Conn, id: number, who: Lessee): RunningJob | undefined {
   const row = c
-    .stmt(claimOneSql)
-    .get(who.workerId, who.workerName, who.nodeId, who.now, who.now, id) as RunningRow | undefined;
-  return row === undefined ? undefined : runningFromRow(row);
+    .rawStmt(claimOneSql)
+    .get(who.workerId, who.workerName, who.nodeId, who.now, who.now, id) as ClaimedRow | undefined;
+  return row === undefined ? undefined : claimed(row, who);
 }
 
 /**
@@ -89,7 +135,7 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
  */
 function claimFromOneNeeds(c: Conn, needsId: number, limit: number, who: Lessee): ClaimResult {
   const rows = c
-    .stmt(claimNeedsSql)
+    .rawStmt(claimNeedsSql)
     .all(
       who.workerId,
       who.workerName,
@@ -98,8 +144,8 @@ function claimFromOneNeeds(c: Conn, needsId: number, limit: number, who: Lessee)
       who.now,
       needsId,
       limit,
-    ) as RunningRow[];
-  const jobs = rows.map(runningFromRow);
+    ) as ClaimedRow[];
+  const jobs = rows.map((row) => claimed(row, who));
   jobs.sort((a, b) => b.priority - a.priority || a.id - b.id);
   return { jobs, exhausted: jobs.length < limit ? [needsId] : [] };
 }

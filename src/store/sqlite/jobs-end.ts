@@ -23,24 +23,43 @@ const cancelSql =
   `attempts = CASE WHEN ? IS NULL THEN attempts ELSE json_insert(attempts, '$[#]', json(?)) END ` +
   `WHERE id = ? RETURNING *`;
 
+/**
+ * A success leaves the attempts JSON alone: the successful attempt is read back from the row's
+ * lease columns, which the end keeps (see `jobFromRow`).
+ */
+const succeedSql =
+  `UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, request_failures = ?, ` +
+  `finished_at = ?, updated_at = ? ` +
+  `WHERE id = ? AND state = 'running' AND attempt = ? AND worker_id = ?`;
+
 /** One conditional UPDATE per end; the answers say which were current. */
 export function jobEndAttempts(c: Conn, ends: readonly AttemptEnd[]): boolean[] {
   const end = c.stmt(endSql);
-  return ends.map(
-    (e) =>
-      end.run(
-        e.state,
-        e.runAt ?? null,
-        jsonOrNull(e.result),
-        jsonOrNull(e.error),
-        e.requestFailures,
-        isTerminal(e.state) ? e.now : null,
-        e.now,
-        JSON.stringify(e.record),
-        e.id,
-        e.attempt,
-        e.workerId,
-      ).changes === 1,
+  const succeed = c.stmt(succeedSql);
+  return ends.map((e) =>
+    e.state === 'succeeded'
+      ? succeed.run(
+          jsonOrNull(e.result),
+          e.requestFailures,
+          e.now,
+          e.now,
+          e.id,
+          e.attempt,
+          e.workerId,
+        ).changes === 1
+      : end.run(
+          e.state,
+          e.runAt ?? null,
+          jsonOrNull(e.result),
+          jsonOrNull(e.error),
+          e.requestFailures,
+          isTerminal(e.state) ? e.now : null,
+          e.now,
+          JSON.stringify(e.record),
+          e.id,
+          e.attempt,
+          e.workerId,
+        ).changes === 1,
   );
 }
 

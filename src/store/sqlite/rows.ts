@@ -74,8 +74,29 @@ export function jobFromRow(row: JobRow): JobRecord {
     attributes: JSON.parse(row.attributes) as Record<string, string>,
     result: parse(row.result),
     error: parse(row.error) as JobError | null,
-    attempts: JSON.parse(row.attempts) as Attempt[],
+    attempts: attemptsOf(row),
   };
+}
+
+/**
+ * The attempts JSON holds every ended attempt but a successful one, which is the row's own
+ * lease columns (a success is always the last attempt, and ending it keeps them).
+ */
+function attemptsOf(row: JobRow): Attempt[] {
+  const attempts = JSON.parse(row.attempts) as Attempt[];
+  if (row.state === 'succeeded') {
+    attempts.push({
+      attempt: row.attempt,
+      // The lease columns of the running job it was; the schema guaranteed them then.
+      workerId: row.worker_id as string,
+      workerName: row.worker_name as string,
+      startedAt: row.started_at as number,
+      finishedAt: row.finished_at as number,
+      outcome: 'succeeded',
+      error: null,
+    });
+  }
+  return attempts;
 }
 
 /** The columns a RunningJob is made of (for SELECT and RETURNING). */

@@ -144,6 +144,23 @@ export function describeInsert(factory: StoreFactory): void {
       expect(got.map((j) => j.id)).toEqual(ids);
     });
 
+    it('gives each job of a large batch the id of its own row', async () => {
+      // Large enough for whatever groups a backend inserts in at once, with a remainder.
+      const needsId = await addNeeds(ctx.store);
+      const count = 263;
+      const ids = await insertJobs(
+        ctx.store,
+        Array.from({ length: count }, (_, i) =>
+          newJob(needsId, { payload: { i }, priority: i % 7 }),
+        ),
+      );
+      expect(new Set(ids).size).toBe(count);
+      const got = await Promise.all(ids.map((id) => getJob(ctx.store, id)));
+      expect(got.map((j) => [j.payload, j.priority])).toEqual(
+        Array.from({ length: count }, (_, i) => [{ i }, i % 7]),
+      );
+    });
+
     it('returns no ids for no jobs', async () => {
       expect(await insertJobs(ctx.store, [])).toEqual([]);
     });

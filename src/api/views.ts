@@ -8,7 +8,16 @@ import type { ClusterState } from './context.js';
 import type { LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/session.js';
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+let lastMs = Number.NaN;
+let lastIso = '';
+/** ISO 8601; the jobs of one batch share their times, so the last answer is kept. */
+const iso = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+};
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 export function jobView(

@@ -59,6 +59,14 @@ export class EventBus extends EventEmitter<BrokerEvents> {
     this.forward = fn;
   }
 
+  /**
+   * Whether an event of this name reaches anyone (a subscriber, or other nodes): hot paths skip
+   * building events nobody receives.
+   */
+  wants(name: BrokerEventName): boolean {
+    return this.forward !== null || this.listenerCount(name) > 0;
+  }
+
   override emit<K extends BrokerEventName>(name: K, ...args: BrokerEvents[K]): boolean {
     if (this.forward) this.forward({ name, data: args[0] } as BrokerEvent);
     return super.emit(name, ...(args as never));

@@ -188,17 +188,19 @@ export class WorkerHub {
 
   /** Gives claimed jobs to their worker (after the claim is committed). */
   deliver(session: WorkerSession, jobs: readonly RunningJob[]): void {
+    const announce = this.deps.events.wants('job:state');
     for (const job of jobs) {
       session.held.set(job.id, { job, stopping: false });
       session.send({ type: 'assign', job: toAssigned(job) });
-      this.deps.events.emit('job:state', {
-        id: job.id,
-        from: 'queued',
-        to: 'running',
-        attempt: job.attempt,
-        workerId: session.id,
-        error: null,
-      });
+      if (announce)
+        this.deps.events.emit('job:state', {
+          id: job.id,
+          from: 'queued',
+          to: 'running',
+          attempt: job.attempt,
+          workerId: session.id,
+          error: null,
+        });
     }
   }
 
@@ -622,17 +624,19 @@ export class WorkerHub {
     applied: readonly boolean[],
     workerId: string | null,
   ): void {
+    const announce = this.deps.events.wants('job:state');
     ends.forEach((end, i) => {
       if (!applied[i]) return;
       if (end.state === 'scheduled' && end.runAt !== undefined) this.deps.scheduler.note(end.runAt);
-      this.deps.events.emit('job:state', {
-        id: end.id,
-        from: 'running',
-        to: end.state,
-        attempt: end.attempt,
-        workerId: workerId ?? end.workerId,
-        error: end.error,
-      });
+      if (announce)
+        this.deps.events.emit('job:state', {
+          id: end.id,
+          from: 'running',
+          to: end.state,
+          attempt: end.attempt,
+          workerId: workerId ?? end.workerId,
+          error: end.error,
+        });
     });
   }
 

@@ -51,8 +51,11 @@ export class JobService {
       });
     }
     return committer.run(async (tx, ctx) => {
-      const rows: NewJob[] = [];
-      for (const p of prepared) rows.push({ ...p, needsId: await needs.resolve(tx, p) });
+      const rows: NewJob[] = new Array<NewJob>(prepared.length);
+      for (let i = 0; i < prepared.length; i++) {
+        const p = prepared[i]!;
+        rows[i] = { ...p, needsId: needs.known(p) ?? (await needs.resolve(tx, p)) };
+      }
       const ids = await tx.jobInsertMany(rows);
       const records = ids.map((id, i) => insertedRecord(id, prepared[i]!));
       const queued = [];
@@ -69,8 +72,10 @@ export class JobService {
         if (nextRun !== null) scheduler.note(nextRun);
         // Jobs dispatched in this very commit are answered as running.
         const claimed = claimedInBatch(ctx);
+        const announce = events.wants('job:created');
         for (const r of records) {
-          events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
+          if (announce)
+            events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
           const run = claimed?.get(r.id);
           if (run) {
             r.state = 'running';

@@ -45,6 +45,11 @@ export class NeedsRegistry {
     return this.byId.values();
   }
 
+  /** The id of these needs if they are known already (no transaction, no await). */
+  known(job: Needs): number | undefined {
+    return this.byKey.get(needsKey(job))?.id;
+  }
+
   /** The id of these needs, created in `tx` if new (and matched against connected workers). */
   async resolve(tx: StoreTx, job: Needs): Promise<number> {
     const key = needsKey(job);

@@ -33,7 +33,7 @@ async function call(
   } catch {
     json = { raw: text };
   }
-  return { status: res.status, json };
+  return { status: res.status, json, headers: res.headers };
 }
 
 function expectError(
@@ -136,9 +136,22 @@ describe('POST /api/v1/jobs', () => {
 
 describe('POST /api/v1/jobs/batch', () => {
   it('accepts several jobs in one call', async () => {
-    const r = await call('POST', '/api/v1/jobs/batch', { jobs: [{ type: 'a' }, { type: 'b' }] });
+    const r = await call('POST', '/api/v1/jobs/batch', {
+      jobs: [{ type: 'a' }, { type: 'b', payload: [1, 'two'], priority: 3, timeout: 1.5 }],
+    });
     expect(r.status).toBe(201);
-    expect((r.json.jobs as unknown[]).length).toBe(2);
+    expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const jobs = r.json.jobs as Array<Record<string, unknown>>;
+    expect(jobs.map((j) => [j.type, j.payload, j.priority, j.timeout])).toEqual([
+      ['a', {}, 0, null],
+      ['b', [1, 'two'], 3, 1.5],
+    ]);
+    // Each answer is the job as it reads back (which adds why it waits): nothing ran it.
+    for (const job of jobs) {
+      const { reason, ...got } = (await call('GET', `/api/v1/jobs/${String(job.id)}`)).json;
+      expect(reason).toMatch(/^no worker matches/);
+      expect(got).toEqual(job);
+    }
   });
   it('refuses an empty list', async () => {
     expectError(

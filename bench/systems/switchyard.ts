@@ -194,7 +194,7 @@ export function switchyardAdapter(variant: SwitchyardVariant): SystemAdapter {
     workerModule: './systems/switchyard.js',
     manyWorkers: true,
     completionKnown:
-      'Client.wait(): woken by the event stream (GET /api/v1/events?job=ID, SSE), then GET /api/v1/jobs/:id',
+      'Client.wait(): one long poll, GET /api/v1/jobs/:id?wait=S, answered when the job ends',
     memoryNote:
       nodes === 1
         ? 'broker process peak RSS (VmHWM)'

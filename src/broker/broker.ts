@@ -169,6 +169,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
     await api.listen({ host: config.clients.address, port: config.clients.port });
     cleanups.push(() => api.close());
+    // Before the API closes: requests waiting for jobs to end are answered with the job now.
+    cleanups.push(async () => jobs.wakeWaiters());
     const clientsAddress = api.server.address() as AddressInfo;
 
     const clientsUrl = `http://${urlHost(clientsAddress.address)}:${clientsAddress.port}`;

@@ -3,7 +3,7 @@
  * queued job gives for waiting. Answers only after the change is committed.
  */
 import { SwitchyardError, notFound } from '../domain/errors.js';
-import { isTerminal, type JobRecord } from '../domain/job.js';
+import { isTerminal, type JobRecord, type JobState } from '../domain/job.js';
 import { describeNeeds, type Needs } from '../domain/matching.js';
 import type { Clock } from '../domain/clock.js';
 import type { SubmitJob } from '../protocol/api.js';
@@ -31,7 +31,20 @@ export interface JobServiceDeps {
   workersFor(needs: Needs): { matching: number; free: number };
 }
 
+/** The longest a request may wait for a job to end (GET /jobs/:id?wait=). */
+export const MAX_WAIT_MS = 60_000;
+
 export class JobService {
+  /** Requests waiting for a job to end, by job id; woken by its terminal state event. */
+  private readonly endWaiters = new Map<number, Set<() => void>>();
+  private readonly onState = (e: { id: number; to: JobState }): void => {
+    if (!isTerminal(e.to)) return;
+    const waiters = this.endWaiters.get(e.id);
+    if (waiters === undefined) return;
+    this.endWaiters.delete(e.id);
+    for (const wake of waiters) wake();
+  };
+
   constructor(private readonly deps: JobServiceDeps) {}
 
   async submit(inputs: readonly SubmitJob[], batch: boolean): Promise<JobRecord[]> {
@@ -94,6 +107,57 @@ export class JobService {
     const job = await this.deps.store.jobGet(id);
     if (!job) throw notFound('job', String(id));
     return job;
+  }
+
+  /**
+   * The job once it has ended (succeeded, failed or canceled), or as it is when `waitMs` has
+   * passed or `signal` aborts. Woken by the job's terminal state event, which the events of
+   * other nodes reach too; the waiter is registered before the first read, so an end between
+   * the two is not missed.
+   */
+  async getEnded(id: number, waitMs: number, signal?: AbortSignal): Promise<JobRecord> {
+    if (waitMs <= 0 || signal?.aborted) return this.get(id);
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.addWaiter(id, wake);
+    let timer: NodeJS.Timeout | undefined;
+    signal?.addEventListener('abort', wake, { once: true });
+    try {
+      const job = await this.get(id);
+      if (isTerminal(job.state)) return job;
+      timer = setTimeout(wake, Math.min(waitMs, MAX_WAIT_MS));
+      await woken;
+      return await this.get(id);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      this.removeWaiter(id, wake);
+    }
+  }
+
+  /** Answers every waiting request now (the broker is stopping). */
+  wakeWaiters(): void {
+    const all = [...this.endWaiters.values()];
+    this.endWaiters.clear();
+    this.deps.events.off('job:state', this.onState);
+    for (const waiters of all) for (const wake of waiters) wake();
+  }
+
+  private addWaiter(id: number, wake: () => void): void {
+    // Subscribed only while someone waits: state events are built only when someone listens.
+    if (this.endWaiters.size === 0) this.deps.events.on('job:state', this.onState);
+    let waiters = this.endWaiters.get(id);
+    if (waiters === undefined) this.endWaiters.set(id, (waiters = new Set()));
+    waiters.add(wake);
+  }
+
+  private removeWaiter(id: number, wake: () => void): void {
+    const waiters = this.endWaiters.get(id);
+    if (waiters !== undefined) {
+      waiters.delete(wake);
+      if (waiters.size === 0) this.endWaiters.delete(id);
+    }
+    if (this.endWaiters.size === 0) this.deps.events.off('job:state', this.onState);
   }
 
   async cancel(id: number): Promise<JobRecord> {

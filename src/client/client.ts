@@ -28,6 +28,8 @@ import {
 
 /** With the event stream, `wait` still reads the job this often, in case an event was missed. */
 const STREAM_RECHECK_MS = 5_000;
+/** The longest one long poll of `wait` asks the broker to hold (it allows 60 s). */
+const LONG_POLL_S = 30;
 
 /** The broker's clients port on this machine: where `switchyard up` and `broker` listen. */
 export const DEFAULT_URL = 'http://127.0.0.1:9658';
@@ -64,11 +66,15 @@ export interface WaitOptions {
   /** Give up after this long with a WaitTimeoutError; default: wait for ever. */
   timeoutMs?: number;
   /**
-   * Milliseconds between polls when the event stream cannot be used (default 200). With the
-   * stream, the job is read again as soon as an event says it changed, and every 5 s anyway.
+   * With `onUpdate`: milliseconds between polls when the event stream cannot be used (default
+   * 200). With the stream, the job is read again as soon as an event says it changed, and every
+   * 5 s anyway.
    */
   intervalMs?: number;
-  /** Called with the job on the first poll and whenever its state, progress or attempt change. */
+  /**
+   * Called with the job on the first read and whenever its state, progress or attempt change
+   * (the wait then follows the job's event stream instead of a long poll).
+   */
   onUpdate?(job: JobBody): void;
   /** Stops waiting (rejecting with the signal's reason). */
   signal?: AbortSignal;
@@ -220,12 +226,15 @@ export class Client {
   }
 
   /**
-   * Polls a job until it is terminal (succeeded, failed or canceled) and resolves with it.
+   * Waits until a job is terminal (succeeded, failed or canceled) and resolves with it. Without
+   * `onUpdate`, one long poll (`GET /jobs/:id?wait=`) that the broker answers as soon as the job
+   * ends, repeated every 30 s; with it, the job's event stream says when to read it again.
    * @throws WaitTimeoutError after `timeoutMs`.
    */
   async wait(id: string, options: WaitOptions = {}): Promise<JobBody> {
     const deadline =
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    if (options.onUpdate === undefined) return this.waitEnded(id, options, deadline);
     // Subscribed before the first read, so that no change between the two is missed.
     let changed: (() => void) | null = null;
     const stream = await this.openEvents({ job: id }, (event) => {
@@ -270,6 +279,22 @@ export class Client {
     }
   }
 
+  /** Long polls until the job ends or the deadline passes. */
+  private async waitEnded(id: string, options: WaitOptions, deadline: number): Promise<JobBody> {
+    const path = `/jobs/${encodeURIComponent(id)}`;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const left = deadline - Date.now();
+      const seconds = Math.max(0, Math.min(LONG_POLL_S, left / 1000));
+      const job = await this.request<JobBody>('GET', path, {
+        query: { wait: seconds.toFixed(3) },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      if (isTerminal(job.state as JobState)) return job;
+      if (Date.now() >= deadline) throw new WaitTimeoutError(job, options.timeoutMs ?? 0);
+    }
+  }
+
   /**
    * Follows the broker's events live (`GET /api/v1/events`): job creations, state changes,
    * progress, logs, attributes, workers coming and going. `job` narrows it to one job. Resolves
@@ -300,7 +325,7 @@ export class Client {
   private async request<T>(
     method: 'GET' | 'POST',
     path: string,
-    options: { body?: unknown; query?: Query; prefix?: string } = {},
+    options: { body?: unknown; query?: Query; prefix?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
     const url = `${this.url}${options.prefix ?? API_PREFIX}${path}${queryString(options.query)}`;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -312,8 +337,10 @@ export class Client {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw new SwitchyardError(
         'unavailable',
         `cannot reach the broker at ${this.url}: ${causeOf(err)}`,

@@ -11,6 +11,8 @@ export interface TransportRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
+  /** Aborts the request (it then rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 export interface TransportResponse {
@@ -35,7 +37,9 @@ export function httpTransport(): Transport {
       const agent = target.protocol === 'https:' ? agents['https:'] : agents['http:'];
       const headers: Record<string, string | number> = { ...request.headers };
       if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-      const req = module.request(target, { method: request.method, headers, agent }, (res) => {
+      const options: http.RequestOptions = { method: request.method, headers, agent };
+      if (request.signal !== undefined) options.signal = request.signal;
+      const req = module.request(target, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
@@ -55,6 +59,7 @@ export function fetchTransport(fetchFn: typeof fetch): Transport {
       method: request.method,
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
     });
     return { status: response.status, text: await response.text() };
   };

@@ -253,6 +253,23 @@ export const LogQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const JobGetQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 60,
+        description:
+          'Seconds to wait for the job to end: the answer comes as soon as it has succeeded, ' +
+          'failed or been canceled, or when the time is up, with the job as it is then ' +
+          '(check its state). Absent or 0: at once.',
+        errorMessage: 'must be a number of seconds from 0 to 60',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const WorkerBody = Type.Object({
   id: Type.String(),
   name: Type.String(),

@@ -5,6 +5,7 @@ import { notFound } from '../../domain/errors.js';
 import type { JobState } from '../../domain/job.js';
 import {
   API_PREFIX,
+  JobGetQuery,
   JobIdParams,
   JobList,
   JobListQuery,
@@ -106,18 +107,32 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: Static<typeof JobIdParams> }>(
+    app.get<{ Params: Static<typeof JobIdParams>; Querystring: Static<typeof JobGetQuery> }>(
       `${API_PREFIX}/jobs/:id`,
       {
         schema: {
           summary: 'Get one job with its attempts, progress, attributes, result or error',
+          description:
+            'With `wait`, a long poll: answers when the job ends or the time is up, whichever ' +
+            'comes first.',
           tags: ['jobs'],
           params: JobIdParams,
+          querystring: JobGetQuery,
           response: { 200: JobRef, 400: errors[400], 404: errors[404] },
         },
       },
-      async (request) => {
-        const job = await ctx.jobs.get(Number(request.params.id));
+      async (request, reply) => {
+        const id = Number(request.params.id);
+        const waitMs = Math.round((request.query.wait ?? 0) * 1000);
+        let job;
+        if (waitMs > 0) {
+          // A client that goes away stops the wait.
+          const gone = new AbortController();
+          reply.raw.once('close', () => gone.abort());
+          job = await ctx.jobs.getEnded(id, waitMs, gone.signal);
+        } else {
+          job = await ctx.jobs.get(id);
+        }
         return jobView(job, reasonOf(ctx, job));
       },
     );

@@ -132,7 +132,7 @@ export function buildProgram(ctx: CliContext): Command {
       )
       .option(
         '--ping-interval <ms>',
-        'milliseconds between worker heartbeats (ping_interval; default 1000)',
+        'milliseconds between heartbeats of a busy worker (ping_interval; default 1000)',
       )
       .option(
         '--max-request-failures <n>',

@@ -42,7 +42,7 @@ export interface BrokerConfig {
   workers: Endpoint;
   /** Heartbeat intervals a worker may miss before it is dead. */
   maxLiveness: number;
-  /** Milliseconds between worker heartbeats. */
+  /** Milliseconds between heartbeats of a worker running jobs (idle: every max_liveness/3). */
   pingIntervalMs: number;
   /** Infrastructure failures (lost workers) before a job fails. */
   maxRequestFailures: number;

@@ -307,14 +307,19 @@ export class BrokerConnection {
       return;
     }
     // The broker answers a ping with a pong; three chances within the window are enough, and
-    // fewer frames matter to a broker serving a thousand idle workers.
-    if (this.beats++ % Math.max(1, Math.floor(this.maxLiveness / 3)) === 0) socket.ping();
+    // fewer frames matter to a broker serving a thousand idle workers. For the same reason an
+    // idle worker's heartbeat, which only keeps it alive, goes at that pace too; a worker
+    // running jobs reports their usage at every beat.
+    const third = this.beats++ % Math.max(1, Math.floor(this.maxLiveness / 3)) === 0;
+    if (third) socket.ping();
+    const jobs = this.events.jobs();
+    if (!third && jobs.length === 0) return;
     const cpu = this.cpu.sample();
     this.send({
       type: 'heartbeat',
       ...(cpu === undefined ? {} : { cpu }),
       memory: { rss: process.memoryUsage.rss(), total: os.totalmem(), free: os.freemem() },
-      jobs: this.events.jobs(),
+      jobs,
     });
   }
 

@@ -44,11 +44,34 @@ const untilAborted: Handler = (ctx) =>
   });
 
 describe('worker: handshake and heartbeats', () => {
-  it('stays with a broker that answers its pings, though it pings only every few heartbeats', async () => {
+  it('stays with a broker that answers its pings, though idle it pings and beats every other interval', async () => {
+    // maxLiveness 6: three chances within the window means every 2nd interval.
     const { broker } = await setup({}, { pingIntervalMs: 40, maxLiveness: 6 });
     await new Promise((r) => setTimeout(r, 800));
     expect(broker.connections).toBe(1);
-    expect(broker.messages.filter((m) => m.type === 'heartbeat').length).toBeGreaterThan(10);
+    const beats = broker.messages.filter((m) => m.type === 'heartbeat').length;
+    // At most 20 intervals passed: a heartbeat at each would be about 20.
+    expect(beats).toBeGreaterThanOrEqual(4);
+    expect(beats).toBeLessThanOrEqual(12);
+  });
+
+  it('beats at every interval while it runs a job, with the job in the heartbeat', async () => {
+    const { broker } = await setup(
+      { handlers: { hold: untilAborted } },
+      { pingIntervalMs: 20, maxLiveness: 10 },
+    );
+    broker.assign(job('1', 'hold'));
+    await broker.until(
+      () => broker.messages.find((m) => m.type === 'heartbeat' && (m.jobs?.length ?? 0) > 0),
+      'a heartbeat with the job',
+    );
+    const from = broker.messages.length;
+    await new Promise((r) => setTimeout(r, 400));
+    const beats = broker.messages
+      .slice(from)
+      .filter((m) => m.type === 'heartbeat' && m.jobs?.[0]?.jobId === '1');
+    // 20 intervals passed; idle (every 3rd interval with maxLiveness 10) would give at most 7.
+    expect(beats.length).toBeGreaterThanOrEqual(10);
   });
 
   it('leaves a broker that stops answering within the liveness window, and connects again', async () => {

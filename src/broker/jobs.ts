@@ -7,7 +7,7 @@ import { isTerminal, type JobRecord, type JobState } from '../domain/job.js';
 import { describeNeeds, type Needs } from '../domain/matching.js';
 import type { Clock } from '../domain/clock.js';
 import type { SubmitJob } from '../protocol/api.js';
-import type { NewJob, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
@@ -64,17 +64,13 @@ export class JobService {
       });
     }
     return committer.run(async (tx, ctx) => {
-      const rows: NewJob[] = new Array<NewJob>(prepared.length);
-      for (let i = 0; i < prepared.length; i++) {
-        const p = prepared[i]!;
-        rows[i] = { ...p, needsId: needs.known(p) ?? (await needs.resolve(tx, p)) };
-      }
-      const ids = await tx.jobInsertMany(rows);
+      for (const p of prepared) p.needsId = needs.known(p) ?? (await needs.resolve(tx, p));
+      const ids = await tx.jobInsertMany(prepared);
       const records = ids.map((id, i) => insertedRecord(id, prepared[i]!));
       const queued = [];
       let nextRun: number | null = null;
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!;
+      for (let i = 0; i < prepared.length; i++) {
+        const row = prepared[i]!;
         if (row.state === 'queued')
           queued.push({ id: ids[i]!, needsId: row.needsId, priority: row.priority });
         else if (row.state === 'scheduled' && (nextRun === null || row.runAt < nextRun))

@@ -8,8 +8,11 @@ import { requirementProblem } from '../domain/matching.js';
 import type { SubmitJob } from '../protocol/api.js';
 import type { NewJob } from '../store/store.js';
 
-/** A job ready for insertion but for its needs id, which the transaction resolves. */
-export type PreparedJob = Omit<NewJob, 'needsId'>;
+/**
+ * A job ready for insertion; its `needsId` is 0 until the transaction resolves it (set in place:
+ * copying the job into a new object per submission costs more than the insert's binding).
+ */
+export type PreparedJob = NewJob;
 
 /** Checks a `shell` payload; returns the message naming the bad field, or null. */
 export function shellPayloadProblem(payload: unknown): string | null {
@@ -67,6 +70,7 @@ export function prepareJob(input: SubmitJob, now: number, where = ''): PreparedJ
     runAt = Math.max(t, now);
   }
   return {
+    needsId: 0,
     type: input.type,
     queue: input.queue ?? jobDefaults.queue,
     payload,

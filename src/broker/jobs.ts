@@ -37,6 +37,9 @@ export const MAX_WAIT_MS = 60_000;
 export class JobService {
   /** Requests waiting for a job to end, by job id; woken by its terminal state event. */
   private readonly endWaiters = new Map<number, Set<() => void>>();
+  private listening = false;
+  /** The broker is stopping: waits answer at once. */
+  private stopping = false;
   private readonly onState = (e: { id: number; to: JobState }): void => {
     if (!isTerminal(e.to)) return;
     const waiters = this.endWaiters.get(e.id);
@@ -112,7 +115,7 @@ export class JobService {
    * the two is not missed.
    */
   async getEnded(id: number, waitMs: number, signal?: AbortSignal): Promise<JobRecord> {
-    if (waitMs <= 0 || signal?.aborted) return this.get(id);
+    if (waitMs <= 0 || signal?.aborted || this.stopping) return this.get(id);
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     this.addWaiter(id, wake);
@@ -133,15 +136,23 @@ export class JobService {
 
   /** Answers every waiting request now (the broker is stopping). */
   wakeWaiters(): void {
+    this.stopping = true;
     const all = [...this.endWaiters.values()];
     this.endWaiters.clear();
-    this.deps.events.off('job:state', this.onState);
+    this.listen(false);
     for (const waiters of all) for (const wake of waiters) wake();
   }
 
+  /** Subscribed only while someone waits: state events are built only when someone listens. */
+  private listen(on: boolean): void {
+    if (on === this.listening) return;
+    this.listening = on;
+    if (on) this.deps.events.on('job:state', this.onState);
+    else this.deps.events.off('job:state', this.onState);
+  }
+
   private addWaiter(id: number, wake: () => void): void {
-    // Subscribed only while someone waits: state events are built only when someone listens.
-    if (this.endWaiters.size === 0) this.deps.events.on('job:state', this.onState);
+    this.listen(true);
     let waiters = this.endWaiters.get(id);
     if (waiters === undefined) this.endWaiters.set(id, (waiters = new Set()));
     waiters.add(wake);
@@ -153,7 +164,7 @@ export class JobService {
       waiters.delete(wake);
       if (waiters.size === 0) this.endWaiters.delete(id);
     }
-    if (this.endWaiters.size === 0) this.deps.events.off('job:state', this.onState);
+    if (this.endWaiters.size === 0) this.listen(false);
   }
 
   async cancel(id: number): Promise<JobRecord> {

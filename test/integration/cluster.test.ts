@@ -171,6 +171,23 @@ describe('a three-node cluster on one PostgreSQL database', () => {
     }
   });
 
+  it('answers a long poll on a node that neither queued nor ran the job as soon as it ends', async () => {
+    const nodes = await cluster(3);
+    agent([nodes[2]!], 'runner');
+    await workersUp(nodes[0]!, ['runner']);
+    const job = await submit(nodes[0]!.clientsUrl, onceJob('poll', {}, '0.5'));
+    const started = Date.now();
+    // Node 1 learns of the end only through the cluster's events.
+    const answer = await api<JobBody>(
+      nodes[1]!.clientsUrl,
+      'GET',
+      `/api/v1/jobs/${job.id}?wait=30`,
+    );
+    expect(answer.json).toMatchObject({ id: job.id, state: 'succeeded', workerName: 'runner' });
+    // Answered with the end (the job sleeps half a second), not when the 30 s ran out.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('elects a new leader when the leader is killed under load, and every accepted job succeeds', async () => {
     const nodes = await cluster(3);
     for (let i = 0; i < 3; i++) agent([...nodes.slice(i), ...nodes.slice(0, i)], `w${i}`);

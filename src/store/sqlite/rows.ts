@@ -80,7 +80,8 @@ export function jobFromRow(row: JobRow): JobRecord {
 
 /**
  * The attempts JSON holds every ended attempt but a successful one, which is the row's own
- * lease columns (a success is always the last attempt, and ending it keeps them).
+ * lease columns (a success is always the last attempt, and ending it keeps them). Anything that
+ * would run a succeeded job again must first append this derived attempt to the JSON.
  */
 function attemptsOf(row: JobRow): Attempt[] {
   const attempts = JSON.parse(row.attempts) as Attempt[];

@@ -88,7 +88,8 @@ export interface WorkerEvents {
 interface Run {
   readonly job: AssignedJob;
   readonly handler: Handler;
-  readonly controller: AbortController;
+  /** Made when the handler first reads its signal: most handlers never do. */
+  controller: AbortController | undefined;
   /** Its handler was called (a prefetched job waits for a slot first). */
   started: boolean;
   stopReason: JobAborted | undefined;
@@ -363,7 +364,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const run: Run = {
       job,
       handler,
-      controller: new AbortController(),
+      controller: undefined,
       started: false,
       stopReason: undefined,
       abandoned: false,
@@ -412,7 +413,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     clearTimeout(run.timer);
-    run.controller.abort(reason);
+    // Without a controller yet, the signal is made aborted when the handler reads it.
+    run.controller?.abort(reason);
     // A handler that ignores its signal must not hold its slot (or close()) forever.
     run.timer = setTimeout(
       () => this.finish(run, { ok: false, error: reason }),
@@ -496,7 +498,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       timeoutMs: job.timeoutMs,
       killSignal: job.killSignal,
       killGraceMs: job.killGraceMs,
-      signal: run.controller.signal,
+      get signal(): AbortSignal {
+        if (run.controller === undefined) {
+          run.controller = new AbortController();
+          if (run.stopReason !== undefined) run.controller.abort(run.stopReason);
+        }
+        return run.controller.signal;
+      },
       progress: (percent, message) => {
         if (percent !== null && !Number.isFinite(percent)) {
           throw new RangeError('progress: percent must be a finite number or null');

@@ -414,6 +414,38 @@ describe('worker: running jobs', () => {
     expect(reason).toMatchObject({ kind: 'held', signal: 'SIGINT', graceMs: 100 });
   });
 
+  it('gives a handler that first reads its signal after a cancel an aborted one, with the reason', async () => {
+    let readNow!: () => void;
+    const read = new Promise<void>((resolve) => (readNow = resolve));
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    const { broker, worker } = await setup({
+      handlers: {
+        late: async (ctx) => {
+          await read;
+          seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+          throw ctx.signal.reason as Error;
+        },
+      },
+    });
+    const started = new Promise((resolve) => worker.once('job:start', resolve));
+    broker.assign(job('6', 'late'));
+    await started;
+    broker.send({
+      type: 'cancel',
+      jobId: '6',
+      attempt: 1,
+      signal: 'SIGTERM',
+      graceMs: 2_000,
+      reason: 'canceled',
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    readNow();
+    const fail = await broker.waitFor('fail');
+    expect(fail).toMatchObject({ jobId: '6', error: { code: 'canceled' } });
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toMatchObject({ kind: 'canceled', signal: 'SIGTERM', graceMs: 2_000 });
+  });
+
   it('stops accepting when put to sleep and accepts again when woken', async () => {
     const { broker } = await setup();
     broker.send({ type: 'status', status: 'asleep' });

@@ -6,7 +6,7 @@ import { SwitchyardError, notFound } from '../domain/errors.js';
 import { isTerminal, type JobRecord, type JobState } from '../domain/job.js';
 import { describeNeeds, type Needs } from '../domain/matching.js';
 import type { Clock } from '../domain/clock.js';
-import type { SubmitJob } from '../protocol/api.js';
+import { MAX_JOB_WAIT_S, type SubmitJob } from '../protocol/api.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
@@ -30,9 +30,6 @@ export interface JobServiceDeps {
   /** How many connected workers match these needs, and how many of those have a free slot. */
   workersFor(needs: Needs): { matching: number; free: number };
 }
-
-/** The longest a request may wait for a job to end (GET /jobs/:id?wait=). */
-export const MAX_WAIT_MS = 60_000;
 
 export class JobService {
   /** Requests waiting for a job to end, by job id; woken by its terminal state event. */
@@ -124,7 +121,7 @@ export class JobService {
     try {
       const job = await this.get(id);
       if (isTerminal(job.state)) return job;
-      timer = setTimeout(wake, Math.min(waitMs, MAX_WAIT_MS));
+      timer = setTimeout(wake, Math.min(waitMs, MAX_JOB_WAIT_S * 1000));
       await woken;
       return await this.get(id);
     } finally {

@@ -28,7 +28,7 @@ import {
 
 /** With the event stream, `wait` still reads the job this often, in case an event was missed. */
 const STREAM_RECHECK_MS = 5_000;
-/** The longest one long poll of `wait` asks the broker to hold (it allows 60 s). */
+/** The longest one long poll of `wait` asks the broker to hold (it allows MAX_JOB_WAIT_S). */
 const LONG_POLL_S = 30;
 
 /** The broker's clients port on this machine: where `switchyard up` and `broker` listen. */

@@ -253,17 +253,20 @@ export const LogQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** The longest `GET /jobs/:id?wait=` may hold a request, in seconds. */
+export const MAX_JOB_WAIT_S = 60;
+
 export const JobGetQuery = Type.Object(
   {
     wait: Type.Optional(
       Type.Number({
         minimum: 0,
-        maximum: 60,
+        maximum: MAX_JOB_WAIT_S,
         description:
           'Seconds to wait for the job to end: the answer comes as soon as it has succeeded, ' +
           'failed or been canceled, or when the time is up, with the job as it is then ' +
           '(check its state). Absent or 0: at once.',
-        errorMessage: 'must be a number of seconds from 0 to 60',
+        errorMessage: `must be a number of seconds from 0 to ${MAX_JOB_WAIT_S}`,
       }),
     ),
   },

@@ -109,7 +109,7 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   const select = c.stmt(claimCandidatesSql);
   const candidates: Candidate[] = [];
   const short = new Map<number, number>();
-  for (const needsId of new Set(params.needsIds)) {
+  for (const needsId of needs) {
     const rows = select.all(needsId, limit) as Array<{ id: number; priority: number }>;
     for (const r of rows) candidates.push({ id: r.id, priority: r.priority, needsId });
     if (rows.length < limit) short.set(needsId, rows.length);

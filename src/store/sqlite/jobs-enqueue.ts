@@ -7,7 +7,9 @@ import type { Conn } from './connection.js';
 const insertColumns =
   '(needs_id, type, queue, payload, requires, meta, priority, state, max_attempts, timeout_ms, ' +
   'kill_signal, kill_grace_ms, run_at, created_at, updated_at)';
-const rowParams = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Bound parameters per row: one per column above (see `bindRow`). */
+const PARAMS_PER_ROW = 15;
+const rowParams = `(${Array<string>(PARAMS_PER_ROW).fill('?').join(', ')})`;
 
 /** Rows per multi-row INSERT: a third cheaper per row here than one statement per row. */
 const ROWS_PER_INSERT = 50;
@@ -36,16 +38,17 @@ export function jobInsertMany(c: Conn, jobs: readonly NewJob[]): number[] {
   let i = 0;
   if (jobs.length >= ROWS_PER_INSERT) {
     const many = c.stmt(insertManySql);
-    const params: unknown[] = new Array<unknown>(ROWS_PER_INSERT * 15);
+    const params: unknown[] = new Array<unknown>(ROWS_PER_INSERT * PARAMS_PER_ROW);
     for (; i + ROWS_PER_INSERT <= jobs.length; i += ROWS_PER_INSERT) {
-      for (let k = 0; k < ROWS_PER_INSERT; k++) bindRow(params, k * 15, jobs[i + k] as NewJob);
+      for (let k = 0; k < ROWS_PER_INSERT; k++)
+        bindRow(params, k * PARAMS_PER_ROW, jobs[i + k] as NewJob);
       const last = Number(many.run(params).lastInsertRowid);
       for (let k = 0; k < ROWS_PER_INSERT; k++) ids[i + k] = last - ROWS_PER_INSERT + 1 + k;
     }
   }
   if (i < jobs.length) {
     const one = c.stmt(insertOneSql);
-    const params: unknown[] = new Array<unknown>(15);
+    const params: unknown[] = new Array<unknown>(PARAMS_PER_ROW);
     for (; i < jobs.length; i++) {
       bindRow(params, 0, jobs[i] as NewJob);
       ids[i] = Number(one.run(params).lastInsertRowid);

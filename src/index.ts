@@ -36,5 +36,5 @@ export type {
   SubmitJob,
   WorkerBody as WorkerInfo,
 } from './protocol/api.js';
-export { startBroker, type BrokerOptions, type RunningBroker } from './broker/index.js';
+export { startBroker, type BrokerOptions, type RunningBroker } from './main/index.js';
 export type { BrokerConfig } from './config/types.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
-import type { WorkerHub } from '../broker/hub.js';
+import type { Sessions } from '../broker/endpoint/sessions.js';
 import type { EventBus } from '../broker/events.js';
 import type { NodeView } from '../broker/maintenance.js';
 import type { Store, WorkerRecord } from '../store/store.js';
@@ -25,7 +25,7 @@ export interface ApiContext {
   clock: Clock;
   store: Store;
   jobs: JobService;
-  hub: WorkerHub;
+  sessions: Sessions;
   events: EventBus;
   isFrozen(): boolean;
   cluster(): Promise<ClusterState>;

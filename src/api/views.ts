@@ -6,7 +6,7 @@ import type { JobRecord } from '../domain/job.js';
 import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
 import type { ClusterState } from './context.js';
 import type { LogEntry } from '../store/store.js';
-import type { WorkerSession } from '../broker/session.js';
+import type { WorkerSession } from '../broker/endpoint/session.js';
 
 let lastMs = Number.NaN;
 let lastIso = '';

@@ -15,7 +15,7 @@ import type { QueueManager } from '../config/types.js';
 import type { QueuedRef, RunningJob, Store, StoreTx } from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { NeedsRegistry } from './needs.js';
-import type { WorkerSession } from './session.js';
+import type { WorkerSession } from './endpoint/session.js';
 
 const RELEASED = Symbol('released');
 const CLAIMED = Symbol('claimed');

@@ -5,10 +5,11 @@
 import { SwitchyardError, notFound } from '../domain/errors.js';
 import { isTerminal, type JobRecord, type JobState } from '../domain/job.js';
 import { describeNeeds, type Needs } from '../domain/matching.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock, Timer } from '../domain/clock.js';
 import { MAX_JOB_WAIT_S, type SubmitJob } from '../protocol/api.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
+import type { Completion } from './complete.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
 import type { NeedsRegistry } from './needs.js';
@@ -18,6 +19,7 @@ import { insertedRecord, prepareJob } from './submission.js';
 export interface JobServiceDeps {
   store: Store;
   committer: Committer;
+  completion: Completion;
   needs: NeedsRegistry;
   dispatcher: Dispatcher;
   scheduler: Scheduler;
@@ -25,8 +27,6 @@ export interface JobServiceDeps {
   clock: Clock;
   rejectUnmatchable: boolean;
   isFrozen(): boolean;
-  /** Tells the worker running a job to stop it (the job was canceled). */
-  stopRunning(job: JobRecord, reason: 'canceled'): void;
   /** How many connected workers match these needs, and how many of those have a free slot. */
   workersFor(needs: Needs): { matching: number; free: number };
 }
@@ -116,16 +116,16 @@ export class JobService {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     this.addWaiter(id, wake);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     signal?.addEventListener('abort', wake, { once: true });
     try {
       const job = await this.get(id);
       if (isTerminal(job.state)) return job;
-      timer = setTimeout(wake, Math.min(waitMs, MAX_JOB_WAIT_S * 1000));
+      timer = this.deps.clock.setTimeout(wake, Math.min(waitMs, MAX_JOB_WAIT_S * 1000));
       await woken;
       return await this.get(id);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
       signal?.removeEventListener('abort', wake);
       this.removeWaiter(id, wake);
     }
@@ -165,24 +165,10 @@ export class JobService {
   }
 
   async cancel(id: number): Promise<JobRecord> {
-    const { committer, events, clock } = this.deps;
-    const outcome = await committer.run(async (tx, ctx) => {
-      const r = await tx.jobCancel(id, clock.now());
-      if (r && !isTerminal(r.before)) {
-        ctx.afterCommit(() => {
-          events.emit('job:state', {
-            id,
-            from: r.before,
-            to: 'canceled',
-            attempt: r.job.attempt,
-            workerId: r.job.workerId,
-            error: null,
-          });
-          if (r.before === 'running') this.deps.stopRunning(r.job, 'canceled');
-        });
-      }
-      return r;
-    });
+    const { committer, completion } = this.deps;
+    const outcome = await committer.run(async (tx, ctx) =>
+      (await completion.cancel(tx, ctx, [id])).get(id),
+    );
     if (!outcome) throw notFound('job', String(id));
     if (isTerminal(outcome.before)) {
       throw new SwitchyardError('conflict', `job ${id} has already ended: it is ${outcome.before}`);

@@ -9,23 +9,24 @@
  * leader's successor takes over within one heartbeat interval of its session's end.
  */
 import type { Logger } from 'pino';
-import type { Clock } from '../domain/clock.js';
+import type { Clock, Timer } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
-import type { WorkerHub } from './hub.js';
+import type { Control } from './control.js';
+import type { Rescuer } from './rescue.js';
 
 /** Heartbeat interval of a single node, and of the nodes of a cluster. */
 const HEARTBEAT_MS = 5_000;
 const CLUSTER_HEARTBEAT_MS = 1_000;
 /** A node is dead when its heartbeat is this many intervals old (and past the liveness window). */
 const NODE_MISSED_HEARTBEATS = 5;
-const RESCUE_PAGE = 1_000;
 const LEADER_KEY = 'leader';
 
 export interface MaintenanceDeps {
   store: Store;
   committer: Committer;
-  hub: WorkerHub;
+  rescuer: Rescuer;
+  control: Control;
   clock: Clock;
   logger: Logger;
   nodeId: string;
@@ -49,7 +50,7 @@ export interface NodeView {
 }
 
 export class Maintenance {
-  private timers: NodeJS.Timeout[] = [];
+  private timers: Timer[] = [];
   private stopped = false;
   private leading = false;
   private readonly heartbeatMs: number;
@@ -96,48 +97,40 @@ export class Maintenance {
     // Workers reconnect within a quarter of the window; twice the window leaves room for a slow
     // restart of their own connection before their jobs are given away.
     const grace = Math.max(2 * this.deps.livenessWindowMs, 200);
-    const first = setTimeout(() => {
-      void this.rescueOrphans();
-      this.every(grace, () => this.rescueOrphans());
-    }, grace);
-    first.unref();
-    this.timers.push(first);
+    this.timers.push(
+      this.deps.clock.setTimeout(() => {
+        void this.rescueOrphans();
+        this.every(grace, () => this.rescueOrphans());
+      }, grace),
+    );
   }
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    this.deps.rescuer.stop();
+    for (const t of this.timers) t.cancel();
     this.timers = [];
   }
 
-  /** On the leader: requeues (or fails) running jobs of nodes that are gone. Returns how many. */
+  /**
+   * On the leader: requeues (or fails) running jobs of nodes that are gone, and drops the
+   * commands nobody will take. Returns how many jobs.
+   */
   async rescueOrphans(): Promise<number> {
-    const { store, hub, logger } = this.deps;
+    const { committer, rescuer, logger, store } = this.deps;
     if (!this.leading) return 0;
-    let total = 0;
     try {
       const live = (await this.nodes()).filter((n) => n.alive).map((n) => n.id);
-      for (;;) {
-        if (this.stopped) break;
-        const orphans = await store.jobListOrphans(live, RESCUE_PAGE);
-        if (orphans.length === 0) break;
-        total += await hub.rescue(
-          orphans,
-          'did not come back for the job after the broker restarted',
-        );
-        if (orphans.length < RESCUE_PAGE) break;
-      }
-      if (total > 0) logger.warn({ jobs: total }, 'rescued jobs whose workers did not come back');
+      if (store.capabilities.multiNode) await committer.run((tx) => tx.nodeCommandPurge(live));
+      return await rescuer.rescueOrphans(live);
     } catch (err) {
       logger.error({ err }, 'rescuing orphaned jobs failed');
+      return 0;
     }
-    return total;
   }
 
   private every(ms: number, task: () => Promise<unknown>): void {
-    const t = setInterval(() => void task(), ms);
-    t.unref();
-    this.timers.push(t);
+    this.timers.push(this.deps.clock.setInterval(() => void task(), ms));
   }
 
   private async heartbeat(): Promise<void> {
@@ -147,7 +140,11 @@ export class Maintenance {
         tx.nodeHeartbeat({ id: nodeId, address, startedAt, heartbeatAt: clock.now() }),
       );
       await this.checkLeadership();
-      if (this.deps.store.capabilities.multiNode) this.deps.rescan();
+      if (this.deps.store.capabilities.multiNode) {
+        this.deps.rescan();
+        // Commands whose wake-up was lost wait at most a heartbeat.
+        await this.deps.control.take();
+      }
     } catch (err) {
       if (!this.stopped) logger.error({ err }, 'node heartbeat failed');
     }

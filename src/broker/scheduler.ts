@@ -3,17 +3,15 @@
  * One timer, set for the earliest run time known; each firing promotes what is due in batches.
  */
 import type { Logger } from 'pino';
-import type { Clock } from '../domain/clock.js';
+import type { Clock, Timer } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import type { Dispatcher } from './dispatcher.js';
 
-/** setTimeout's longest delay; a later run time re-arms on firing. */
-const MAX_DELAY = 2_147_483_647;
 const PROMOTE_BATCH = 5_000;
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private armedFor: number | null = null;
   private stopped = false;
 
@@ -39,16 +37,14 @@ export class Scheduler {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
   private arm(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.armedFor = at;
-    const delay = Math.min(MAX_DELAY, Math.max(0, at - this.clock.now()));
-    this.timer = setTimeout(() => void this.fire(), delay);
-    this.timer.unref();
+    this.timer = this.clock.setTimeout(() => void this.fire(), Math.max(0, at - this.clock.now()));
   }
 
   private async fire(): Promise<void> {

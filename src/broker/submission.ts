@@ -112,6 +112,7 @@ export function insertedRecord(id: number, job: PreparedJob): JobRecord {
     finishedAt: null,
     workerId: null,
     workerName: null,
+    nodeId: null,
     progress: null,
     attributes: {},
     result: null,

@@ -157,7 +157,7 @@ export function buildProgram(ctx: CliContext): Command {
         `worker endpoint of a broker; repeat or comma-separate for several nodes (default ${DEFAULT_BROKER})`,
         collect,
       )
-      .option('--name <name>', "this worker's name (default the host name)")
+      .option('--name <name>', "this worker's name (default <host name>-<process id>)")
       .option(
         '--label <key=value>',
         'a label jobs can require, e.g. env=python, threads=8; repeatable',

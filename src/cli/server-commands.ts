@@ -116,7 +116,7 @@ export async function brokerCommand(ctx: CliContext, flags: BrokerFlags): Promis
   for (const warning of warnings) logger.warn(warning);
   const stop = stopSignals(ctx);
   try {
-    const { startBroker } = await import('../broker/index.js');
+    const { startBroker } = await import('../main/index.js');
     const broker = await startBroker({ config, logger });
     const signal = await stop.first;
     // A second signal now gets the default behaviour: the process ends at once.
@@ -178,7 +178,8 @@ export async function workerCommand(ctx: CliContext, flags: WorkerFlags): Promis
     const { Worker, createShellHandler } = await import('../worker/index.js');
     const worker = new Worker({
       brokers,
-      name: flags.name ?? hostname(),
+      // Unique per process by default (host-pid): two agents on one host are two workers.
+      ...(flags.name === undefined ? {} : { name: flags.name }),
       labels,
       queues: flags.queue ?? ['default'],
       slots,
@@ -225,7 +226,7 @@ export async function upCommand(ctx: CliContext, flags: UpFlags): Promise<void> 
   const stop = stopSignals(ctx);
   try {
     const [{ startBroker }, { Worker, createShellHandler }] = await Promise.all([
-      import('../broker/index.js'),
+      import('../main/index.js'),
       import('../worker/index.js'),
     ]);
     const broker = await startBroker({ config, logger });

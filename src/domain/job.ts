@@ -132,6 +132,8 @@ export interface JobRecord {
   /** The worker running the job, or the last one that ran it. */
   workerId: string | null;
   workerName: string | null;
+  /** The broker node whose worker runs it (or last ran it). */
+  nodeId: string | null;
   progress: Progress | null;
   attributes: Record<string, string>;
   result: unknown;

@@ -6,7 +6,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: a worker proves its identity on reconnect with the secret of its first welcome (1 trusted
+ * the id and name a hello claimed).
+ */
+export const PROTOCOL_VERSION = 2;
 
 const JobId = Type.String({ pattern: '^[0-9]+$', maxLength: 20 });
 const AttemptNo = Type.Integer({ minimum: 1 });
@@ -33,6 +37,8 @@ export const Hello = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 1024 })),
   /** The id the broker gave this worker before, when it reconnects. */
   workerId: Type.Optional(Type.String({ maxLength: 100 })),
+  /** With `workerId`: the secret of the welcome that gave it, proving this is that worker. */
+  secret: Type.Optional(Type.String({ maxLength: 200 })),
   /** Jobs the worker is still running (after a reconnect): it keeps those the broker agrees to. */
   running: Type.Optional(Type.Array(Type.Object({ jobId: JobId, attempt: AttemptNo }))),
   /** False while draining or asleep: assign nothing new. */
@@ -153,6 +159,11 @@ export type AssignedJob = Static<typeof AssignedJob>;
 export const Welcome = Type.Object({
   type: Type.Literal('welcome'),
   workerId: Type.String(),
+  /**
+   * Given once, to a new worker: it presents it with its id whenever it comes back (to any node);
+   * without it, the id is worthless to anyone else.
+   */
+  secret: Type.Optional(Type.String()),
   pingIntervalMs: Type.Integer({ minimum: 1 }),
   maxLiveness: Type.Integer({ minimum: 1 }),
   /** Of the jobs the worker said it runs, these are still its own. */

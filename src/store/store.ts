@@ -12,7 +12,10 @@
  * to disk where the implementation promises it) when its promise resolves, or none of it is.
  * Reads see committed state only.
  */
-import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
+import type { JobRecord, JobState, Labels, Progress } from '../domain/job.js';
+import type { StateChange } from '../domain/transitions.js';
+
+export type { StateChange } from '../domain/transitions.js';
 
 /** Where backends differ, this says so in one place (tests skip by capability, never fork). */
 export interface StoreCapabilities {
@@ -98,21 +101,6 @@ export interface ClaimResult {
   exhausted: number[];
 }
 
-/** How an attempt ended, and where that leaves the job. Applied only if the attempt is current. */
-export interface AttemptEnd {
-  id: number;
-  attempt: number;
-  workerId: string;
-  state: Extract<JobState, 'succeeded' | 'failed' | 'scheduled' | 'queued'>;
-  /** For `scheduled` (retry back-off) and `queued`. */
-  runAt?: number;
-  result?: unknown;
-  error: JobError | null;
-  record: Attempt;
-  requestFailures: number;
-  now: number;
-}
-
 export interface JobQuery {
   states?: readonly JobState[];
   queue?: string;
@@ -160,6 +148,8 @@ export interface WorkerRecord {
   connectedAt: number;
   lastSeenAt: number;
   online: boolean;
+  /** SHA-256 of the secret the worker was welcomed with (hex); it proves itself with it. */
+  secretHash: string | null;
 }
 
 export interface NodeRecord {
@@ -173,9 +163,10 @@ export type JobCounts = Record<JobState, number>;
 
 /**
  * What nodes sharing a store tell each other: `wake` (queued jobs of some needs appeared; the
- * payload lists needs ids) and `event` (a job event for subscribers on every node).
+ * payload lists needs ids), `event` (events for subscribers on every node) and `control` (a
+ * node has commands waiting in the store).
  */
-export type ClusterChannel = 'wake' | 'event';
+export type ClusterChannel = 'wake' | 'event' | 'control';
 
 export type ClusterHandler = (channel: ClusterChannel, payload: string) => void;
 
@@ -184,6 +175,8 @@ export interface QueuedRef {
   id: number;
   needsId: number;
   priority: number;
+  /** Re-queued ahead of the others of its priority (a run lost to the system). */
+  ahead?: boolean;
 }
 
 /** Operations inside one write transaction. */
@@ -202,15 +195,24 @@ export interface StoreTx {
     ids: readonly number[],
     params: Omit<ClaimParams, 'needsIds' | 'limit'>,
   ): Promise<RunningJob[]>;
-  /** Ends attempts. Returns, per entry, whether it applied (the job was running that attempt on that worker). */
-  jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]>;
+  /**
+   * Applies conditional changes of state (planned in src/domain/transitions.ts), in order: each
+   * only if its job is still in `from` and, when a `lease` is given, still runs that attempt on
+   * that worker of that node. Returns, per change, whether it applied. A job entering a terminal
+   * state gets its end time; one leaving it loses it.
+   */
+  jobSetStateIfMany(changes: readonly StateChange[]): Promise<boolean[]>;
+  /**
+   * The named jobs as they are now, for planning a change in this transaction: with several
+   * nodes their rows are locked until the commit, so that the state read is the state replaced.
+   * Unknown ids are left out; the order is by id.
+   */
+  jobGetForUpdate(ids: readonly number[]): Promise<JobRecord[]>;
   /**
    * A reconnecting worker keeps a job it still runs: applies when the job is `running` with
-   * that attempt. Returns the job when it applied.
+   * that attempt on that worker (whatever node it was on). Returns the job when it applied.
    */
   jobAdopt(params: AdoptParams): Promise<RunningJob | undefined>;
-  /** Cancels a job that has not ended; a running one gets an attempt record (outcome canceled). */
-  jobCancel(id: number, now: number): Promise<{ before: JobState; job: JobRecord } | undefined>;
   /** Moves due `scheduled` jobs to `queued` (earliest run time first); returns them. */
   jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }>;
   jobLogAppend(entries: readonly NewLogEntry[]): Promise<void>;
@@ -219,7 +221,14 @@ export interface StoreTx {
   /** Sets attributes of running attempts (ignored for attempts no longer current). */
   jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void>;
   workerUpsert(worker: WorkerRecord): Promise<void>;
-  workerSetOffline(id: string, now: number): Promise<void>;
+  /** Marks a worker offline, if it is still attached to that node (it may have moved on). */
+  workerSetOffline(id: string, nodeId: string, now: number): Promise<void>;
+  /** A command for one node (src/broker/control.ts), kept until that node takes it. */
+  nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void>;
+  /** Removes and returns the commands waiting for a node, oldest first. */
+  nodeCommandTake(nodeId: string): Promise<string[]>;
+  /** Drops the commands of nodes not among the live ones (nobody will take them). */
+  nodeCommandPurge(liveNodeIds: readonly string[]): Promise<number>;
   nodeHeartbeat(node: NodeRecord): Promise<void>;
   settingSet(key: string, value: string): Promise<void>;
   /**
@@ -249,6 +258,7 @@ export interface Store {
   jobListRunningByWorker(workerId: string): Promise<RunningJob[]>;
   needsList(): Promise<NeedsRecord[]>;
   workerList(): Promise<WorkerRecord[]>;
+  workerGet(id: string): Promise<WorkerRecord | undefined>;
   nodeList(): Promise<NodeRecord[]>;
   settingGet(key: string): Promise<string | undefined>;
   /** Receives what any node sharing the store publishes, after its commit; returns an unsubscribe. */

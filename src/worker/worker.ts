@@ -141,6 +141,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly unacked = new Map<string, DoneMsg | FailMsg>();
   private readonly watchers = new Set<() => void>();
   private workerId: string | undefined;
+  /** The secret of the welcome that gave `workerId`: it proves this is that worker. */
+  private secret: string | undefined;
   private accepting = true;
   private started: Promise<void> | undefined;
   private startWaiter: { resolve(): void; reject(error: Error): void } | undefined;
@@ -255,14 +257,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ...(this.prefetch > 0 ? { prefetch: this.prefetch } : {}),
       version: PROTOCOL_VERSION,
       ...(this.token === undefined ? {} : { token: this.token }),
-      ...(this.workerId === undefined ? {} : { workerId: this.workerId }),
+      ...(this.workerId === undefined || this.secret === undefined
+        ? {}
+        : { workerId: this.workerId, secret: this.secret }),
       running: [...running].map(([jobId, attempt]) => ({ jobId, attempt })),
       accepting: this.accepting,
     };
   }
 
   private welcomed(welcome: Welcome): void {
-    this.workerId = welcome.workerId;
+    // A new identity comes with its secret; a resumed one keeps the secret it has.
+    if (welcome.secret !== undefined) {
+      this.workerId = welcome.workerId;
+      this.secret = welcome.secret;
+    }
     for (const jobId of welcome.abandoned) {
       const run = this.runs.get(jobId);
       if (run !== undefined) this.abandon(run);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startBroker, type RunningBroker } from '../../src/broker/index.js';
+import { startBroker, type RunningBroker } from '../../src/main/index.js';
 import { brokerDefaults, type BrokerConfig } from '../../src/config/types.js';
 
 export interface TestBroker {

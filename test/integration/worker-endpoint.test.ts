@@ -158,6 +158,99 @@ describe('registration', () => {
   });
 });
 
+describe('identity', () => {
+  it('gives a new worker a secret, and a worker with the same name is another worker', async () => {
+    const { base, ws } = await broker();
+    const a = await RawWorker.open(ws);
+    a.hello({ name: 'twin' });
+    const wa = await a.next('welcome');
+    const b = await RawWorker.open(ws);
+    b.hello({ name: 'twin' });
+    const wb = await b.next('welcome');
+    expect(wa.secret).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(wb.secret).not.toBe(wa.secret);
+    expect(wb.workerId).not.toBe(wa.workerId);
+    // Neither evicts the other: both stay connected and both get work.
+    const jobs = [await submit(base, { type: 't' }), await submit(base, { type: 't' })];
+    const given = [(await a.next('assign')).job.id, (await b.next('assign')).job.id];
+    expect(given.sort()).toEqual(jobs.map((j) => j.id).sort());
+    expect(a.closed).toBeNull();
+    expect(b.closed).toBeNull();
+    const workers = (await api<{ workers: Array<{ id: string }> }>(base, 'GET', '/api/v1/workers'))
+      .json.workers;
+    expect(workers.map((w) => w.id).sort()).toEqual([wa.workerId, wb.workerId].sort());
+  });
+
+  it('never lets a new connection claim a job it was not given, nor apply its result', async () => {
+    const { base, ws } = await broker();
+    const owner = await RawWorker.open(ws);
+    owner.hello({ name: 'owner' });
+    await owner.next('welcome');
+    const job = await submit(base, { type: 't' });
+    await owner.next('assign');
+    const thief = await RawWorker.open(ws);
+    thief.hello({ name: 'thief', running: [{ jobId: job.id, attempt: 1 }] });
+    const welcome = await thief.next('welcome');
+    expect(welcome.adopted).toEqual([]);
+    expect(welcome.abandoned).toEqual([job.id]);
+    thief.send({ type: 'done', jobId: job.id, attempt: 1, result: 'forged' });
+    expect((await thief.next('refused')).jobId).toBe(job.id);
+    expect(await getJob(base, job.id)).toMatchObject({ state: 'running', result: null });
+    owner.send({ type: 'done', jobId: job.id, attempt: 1, result: 'real' });
+    await owner.next('ack');
+    expect(await getJob(base, job.id)).toMatchObject({ state: 'succeeded', result: 'real' });
+  });
+
+  it("refuses a hello that names another worker's id without its secret, which keeps its jobs", async () => {
+    const { base, ws } = await broker();
+    const victim = await RawWorker.open(ws);
+    victim.hello({ name: 'victim' });
+    const { workerId } = await victim.next('welcome');
+    const job = await submit(base, { type: 't' });
+    await victim.next('assign');
+    for (const secret of [undefined, 'guessed']) {
+      const impostor = await RawWorker.open(ws);
+      impostor.hello({
+        name: 'victim',
+        workerId,
+        ...(secret === undefined ? {} : { secret }),
+        running: [{ jobId: job.id, attempt: 1 }],
+      });
+      const refusal = await impostor.next('error');
+      expect(refusal).toMatchObject({ code: 'forbidden', fatal: true });
+      expect(refusal.message).toContain('secret does not match');
+      await until(() => impostor.closed !== null);
+    }
+    expect(victim.closed).toBeNull();
+    victim.send({ type: 'done', jobId: job.id, attempt: 1, result: 'mine' });
+    await victim.next('ack');
+    expect(await getJob(base, job.id)).toMatchObject({ state: 'succeeded', result: 'mine' });
+  });
+
+  it('lets the worker itself take its session over from a stale connection', async () => {
+    const { base, ws } = await broker({ pingIntervalMs: 100, maxLiveness: 10 });
+    const first = await RawWorker.open(ws);
+    first.hello({ name: 'w' });
+    const welcome = await first.next('welcome');
+    const job = await submit(base, { type: 't' });
+    await first.next('assign');
+    // The same worker on a new connection while the old one still stands (a half-open socket).
+    const second = await RawWorker.open(ws);
+    second.hello({
+      name: 'w',
+      workerId: welcome.workerId,
+      secret: welcome.secret,
+      running: [{ jobId: job.id, attempt: 1 }],
+    });
+    expect((await second.next('welcome')).adopted).toEqual([job.id]);
+    await until(() => first.closed !== null);
+    expect(first.closed?.code).toBe(4000);
+    second.send({ type: 'done', jobId: job.id, attempt: 1 });
+    await second.next('ack');
+    expect((await getJob(base, job.id)).state).toBe('succeeded');
+  });
+});
+
 describe('results', () => {
   it('acknowledges a result only after it is committed, and refuses one for a job the worker does not hold', async () => {
     const { base, ws } = await broker();
@@ -248,6 +341,7 @@ describe('liveness', () => {
     again.hello({
       name: 'phoenix',
       workerId: welcome.workerId,
+      secret: welcome.secret,
       running: [{ jobId: job.id, attempt: 1 }],
     });
     const w2 = await again.next('welcome');

@@ -12,6 +12,9 @@ import {
   type WorkerMessage,
 } from '../../src/protocol/worker.js';
 
+/** The secret the fake broker gives a new worker. */
+export const FAKE_SECRET = 'fake-secret';
+
 export interface FakeBrokerOptions {
   pingIntervalMs?: number;
   maxLiveness?: number;
@@ -84,12 +87,16 @@ export class FakeBroker {
     return `ws://127.0.0.1:${address.port}`;
   }
 
-  /** The default answer to a hello: welcome, adopting what the worker says it runs. */
+  /**
+   * The default answer to a hello: welcome, adopting what the worker says it runs. A hello
+   * without an id is a new worker, given `worker-1` and its secret.
+   */
   welcome(hello: Hello, abandoned: string[] = []): BrokerMessage {
     const running = (hello.running ?? []).map((r) => r.jobId);
     return {
       type: 'welcome',
       workerId: 'worker-1',
+      ...(hello.workerId === undefined ? { secret: FAKE_SECRET } : {}),
       pingIntervalMs: this.options.pingIntervalMs ?? 1_000,
       maxLiveness: this.options.maxLiveness ?? 10,
       adopted: running.filter((id) => !abandoned.includes(id)),

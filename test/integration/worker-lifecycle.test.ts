@@ -5,7 +5,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hello } from '../../src/protocol/worker.js';
 import { Worker, type Handler, type WorkerOptions } from '../../src/worker/index.js';
-import { FakeBroker, deferred, job, type FakeBrokerOptions } from './worker-fake-broker.js';
+import {
+  FAKE_SECRET,
+  FakeBroker,
+  deferred,
+  job,
+  type FakeBrokerOptions,
+} from './worker-fake-broker.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -52,7 +58,9 @@ describe('worker: reconnects', () => {
     broker.drop();
     await disconnected;
     const hello = await broker.waitFor('hello', () => true, sent);
+    // It proves it is the worker it was welcomed as.
     expect(hello.workerId).toBe('worker-1');
+    expect(hello.secret).toBe(FAKE_SECRET);
     expect(hello.running).toEqual([
       { jobId: '2', attempt: 1 },
       { jobId: '1', attempt: 1 },

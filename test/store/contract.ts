@@ -6,7 +6,7 @@
  */
 import { describe } from 'vitest';
 import { describeAdopt } from './contract/adopt.js';
-import { describeCancel } from './contract/cancel.js';
+import { describeStateChanges } from './contract/state.js';
 import { describeClaim } from './contract/claim.js';
 import { describeCluster } from './contract/cluster.js';
 import { describeEndAttempts } from './contract/end.js';
@@ -27,7 +27,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeClaim(factory);
     describeEndAttempts(factory);
     describeAdopt(factory);
-    describeCancel(factory);
+    describeStateChanges(factory);
     describePromote(factory);
     describeReports(factory);
     describeList(factory);

@@ -15,7 +15,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
           response: { 200: WorkerList },
         },
       },
-      async () => ({ workers: ctx.hub.list().map(workerView) }),
+      async () => ({ workers: ctx.sessions.list().map(workerView) }),
     );
 
     app.get(
@@ -28,7 +28,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         },
       },
       async () => {
-        const workers = ctx.hub.list();
+        const workers = ctx.sessions.list();
         const jobs = await ctx.store.jobCounts();
         return {
           workers: workers.length,

@@ -27,26 +27,26 @@ import { runningColumns, runningColumnsOf, runningFromRow, type RunningRow } fro
 /** Exported for the query-plan test. */
 export const claimSql = `
   WITH ranked AS (
-    SELECT c.id, c.needs_id, c.priority
+    SELECT c.id, c.needs_id, c.priority, c.ahead
     FROM unnest($1::bigint[]) AS n(needs_id)
     CROSS JOIN LATERAL (
-      SELECT j.id, j.needs_id, j.priority FROM jobs j
+      SELECT j.id, j.needs_id, j.priority, j.ahead FROM jobs j
       WHERE j.state = 'queued' AND j.needs_id = n.needs_id
-      ORDER BY j.priority DESC, j.id
+      ORDER BY j.priority DESC, j.ahead DESC, j.id
       LIMIT $2
     ) c
   ),
   quota AS (
     SELECT b.needs_id, count(*) AS n
-    FROM (SELECT needs_id FROM ranked ORDER BY priority DESC, id LIMIT $2) b
+    FROM (SELECT needs_id FROM ranked ORDER BY priority DESC, ahead DESC, id LIMIT $2) b
     GROUP BY b.needs_id
   ),
   picked AS (
-    SELECT p.id FROM quota q
+    SELECT p.id, p.ahead FROM quota q
     CROSS JOIN LATERAL (
-      SELECT j.id FROM jobs j
+      SELECT j.id, j.ahead FROM jobs j
       WHERE j.state = 'queued' AND j.needs_id = q.needs_id
-      ORDER BY j.priority DESC, j.id
+      ORDER BY j.priority DESC, j.ahead DESC, j.id
       LIMIT q.n
       FOR UPDATE SKIP LOCKED
     ) p
@@ -60,7 +60,8 @@ export const claimSql = `
   found AS (SELECT needs_id, count(*) AS n FROM ranked GROUP BY needs_id),
   taken AS (SELECT needs_id, count(*) AS n FROM claimed GROUP BY needs_id)
   SELECT
-    (SELECT coalesce(json_agg(c ORDER BY c.priority DESC, c.id), '[]') FROM claimed c) AS jobs,
+    (SELECT coalesce(json_agg(c ORDER BY c.priority DESC, p.ahead DESC, c.id), '[]')
+     FROM claimed c JOIN picked p ON p.id = c.id) AS jobs,
     (SELECT coalesce(json_agg(n.needs_id), '[]')
      FROM unnest($1::bigint[]) AS n(needs_id)
      LEFT JOIN found f ON f.needs_id = n.needs_id
@@ -88,13 +89,16 @@ const claimIdsSql = `
   SELECT ${runningColumnsOf('c')} FROM claimed c JOIN wanted w ON w.id = c.id ORDER BY w.ord`;
 
 const adoptSql = `
-  UPDATE jobs SET worker_id = $1, worker_name = $2, node_id = $3, updated_at = $4
-  WHERE id = $5 AND state = 'running' AND attempt = $6
+  UPDATE jobs SET worker_name = $2, node_id = $3, updated_at = $4
+  WHERE id = $5 AND state = 'running' AND attempt = $6 AND worker_id = $1
   RETURNING ${runningColumns}`;
 
 type Lessee = Omit<ClaimParams, 'needsIds' | 'limit'>;
 
-/** Highest priority first, then oldest (smallest id); see the file comment. */
+/**
+ * Highest priority first, then jobs re-queued ahead (runs lost to the system), then oldest
+ * (smallest id); see the file comment.
+ */
 export async function jobClaim(c: Queryable, params: ClaimParams): Promise<ClaimResult> {
   const limit = Math.floor(params.limit);
   const needsIds = [...new Set(params.needsIds)];

@@ -33,7 +33,7 @@ export const promoteSql = `
     ORDER BY run_at, id LIMIT $2
     FOR UPDATE SKIP LOCKED
   )
-  UPDATE jobs j SET state = 'queued', updated_at = $1 FROM due WHERE j.id = due.id
+  UPDATE jobs j SET state = 'queued', ahead = false, updated_at = $1 FROM due WHERE j.id = due.id
   RETURNING j.id, j.needs_id, j.priority, j.run_at`;
 
 /** Inserts jobs in one statement; returns their ids in input order. */

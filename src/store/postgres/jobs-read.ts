@@ -26,7 +26,7 @@ const orphansSql =
   `AND node_id <> ALL($1::text[]) ORDER BY id LIMIT $2`;
 const byWorkerSql = `SELECT ${runningColumns} FROM jobs WHERE state = 'running' AND worker_id = $1 ORDER BY id`;
 const queuedRefsSql =
-  `SELECT id, needs_id, priority FROM jobs WHERE state = 'queued' AND id > $1 ` +
+  `SELECT id, needs_id, priority, ahead FROM jobs WHERE state = 'queued' AND id > $1 ` +
   `ORDER BY id LIMIT $2`;
 
 /** One job with everything it carries. */
@@ -121,9 +121,11 @@ export async function jobQueuedRefs(
   limit: number,
 ): Promise<QueuedRef[]> {
   if (limit <= 0) return [];
-  const { rows } = await c.query<{ id: number; needs_id: number; priority: number }>(
-    queuedRefsSql,
-    [afterId, Math.floor(limit)],
-  );
-  return rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority }));
+  const { rows } = await c.query<{
+    id: number;
+    needs_id: number;
+    priority: number;
+    ahead: boolean;
+  }>(queuedRefsSql, [afterId, Math.floor(limit)]);
+  return rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority, ahead: r.ahead }));
 }

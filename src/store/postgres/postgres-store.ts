@@ -47,7 +47,7 @@ import {
   jobQueuedRefs,
 } from './jobs-read.js';
 import { migrate } from './migrations.js';
-import { needsList, nodeList, settingGet, workerList } from './registry.js';
+import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { Session } from './session.js';
 import { decodeMessage, PostgresTx } from './tx.js';
 
@@ -221,6 +221,10 @@ export class PostgresStore implements Store {
 
   async workerList(): Promise<WorkerRecord[]> {
     return workerList(this.r);
+  }
+
+  async workerGet(id: string): Promise<WorkerRecord | undefined> {
+    return workerGet(this.r, id);
   }
 
   async nodeList(): Promise<NodeRecord[]> {

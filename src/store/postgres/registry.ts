@@ -33,14 +33,21 @@ const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY 
 
 const workerUpsertSql = `
   INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address,
-    connected_at, last_seen_at, online)
-  VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)
+    connected_at, last_seen_at, online, secret_hash)
+  VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, $12)
   ON CONFLICT (id) DO UPDATE SET name = excluded.name, node_id = excluded.node_id,
     labels = excluded.labels, types = excluded.types, queues = excluded.queues,
     slots = excluded.slots, address = excluded.address, connected_at = excluded.connected_at,
-    last_seen_at = excluded.last_seen_at, online = excluded.online`;
-const workerOfflineSql = 'UPDATE workers SET online = false, last_seen_at = $1 WHERE id = $2';
+    last_seen_at = excluded.last_seen_at, online = excluded.online,
+    secret_hash = excluded.secret_hash`;
+const workerOfflineSql =
+  'UPDATE workers SET online = false, last_seen_at = $1 WHERE id = $2 AND node_id = $3';
 const workerListSql = 'SELECT * FROM workers ORDER BY id';
+const workerGetSql = 'SELECT * FROM workers WHERE id = $1';
+
+const commandAddSql = 'INSERT INTO node_commands (node_id, body, created_at) VALUES ($1, $2, $3)';
+const commandTakeSql = 'DELETE FROM node_commands WHERE node_id = $1 RETURNING id, body';
+const commandPurgeSql = 'DELETE FROM node_commands WHERE NOT (node_id = ANY ($1::text[]))';
 
 const nodeHeartbeatSql = `
   INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
@@ -91,18 +98,52 @@ export async function workerUpsert(c: Queryable, w: WorkerRecord): Promise<void>
     w.connectedAt,
     w.lastSeenAt,
     w.online,
+    w.secretHash,
   ]);
 }
 
-/** Keeps the row (for the dashboard and history), marked offline. */
-export async function workerSetOffline(c: Queryable, id: string, now: number): Promise<void> {
-  await c.query(workerOfflineSql, [now, id]);
+/** Keeps the row (for the dashboard and history), marked offline, unless another node has it. */
+export async function workerSetOffline(
+  c: Queryable,
+  id: string,
+  nodeId: string,
+  now: number,
+): Promise<void> {
+  await c.query(workerOfflineSql, [now, id, nodeId]);
 }
 
 /** All workers known, online or not, by id. */
 export async function workerList(c: Queryable): Promise<WorkerRecord[]> {
   const { rows } = await c.query<WorkerRow>(workerListSql);
   return rows.map(workerFromRow);
+}
+
+/** One worker, online or not. */
+export async function workerGet(c: Queryable, id: string): Promise<WorkerRecord | undefined> {
+  const { rows } = await c.query<WorkerRow>(workerGetSql, [id]);
+  const row = rows[0];
+  return row === undefined ? undefined : workerFromRow(row);
+}
+
+export async function nodeCommandAdd(
+  c: Queryable,
+  command: { nodeId: string; body: string; now: number },
+): Promise<void> {
+  await c.query(commandAddSql, [command.nodeId, command.body, command.now]);
+}
+
+/** The node's commands, oldest first (RETURNING gives no order of its own). */
+export async function nodeCommandTake(c: Queryable, nodeId: string): Promise<string[]> {
+  const { rows } = await c.query<{ id: number; body: string }>(commandTakeSql, [nodeId]);
+  return rows.sort((a, b) => a.id - b.id).map((r) => r.body);
+}
+
+export async function nodeCommandPurge(
+  c: Queryable,
+  liveNodeIds: readonly string[],
+): Promise<number> {
+  const result = await c.query(commandPurgeSql, [liveNodeIds]);
+  return result.rowCount ?? 0;
 }
 
 /** Inserts or refreshes a node; a node beats by rewriting its row. */

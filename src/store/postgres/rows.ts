@@ -36,6 +36,7 @@ export interface JobRow {
   result: unknown;
   error: JobError | null;
   attempts: Attempt[];
+  ahead: boolean;
 }
 
 /**
@@ -76,6 +77,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     finishedAt: row.finished_at,
     workerId: row.worker_id,
     workerName: row.worker_name,
+    nodeId: row.node_id,
     progress: row.progress,
     attributes: row.attributes,
     result: row.result,
@@ -194,6 +196,7 @@ export interface WorkerRow {
   connected_at: number;
   last_seen_at: number;
   online: boolean;
+  secret_hash: string | null;
 }
 
 /** A worker row as a record. */
@@ -210,6 +213,7 @@ export function workerFromRow(row: WorkerRow): WorkerRecord {
     connectedAt: row.connected_at,
     lastSeenAt: row.last_seen_at,
     online: row.online,
+    secretHash: row.secret_hash,
   };
 }
 

@@ -8,10 +8,9 @@
  * one statement costs one round trip however many there are. PostgreSQL folds identical
  * messages (same channel and payload) sent in one transaction into one.
  */
-import type { JobRecord, JobState } from '../../domain/job.js';
+import type { JobRecord } from '../../domain/job.js';
 import type {
   AdoptParams,
-  AttemptEnd,
   AttributeUpdate,
   ClaimParams,
   ClaimResult,
@@ -23,16 +22,20 @@ import type {
   ProgressUpdate,
   QueuedRef,
   RunningJob,
+  StateChange,
   StoreTx,
   WorkerRecord,
 } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
-import { jobCancel, jobEndAttempts } from './jobs-end.js';
+import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
 import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
 import {
   needsUpsert,
+  nodeCommandAdd,
+  nodeCommandPurge,
+  nodeCommandTake,
   nodeHeartbeat,
   settingSet,
   workerSetOffline,
@@ -53,7 +56,8 @@ export function decodeMessage(
 ): { channel: ClusterChannel; payload: string } | undefined {
   const colon = text.indexOf(':');
   const channel = text.slice(0, colon);
-  if (colon < 0 || (channel !== 'wake' && channel !== 'event')) return undefined;
+  if (colon < 0 || (channel !== 'wake' && channel !== 'event' && channel !== 'control'))
+    return undefined;
   return { channel, payload: text.slice(colon + 1) };
 }
 
@@ -105,24 +109,16 @@ export class PostgresTx implements StoreTx {
     return jobClaimIds(this.c, ids, params);
   }
 
-  async jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
-    return jobEndAttempts(this.c, ends);
+  async jobSetStateIfMany(changes: readonly StateChange[]): Promise<boolean[]> {
+    return jobSetStateIfMany(this.c, changes);
+  }
+
+  async jobGetForUpdate(ids: readonly number[]): Promise<JobRecord[]> {
+    return jobGetForUpdate(this.c, ids);
   }
 
   async jobAdopt(params: AdoptParams): Promise<RunningJob | undefined> {
     return jobAdopt(this.c, params);
-  }
-
-  /**
-   * Cancels a job that has not ended. Returns undefined for an unknown id. A job that already
-   * ended (succeeded, failed, canceled) is left as it is and returned with `before` set to its
-   * terminal state, so that the caller can answer 409 naming that state.
-   */
-  async jobCancel(
-    id: number,
-    now: number,
-  ): Promise<{ before: JobState; job: JobRecord } | undefined> {
-    return jobCancel(this.c, id, now);
   }
 
   async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
@@ -145,8 +141,20 @@ export class PostgresTx implements StoreTx {
     return workerUpsert(this.c, worker);
   }
 
-  async workerSetOffline(id: string, now: number): Promise<void> {
-    return workerSetOffline(this.c, id, now);
+  async workerSetOffline(id: string, nodeId: string, now: number): Promise<void> {
+    return workerSetOffline(this.c, id, nodeId, now);
+  }
+
+  async nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void> {
+    return nodeCommandAdd(this.c, command);
+  }
+
+  async nodeCommandTake(nodeId: string): Promise<string[]> {
+    return nodeCommandTake(this.c, nodeId);
+  }
+
+  async nodeCommandPurge(liveNodeIds: readonly string[]): Promise<number> {
+    return nodeCommandPurge(this.c, liveNodeIds);
   }
 
   async nodeHeartbeat(node: NodeRecord): Promise<void> {

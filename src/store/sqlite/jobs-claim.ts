@@ -17,7 +17,7 @@ import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
  */
 const claimedColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
-  'request_failures, timeout_ms, kill_signal, kill_grace_ms';
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead';
 
 type ClaimedRow = [
   id: number,
@@ -33,12 +33,14 @@ type ClaimedRow = [
   timeoutMs: number | null,
   killSignal: string,
   killGraceMs: number,
+  /** Only for ordering: 1 for a job re-queued ahead of its priority. */
+  ahead: number,
 ];
 
 /** The best queued jobs of one needs (exported for the query-plan test). */
 export const claimCandidatesSql =
-  `SELECT id, priority FROM jobs INDEXED BY jobs_dispatch ` +
-  `WHERE needs_id = ? AND state = 'queued' ORDER BY priority DESC, id LIMIT ?`;
+  `SELECT id, priority, ahead FROM jobs INDEXED BY jobs_dispatch ` +
+  `WHERE needs_id = ? AND state = 'queued' ORDER BY priority DESC, ahead DESC, id LIMIT ?`;
 
 const claimOneSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
@@ -53,16 +55,18 @@ export const claimNeedsSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
   `node_id = ?, started_at = ?, updated_at = ?, progress = NULL WHERE id IN ` +
   `(SELECT id FROM jobs INDEXED BY jobs_dispatch WHERE needs_id = ? AND state = 'queued' ` +
-  `ORDER BY priority DESC, id LIMIT ?) RETURNING ${claimedColumns}`;
+  `ORDER BY priority DESC, ahead DESC, id LIMIT ?) RETURNING ${claimedColumns}`;
 
 const adoptSql =
   `UPDATE jobs SET worker_id = @workerId, worker_name = @workerName, node_id = @nodeId, ` +
   `updated_at = @now WHERE id = @id AND state = 'running' AND attempt = @attempt ` +
+  `AND worker_id = @workerId ` +
   `RETURNING ${runningColumns}`;
 
 interface Candidate {
   id: number;
   priority: number;
+  ahead: number;
   needsId: number;
 }
 
@@ -98,7 +102,8 @@ function claimOne(c: Conn, id: number, who: Lessee): RunningJob | undefined {
 }
 
 /**
- * Highest priority first, then oldest (smallest id). A needs is exhausted when its query found
+ * Highest priority first, then those re-queued ahead (runs lost to the system), then oldest
+ * (smallest id). A needs is exhausted when its query found
  * fewer jobs than asked and every one of them was claimed: only then is none of it left queued.
  */
 export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
@@ -110,11 +115,16 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   const candidates: Candidate[] = [];
   const short = new Map<number, number>();
   for (const needsId of needs) {
-    const rows = select.all(needsId, limit) as Array<{ id: number; priority: number }>;
-    for (const r of rows) candidates.push({ id: r.id, priority: r.priority, needsId });
+    const rows = select.all(needsId, limit) as Array<{
+      id: number;
+      priority: number;
+      ahead: number;
+    }>;
+    for (const r of rows)
+      candidates.push({ id: r.id, priority: r.priority, ahead: r.ahead, needsId });
     if (rows.length < limit) short.set(needsId, rows.length);
   }
-  candidates.sort((a, b) => b.priority - a.priority || a.id - b.id);
+  candidates.sort((a, b) => b.priority - a.priority || b.ahead - a.ahead || a.id - b.id);
   const chosen = candidates.length > limit ? candidates.slice(0, limit) : candidates;
   const jobs: RunningJob[] = [];
   for (const candidate of chosen) {
@@ -145,8 +155,8 @@ function claimFromOneNeeds(c: Conn, needsId: number, limit: number, who: Lessee)
       needsId,
       limit,
     ) as ClaimedRow[];
+  rows.sort((a, b) => b[7] - a[7] || b[13] - a[13] || a[0] - b[0]);
   const jobs = rows.map((row) => claimed(row, who));
-  jobs.sort((a, b) => b.priority - a.priority || a.id - b.id);
   return { jobs, exhausted: jobs.length < limit ? [needsId] : [] };
 }
 

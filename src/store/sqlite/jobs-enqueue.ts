@@ -23,7 +23,7 @@ const insertManySql = `INSERT INTO jobs ${insertColumns} VALUES ${Array<string>(
  * for the query-plan test.
  */
 export const promoteSql =
-  `UPDATE jobs SET state = 'queued', updated_at = ? WHERE id IN ` +
+  `UPDATE jobs SET state = 'queued', ahead = 0, updated_at = ? WHERE id IN ` +
   `(SELECT id FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled' AND run_at <= ? ` +
   `ORDER BY run_at, id LIMIT ?) ` +
   `RETURNING id, needs_id, priority, run_at`;

@@ -28,7 +28,7 @@ const orphansSql =
   `SELECT ${runningColumns} FROM jobs WHERE state = 'running' ` +
   `AND node_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`;
 const byWorkerSql = `SELECT ${runningColumns} FROM jobs WHERE state = 'running' AND worker_id = ? ORDER BY id`;
-const queuedRefsSql = `SELECT id, needs_id, priority FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`;
+const queuedRefsSql = `SELECT id, needs_id, priority, ahead FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`;
 
 /** One job with everything it carries. */
 export function jobGet(c: Conn, id: number): JobRecord | undefined {
@@ -121,6 +121,12 @@ export function jobQueuedRefs(c: Conn, afterId: number, limit: number): QueuedRe
     id: number;
     needs_id: number;
     priority: number;
+    ahead: 0 | 1;
   }>;
-  return rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority }));
+  return rows.map((r) => ({
+    id: r.id,
+    needsId: r.needs_id,
+    priority: r.priority,
+    ahead: r.ahead === 1,
+  }));
 }

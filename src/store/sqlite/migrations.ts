@@ -137,6 +137,32 @@ export const migrations: readonly Migration[] = [
       WHERE state = 'succeeded' AND json_array_length(attempts) > 0;
     `,
   },
+  {
+    version: 3,
+    name: 'kernel: runs re-queued ahead, worker secrets, commands between nodes',
+    sql: `
+      -- A job whose run was lost to the system goes back ahead of its priority (1), not behind
+      -- the jobs that came after it; dispatch reads that order from its index.
+      ALTER TABLE jobs ADD COLUMN ahead INTEGER NOT NULL DEFAULT 0 CHECK (ahead IN (0, 1));
+      DROP INDEX jobs_dispatch;
+      CREATE INDEX jobs_dispatch ON jobs (needs_id, priority DESC, ahead DESC, id)
+        WHERE state = 'queued';
+
+      -- A worker proves who it is on every reconnect with the secret it was welcomed with;
+      -- only its hash is kept.
+      ALTER TABLE workers ADD COLUMN secret_hash TEXT;
+
+      -- Commands addressed to one node (stop a job its worker runs, ...), kept until that node
+      -- takes them: a wake-up lost on the way delays a command, never loses it.
+      CREATE TABLE node_commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX node_commands_node ON node_commands (node_id, id);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -19,13 +19,21 @@ const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY 
 
 const workerUpsertSql =
   'INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address, ' +
-  'connected_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+  'connected_at, last_seen_at, online, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
   'ON CONFLICT (id) DO UPDATE SET name = excluded.name, node_id = excluded.node_id, ' +
   'labels = excluded.labels, types = excluded.types, queues = excluded.queues, ' +
   'slots = excluded.slots, address = excluded.address, connected_at = excluded.connected_at, ' +
-  'last_seen_at = excluded.last_seen_at, online = excluded.online';
-const workerOfflineSql = 'UPDATE workers SET online = 0, last_seen_at = ? WHERE id = ?';
+  'last_seen_at = excluded.last_seen_at, online = excluded.online, ' +
+  'secret_hash = excluded.secret_hash';
+const workerOfflineSql =
+  'UPDATE workers SET online = 0, last_seen_at = ? WHERE id = ? AND node_id = ?';
 const workerListSql = 'SELECT * FROM workers ORDER BY id';
+const workerGetSql = 'SELECT * FROM workers WHERE id = ?';
+
+const commandAddSql = 'INSERT INTO node_commands (node_id, body, created_at) VALUES (?, ?, ?)';
+const commandTakeSql = 'DELETE FROM node_commands WHERE node_id = ? RETURNING id, body';
+const commandPurgeSql =
+  'DELETE FROM node_commands WHERE node_id NOT IN (SELECT value FROM json_each(?))';
 
 const nodeHeartbeatSql =
   'INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ' +
@@ -66,17 +74,41 @@ export function workerUpsert(c: Conn, w: WorkerRecord): void {
     w.connectedAt,
     w.lastSeenAt,
     w.online ? 1 : 0,
+    w.secretHash,
   );
 }
 
-/** Keeps the row (for the dashboard and history), marked offline. */
-export function workerSetOffline(c: Conn, id: string, now: number): void {
-  c.stmt(workerOfflineSql).run(now, id);
+/** Keeps the row (for the dashboard and history), marked offline, unless another node has it. */
+export function workerSetOffline(c: Conn, id: string, nodeId: string, now: number): void {
+  c.stmt(workerOfflineSql).run(now, id, nodeId);
 }
 
 /** All workers known, online or not, by id. */
 export function workerList(c: Conn): WorkerRecord[] {
   return (c.stmt(workerListSql).all() as WorkerRow[]).map(workerFromRow);
+}
+
+/** One worker, online or not. */
+export function workerGet(c: Conn, id: string): WorkerRecord | undefined {
+  const row = c.stmt(workerGetSql).get(id) as WorkerRow | undefined;
+  return row === undefined ? undefined : workerFromRow(row);
+}
+
+export function nodeCommandAdd(
+  c: Conn,
+  command: { nodeId: string; body: string; now: number },
+): void {
+  c.stmt(commandAddSql).run(command.nodeId, command.body, command.now);
+}
+
+/** The node's commands, oldest first (RETURNING gives no order of its own). */
+export function nodeCommandTake(c: Conn, nodeId: string): string[] {
+  const rows = c.stmt(commandTakeSql).all(nodeId) as Array<{ id: number; body: string }>;
+  return rows.sort((a, b) => a.id - b.id).map((r) => r.body);
+}
+
+export function nodeCommandPurge(c: Conn, liveNodeIds: readonly string[]): number {
+  return c.stmt(commandPurgeSql).run(JSON.stringify(liveNodeIds)).changes;
 }
 
 /** Inserts or refreshes a node; a node beats by rewriting its row. */

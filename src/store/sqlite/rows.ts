@@ -36,6 +36,7 @@ export interface JobRow {
   result: string | null;
   error: string | null;
   attempts: string;
+  ahead: 0 | 1;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -70,6 +71,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     finishedAt: row.finished_at,
     workerId: row.worker_id,
     workerName: row.worker_name,
+    nodeId: row.node_id,
     progress: parse(row.progress) as Progress | null,
     attributes: JSON.parse(row.attributes) as Record<string, string>,
     result: parse(row.result),
@@ -205,6 +207,7 @@ export interface WorkerRow {
   connected_at: number;
   last_seen_at: number;
   online: 0 | 1;
+  secret_hash: string | null;
 }
 
 /** A worker row as a record. */
@@ -221,6 +224,7 @@ export function workerFromRow(row: WorkerRow): WorkerRecord {
     connectedAt: row.connected_at,
     lastSeenAt: row.last_seen_at,
     online: row.online === 1,
+    secretHash: row.secret_hash,
   };
 }
 

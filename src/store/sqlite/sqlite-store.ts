@@ -38,7 +38,7 @@ import {
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
-import { needsList, nodeList, settingGet, workerList } from './registry.js';
+import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
 
 /** How to open a SQLite store. */
@@ -168,6 +168,10 @@ export class SqliteStore implements Store {
 
   async workerList(): Promise<WorkerRecord[]> {
     return workerList(this.r);
+  }
+
+  async workerGet(id: string): Promise<WorkerRecord | undefined> {
+    return workerGet(this.r, id);
   }
 
   async nodeList(): Promise<NodeRecord[]> {

@@ -4,10 +4,9 @@
  * they are called. A tx is usable only while its `write` runs; using one that escaped its
  * callback throws instead of writing outside any transaction.
  */
-import type { JobRecord, JobState } from '../../domain/job.js';
+import type { JobRecord } from '../../domain/job.js';
 import type {
   AdoptParams,
-  AttemptEnd,
   AttributeUpdate,
   ClaimParams,
   ClaimResult,
@@ -19,16 +18,20 @@ import type {
   ProgressUpdate,
   QueuedRef,
   RunningJob,
+  StateChange,
   StoreTx,
   WorkerRecord,
 } from '../store.js';
 import type { Conn } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
-import { jobCancel, jobEndAttempts } from './jobs-end.js';
+import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
 import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
 import {
   needsUpsert,
+  nodeCommandAdd,
+  nodeCommandPurge,
+  nodeCommandTake,
   nodeHeartbeat,
   settingSet,
   workerSetOffline,
@@ -72,24 +75,16 @@ export class SqliteTx implements StoreTx {
     return jobClaimIds(this.c, ids, params);
   }
 
-  async jobEndAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
-    return jobEndAttempts(this.c, ends);
+  async jobSetStateIfMany(changes: readonly StateChange[]): Promise<boolean[]> {
+    return jobSetStateIfMany(this.c, changes);
+  }
+
+  async jobGetForUpdate(ids: readonly number[]): Promise<JobRecord[]> {
+    return jobGetForUpdate(this.c, ids);
   }
 
   async jobAdopt(params: AdoptParams): Promise<RunningJob | undefined> {
     return jobAdopt(this.c, params);
-  }
-
-  /**
-   * Cancels a job that has not ended. Returns undefined for an unknown id. A job that already
-   * ended (succeeded, failed, canceled) is left as it is and returned with `before` set to its
-   * terminal state, so that the caller can answer 409 naming that state.
-   */
-  async jobCancel(
-    id: number,
-    now: number,
-  ): Promise<{ before: JobState; job: JobRecord } | undefined> {
-    return jobCancel(this.c, id, now);
   }
 
   async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
@@ -112,8 +107,20 @@ export class SqliteTx implements StoreTx {
     workerUpsert(this.c, worker);
   }
 
-  async workerSetOffline(id: string, now: number): Promise<void> {
-    workerSetOffline(this.c, id, now);
+  async workerSetOffline(id: string, nodeId: string, now: number): Promise<void> {
+    workerSetOffline(this.c, id, nodeId, now);
+  }
+
+  async nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void> {
+    nodeCommandAdd(this.c, command);
+  }
+
+  async nodeCommandTake(nodeId: string): Promise<string[]> {
+    return nodeCommandTake(this.c, nodeId);
+  }
+
+  async nodeCommandPurge(liveNodeIds: readonly string[]): Promise<number> {
+    return nodeCommandPurge(this.c, liveNodeIds);
   }
 
   async nodeHeartbeat(node: NodeRecord): Promise<void> {

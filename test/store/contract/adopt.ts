@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   addNeeds,
-  claim,
   endAttempts,
   endOf,
   getJob,
@@ -21,41 +20,45 @@ export function describeAdopt(factory: StoreFactory): void {
   describe('adopt', () => {
     const ctx = useStore(factory);
 
-    it('re-points a running attempt at the worker that still runs it', async () => {
+    it('re-points a running attempt at the node of the worker that still runs it', async () => {
       const needsId = await addNeeds(ctx.store);
       const job = await runningJob(ctx.store, needsId, worker1);
+      const moved = { workerId: worker1.workerId, workerName: 'alpha-2', nodeId: 'n2' };
       const adopted = await ctx.store.write((tx) =>
-        tx.jobAdopt({ id: job.id, attempt: job.attempt, ...worker2, now: T0 + 9_000 }),
+        tx.jobAdopt({ id: job.id, attempt: job.attempt, ...moved, now: T0 + 9_000 }),
       );
-      expect(adopted).toStrictEqual({ ...job, workerId: 'w2', workerName: 'beta', nodeId: 'n2' });
+      expect(adopted).toStrictEqual({ ...job, ...moved });
       expect(await getJob(ctx.store, job.id)).toMatchObject({
         state: 'running',
         attempt: job.attempt,
-        workerId: 'w2',
-        workerName: 'beta',
+        workerId: 'w1',
+        workerName: 'alpha-2',
+        nodeId: 'n2',
         startedAt: job.startedAt,
         updatedAt: T0 + 9_000,
       });
-      // The attempt now belongs to the adopter: its end applies, the old worker's would not.
+      // The attempt is now the new node's: its end applies, the old node's would not.
+      const lease = { attempt: job.attempt, workerId: job.workerId };
       expect(
         await endAttempts(ctx.store, [
-          endOf(job, 'succeeded'),
-          endOf(job, 'succeeded', { workerId: 'w2' }),
+          endOf(job, 'succeeded', { lease: { ...lease, nodeId: 'n1' } }),
+          endOf(job, 'succeeded', { lease: { ...lease, nodeId: 'n2' } }),
         ]),
       ).toEqual([false, true]);
     });
 
-    it('does not adopt another attempt, a job not running, or an unknown job', async () => {
+    it('does not adopt for another worker, another attempt, a job not running, or an unknown job', async () => {
       const needsId = await addNeeds(ctx.store);
       const job = await runningJob(ctx.store, needsId);
       const queued = await insertJob(ctx.store, newJob(needsId));
       const results = await ctx.store.write(async (tx) => [
-        await tx.jobAdopt({ id: job.id, attempt: job.attempt + 1, ...worker2, now: T0 }),
+        await tx.jobAdopt({ id: job.id, attempt: job.attempt, ...worker2, now: T0 }),
+        await tx.jobAdopt({ id: job.id, attempt: job.attempt + 1, ...worker1, now: T0 }),
         await tx.jobAdopt({ id: queued, attempt: 0, ...worker2, now: T0 }),
         await tx.jobAdopt({ id: 987_654, attempt: 1, ...worker2, now: T0 }),
       ]);
-      expect(results).toEqual([undefined, undefined, undefined]);
-      expect((await getJob(ctx.store, job.id)).workerId).toBe('w1');
+      expect(results).toEqual([undefined, undefined, undefined, undefined]);
+      expect(await getJob(ctx.store, job.id)).toMatchObject({ workerId: 'w1', nodeId: 'n1' });
       expect((await getJob(ctx.store, queued)).state).toBe('queued');
     });
   });
@@ -96,16 +99,6 @@ export function describeAdopt(factory: StoreFactory): void {
       await endAttempts(ctx.store, [endOf(ended, 'failed')]);
       expect(await ctx.store.jobListRunningByWorker('w1')).toStrictEqual([a, b]);
       expect(await ctx.store.jobListRunningByWorker('nobody')).toEqual([]);
-    });
-
-    it('lists an adopted job under its new worker', async () => {
-      const needsId = await addNeeds(ctx.store);
-      await insertJob(ctx.store, newJob(needsId));
-      const [job] = (await claim(ctx.store, [needsId], 1, worker1)).jobs;
-      if (job === undefined) throw new Error('nothing claimed');
-      await ctx.store.write((tx) => tx.jobAdopt({ id: job.id, attempt: 1, ...worker2, now: T0 }));
-      expect(await ctx.store.jobListRunningByWorker('w1')).toEqual([]);
-      expect((await ctx.store.jobListRunningByWorker('w2')).map((j) => j.id)).toEqual([job.id]);
     });
   });
 }

@@ -100,16 +100,15 @@ export function describeEndAttempts(factory: StoreFactory): void {
     it('applies only to the current attempt on its worker', async () => {
       const needsId = await addNeeds(ctx.store);
       const job = await runningJob(ctx.store, needsId);
-      const stale = endOf(job, 'succeeded', { attempt: job.attempt - 1 });
-      const future = endOf(job, 'succeeded', { attempt: job.attempt + 1 });
-      const otherWorker = endOf(job, 'succeeded', { workerId: 'w2' });
+      const lease = { attempt: job.attempt, workerId: job.workerId, nodeId: job.nodeId };
+      const stale = endOf(job, 'succeeded', { lease: { ...lease, attempt: job.attempt - 1 } });
+      const future = endOf(job, 'succeeded', { lease: { ...lease, attempt: job.attempt + 1 } });
+      const otherWorker = endOf(job, 'succeeded', { lease: { ...lease, workerId: 'w2' } });
+      const otherNode = endOf(job, 'failed', { lease: { ...lease, nodeId: 'n9' } });
       const unknown = endOf(job, 'succeeded', { id: job.id + 1_000 });
-      expect(await endAttempts(ctx.store, [stale, future, otherWorker, unknown])).toEqual([
-        false,
-        false,
-        false,
-        false,
-      ]);
+      expect(
+        await endAttempts(ctx.store, [stale, future, otherWorker, otherNode, unknown]),
+      ).toEqual([false, false, false, false, false]);
       const still = await getJob(ctx.store, job.id);
       expect(still).toMatchObject({ state: 'running', attempts: [], finishedAt: null });
     });
@@ -120,7 +119,11 @@ export function describeEndAttempts(factory: StoreFactory): void {
       const end = endOf(job, 'succeeded');
       expect(await endAttempts(ctx.store, [end, end])).toEqual([true, false]);
       const queued = await insertJob(ctx.store, newJob(needsId));
-      expect(await endAttempts(ctx.store, [{ ...end, id: queued, attempt: 0 }])).toEqual([false]);
+      expect(
+        await endAttempts(ctx.store, [
+          { ...end, id: queued, lease: { attempt: 0, workerId: job.workerId, nodeId: job.nodeId } },
+        ]),
+      ).toEqual([false]);
       expect((await getJob(ctx.store, job.id)).attempts).toHaveLength(1);
     });
 
@@ -130,7 +133,9 @@ export function describeEndAttempts(factory: StoreFactory): void {
       const b = await runningJob(ctx.store, needsId);
       const result = await endAttempts(ctx.store, [
         endOf(a, 'succeeded'),
-        endOf(b, 'failed', { workerId: 'someone-else' }),
+        endOf(b, 'failed', {
+          lease: { attempt: b.attempt, workerId: 'someone-else', nodeId: b.nodeId },
+        }),
         endOf(b, 'failed'),
       ]);
       expect(result).toEqual([true, false, true]);

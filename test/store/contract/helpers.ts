@@ -5,11 +5,11 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { Attempt, AttemptOutcome, JobError, JobRecord } from '../../../src/domain/job.js';
 import type {
-  AttemptEnd,
   ClaimParams,
   ClaimResult,
   NewJob,
   RunningJob,
+  StateChange,
   Store,
 } from '../../../src/store/store.js';
 
@@ -139,21 +139,24 @@ export function attemptOf(
   };
 }
 
+/** The states an attempt's end may leave its job in. */
+export type EndState = 'succeeded' | 'failed' | 'scheduled' | 'queued';
+
 /** The end of `job`'s current attempt in `state`; `extra` replaces any field. */
 export function endOf(
   job: RunningJob,
-  state: AttemptEnd['state'],
-  extra: Partial<AttemptEnd> = {},
-): AttemptEnd {
+  state: EndState,
+  extra: Partial<StateChange> = {},
+): StateChange {
   const now = extra.now ?? T0 + 5_000;
   const error: JobError | null =
     state === 'succeeded' ? null : { code: 'exit_code', message: 'exited with 1' };
   const outcome: AttemptOutcome = state === 'succeeded' ? 'succeeded' : 'failed';
   return {
     id: job.id,
-    attempt: job.attempt,
-    workerId: job.workerId,
-    state,
+    from: 'running',
+    lease: { attempt: job.attempt, workerId: job.workerId, nodeId: job.nodeId },
+    to: state,
     ...(state === 'succeeded' ? { result: { ok: true } } : {}),
     ...(state === 'scheduled' || state === 'queued' ? { runAt: now + 1_000 } : {}),
     error,
@@ -164,10 +167,13 @@ export function endOf(
   };
 }
 
-/** Ends attempts in one write. */
-export function endAttempts(store: Store, ends: readonly AttemptEnd[]): Promise<boolean[]> {
-  return store.write((tx) => tx.jobEndAttempts(ends));
+/** Applies changes of state in one write. */
+export function setStates(store: Store, changes: readonly StateChange[]): Promise<boolean[]> {
+  return store.write((tx) => tx.jobSetStateIfMany(changes));
 }
+
+/** Ends attempts in one write (changes from running). */
+export const endAttempts = setStates;
 
 /** A job known to exist. */
 export async function getJob(store: Store, id: number): Promise<JobRecord> {

@@ -213,6 +213,7 @@ export function describeInsert(factory: StoreFactory): void {
         finishedAt: null,
         workerId: null,
         workerName: null,
+        nodeId: null,
         progress: null,
         attributes: {},
         result: null,

@@ -132,7 +132,12 @@ export function describeList(factory: StoreFactory): void {
       const first = await ctx.store.jobQueuedRefs(0, 2);
       const rest = await ctx.store.jobQueuedRefs(first[first.length - 1]?.id ?? 0, 10);
       expect([...first, ...rest].map((r) => r.id)).toEqual(queued);
-      expect(first[0]).toEqual({ id: queued[0], needsId: expect.any(Number), priority: 0 });
+      expect(first[0]).toEqual({
+        id: queued[0],
+        needsId: expect.any(Number),
+        priority: 0,
+        ahead: false,
+      });
     });
   });
 }

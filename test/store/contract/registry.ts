@@ -16,6 +16,7 @@ function workerRecord(id: string, overrides: Partial<WorkerRecord> = {}): Worker
     connectedAt: T0,
     lastSeenAt: T0,
     online: true,
+    secretHash: null,
     ...overrides,
   };
 }
@@ -44,11 +45,24 @@ export function describeRegistry(factory: StoreFactory): void {
       expect(await ctx.store.workerList()).toStrictEqual([a2, b]);
     });
 
+    it("keeps a worker's secret hash and reads one worker by id", async () => {
+      const hash = 'ab'.repeat(32);
+      await ctx.store.write((tx) => tx.workerUpsert(workerRecord('a', { secretHash: hash })));
+      expect(await ctx.store.workerGet('a')).toStrictEqual(workerRecord('a', { secretHash: hash }));
+      expect(await ctx.store.workerGet('nobody')).toBeUndefined();
+    });
+
+    it('marks a worker offline only if it is still attached to that node', async () => {
+      await ctx.store.write((tx) => tx.workerUpsert(workerRecord('a')));
+      await ctx.store.write((tx) => tx.workerSetOffline('a', 'n2', T0 + 400));
+      expect((await ctx.store.workerGet('a'))?.online).toBe(true);
+    });
+
     it('marks a worker offline with when it was last seen', async () => {
       await ctx.store.write((tx) => tx.workerUpsert(workerRecord('a')));
       await ctx.store.write(async (tx) => {
-        await tx.workerSetOffline('a', T0 + 500);
-        await tx.workerSetOffline('unknown', T0 + 500);
+        await tx.workerSetOffline('a', 'n1', T0 + 500);
+        await tx.workerSetOffline('unknown', 'n1', T0 + 500);
       });
       expect(await ctx.store.workerList()).toStrictEqual([
         workerRecord('a', { online: false, lastSeenAt: T0 + 500 }),
@@ -71,6 +85,42 @@ export function describeRegistry(factory: StoreFactory): void {
       });
       await ctx.store.write((tx) => tx.nodeHeartbeat({ ...n1, heartbeatAt: T0 + 5_000 }));
       expect(await ctx.store.nodeList()).toStrictEqual([{ ...n1, heartbeatAt: T0 + 5_000 }, n2]);
+    });
+  });
+
+  describe('node commands', () => {
+    const ctx = useStore(factory);
+    const add = (nodeId: string, body: string) =>
+      ctx.store.write((tx) => tx.nodeCommandAdd({ nodeId, body, now: T0 }));
+
+    it('keeps commands per node until that node takes them, oldest first', async () => {
+      await add('n1', 'first');
+      await add('n2', 'other');
+      await add('n1', 'x'.repeat(20_000));
+      const taken = await ctx.store.write((tx) => tx.nodeCommandTake('n1'));
+      expect(taken).toEqual(['first', 'x'.repeat(20_000)]);
+      expect(await ctx.store.write((tx) => tx.nodeCommandTake('n1'))).toEqual([]);
+      expect(await ctx.store.write((tx) => tx.nodeCommandTake('n2'))).toEqual(['other']);
+    });
+
+    it('keeps a command taken in a transaction that rolled back', async () => {
+      await add('n1', 'kept');
+      await expect(
+        ctx.store.write(async (tx) => {
+          await tx.nodeCommandTake('n1');
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await ctx.store.write((tx) => tx.nodeCommandTake('n1'))).toEqual(['kept']);
+    });
+
+    it('drops the commands of nodes that are not live', async () => {
+      await add('n1', 'a');
+      await add('dead', 'b');
+      await add('dead', 'c');
+      expect(await ctx.store.write((tx) => tx.nodeCommandPurge(['n1', 'n2']))).toBe(2);
+      expect(await ctx.store.write((tx) => tx.nodeCommandTake('dead'))).toEqual([]);
+      expect(await ctx.store.write((tx) => tx.nodeCommandTake('n1'))).toEqual(['a']);
     });
   });
 

@@ -1,29 +1,38 @@
 /**
- * One broker node, assembled: the store, group commit, dispatch, the workers' endpoint, the
- * scheduler for delayed jobs, maintenance (heartbeat, rescue of orphans) and the client API.
- * `startBroker` builds and starts it; `close` stops it without touching running work (workers
- * keep their jobs and hand them back to the next broker).
+ * The composition root of one broker node: it opens the store and builds, in order, group
+ * commit, the needs registry, dispatch, the scheduler of delayed jobs, the control plane between
+ * nodes, the completion module, the workers' endpoint, the client API, and maintenance
+ * (heartbeat, leadership, rescue of orphans). `startBroker` builds and starts it; `close` stops
+ * it without touching running work (workers keep their jobs and hand them back to the next
+ * broker). Nothing below this file knows how the parts are wired.
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
+import type { ClusterState } from '../api/context.js';
+import { ClusterLink } from '../broker/cluster.js';
+import { Committer } from '../broker/committer.js';
+import { Completion } from '../broker/complete.js';
+import { Control } from '../broker/control.js';
+import { Dispatcher } from '../broker/dispatcher.js';
+import { WorkerMessages } from '../broker/endpoint/messages.js';
+import { newId, Registration } from '../broker/endpoint/registration.js';
+import { WorkerEndpoint } from '../broker/endpoint/server.js';
+import { Sessions } from '../broker/endpoint/sessions.js';
+import { EventBus } from '../broker/events.js';
+import { JobService } from '../broker/jobs.js';
+import { Maintenance } from '../broker/maintenance.js';
+import { NeedsRegistry } from '../broker/needs.js';
+import { Reports } from '../broker/reports.js';
+import { Rescuer } from '../broker/rescue.js';
+import { Scheduler } from '../broker/scheduler.js';
+import { checkExposure } from '../config/exposure.js';
 import type { BrokerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { livenessWindow } from '../domain/liveness.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { version } from '../version.js';
-import { checkExposure } from '../config/exposure.js';
-import type { ClusterState } from '../api/context.js';
-import { ClusterLink } from './cluster.js';
-import { Committer } from './committer.js';
-import { Dispatcher } from './dispatcher.js';
-import { EventBus } from './events.js';
-import { WorkerHub, newId } from './hub.js';
-import { JobService } from './jobs.js';
-import { Maintenance } from './maintenance.js';
-import { NeedsRegistry } from './needs.js';
-import { Scheduler } from './scheduler.js';
 
 export interface BrokerOptions {
   config: BrokerConfig;
@@ -89,34 +98,75 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       config.queueManager,
       nodeId,
       clock,
-      // The hub exists before any worker can be handed a job.
-      (session, jobs) => hub.deliver(session, jobs),
+      // Sessions exist before any worker can be handed a job.
+      (session, jobs) => sessions.deliver(session, jobs),
     );
     const scheduler = new Scheduler(store, committer, dispatcher, clock, logger);
-    const hub = new WorkerHub({
+    const control = new Control({
       store,
       committer,
+      nodeId,
+      logger,
+      clock,
+      execute: (command) => {
+        if (command.kind === 'stop')
+          sessions.stopJob(command.jobId, command.attempt, command.reason);
+      },
+    });
+    const completion = new Completion({
+      dispatcher,
+      scheduler,
+      events,
+      control,
+      clock,
+      settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
+    });
+    const liveness = { pingIntervalMs: config.pingIntervalMs, maxLiveness: config.maxLiveness };
+    const sessions = new Sessions({
+      committer,
+      completion,
       dispatcher,
       needs,
-      scheduler,
       events,
       clock,
       logger,
       nodeId,
+      settings: liveness,
+    });
+    const endpoint = new WorkerEndpoint({
+      registration: new Registration({
+        store,
+        committer,
+        completion,
+        dispatcher,
+        needs,
+        sessions,
+        events,
+        clock,
+        logger,
+        nodeId,
+        settings: { ...liveness, workerTokens: config.auth.workerTokens },
+      }),
+      sessions,
+      messages: new WorkerMessages({
+        committer,
+        completion,
+        dispatcher,
+        reports: new Reports({ committer, events, logger }),
+        clock,
+        logger,
+      }),
+      clock,
+      logger,
       settings: {
-        pingIntervalMs: config.pingIntervalMs,
-        maxLiveness: config.maxLiveness,
-        maxRequestFailures: config.maxRequestFailures,
-        retry: config.retry,
-        workerTokens: config.auth.workerTokens,
         helloTimeoutMs: 10_000,
         maxFrameBytes: Math.max(2 * 1024 * 1024, config.bodyLimit * 2),
       },
     });
-    const workerHub = hub;
     const jobs = new JobService({
       store,
       committer,
+      completion,
       needs,
       dispatcher,
       scheduler,
@@ -124,8 +174,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       rejectUnmatchable: config.rejectUnmatchable,
       isFrozen: () => frozen,
-      stopRunning: (job, reason) => workerHub.stop(job.id, reason),
-      workersFor: (n) => workerHub.workersFor(n),
+      workersFor: (n) => sessions.workersFor(n),
     });
 
     const cluster = new ClusterLink({
@@ -138,7 +187,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       logger,
     });
     cluster.start();
-    cleanups.push(() => cluster.stop());
+    control.start();
+    cleanups.push(() => {
+      control.stop();
+      cluster.stop();
+    });
 
     await dispatcher.start();
     await scheduler.start();
@@ -151,8 +204,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workers: [],
     });
 
-    const workersAddress = await hub.listen(config.workers.address, config.workers.port);
-    cleanups.push(() => workerHub.close());
+    const workersAddress = await endpoint.listen(config.workers.address, config.workers.port);
+    cleanups.push(() => endpoint.close());
 
     const api = await buildApi({
       config,
@@ -162,7 +215,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       store,
       jobs,
-      hub,
+      sessions,
       events,
       isFrozen: () => frozen,
       cluster: () => clusterView(),
@@ -179,7 +232,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const maintenance = new Maintenance({
       store,
       committer,
-      hub,
+      rescuer: new Rescuer({ store, committer, completion, logger }),
+      control,
       clock,
       logger,
       nodeId,

@@ -4,10 +4,10 @@
  * its jobs). Outgoing messages are batched: all sent in one turn go out as one frame.
  */
 import type { WebSocket } from 'ws';
-import type { Capabilities } from '../domain/matching.js';
-import { encodeFrame, type BrokerMessage } from '../protocol/worker.js';
-import type { RunningJob } from '../store/store.js';
-import type { Matcher } from './needs.js';
+import type { Capabilities } from '../../domain/matching.js';
+import { encodeFrame, type BrokerMessage } from '../../protocol/worker.js';
+import type { RunningJob } from '../../store/store.js';
+import type { Matcher } from '../needs.js';
 
 export interface HeldJob {
   job: RunningJob;
@@ -33,6 +33,8 @@ export class WorkerSession implements Matcher {
 
   constructor(
     readonly id: string,
+    /** SHA-256 (hex) of the secret the worker proves itself with when it comes back. */
+    readonly secretHash: string,
     public name: string,
     public capabilities: Capabilities,
     public slots: number,

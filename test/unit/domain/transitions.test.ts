@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { planEnd } from '../../../src/broker/outcomes.js';
+import { canTransition, jobStates, type JobState } from '../../../src/domain/job.js';
 import { defaultRetryPolicy } from '../../../src/domain/retry.js';
+import {
+  checked,
+  planCancel,
+  planEnd,
+  TransitionError,
+  type JobStateView,
+} from '../../../src/domain/transitions.js';
 import type { RunningJob } from '../../../src/store/store.js';
 
 const job = (over: Partial<RunningJob> = {}): RunningJob => ({
@@ -32,9 +39,9 @@ describe('planEnd', () => {
     const end = planEnd(job(), { kind: 'done', result: { exitCode: 0 } }, policy);
     expect(end).toMatchObject({
       id: 7,
-      attempt: 1,
-      workerId: 'w_1',
-      state: 'succeeded',
+      from: 'running',
+      lease: { attempt: 1, workerId: 'w_1', nodeId: 'n_1' },
+      to: 'succeeded',
       result: { exitCode: 0 },
       error: null,
     });
@@ -55,11 +62,11 @@ describe('planEnd', () => {
       { kind: 'fail', error: boom, retryable: true, infrastructure: false },
       policy,
     );
-    expect(end.state).toBe('scheduled');
+    expect(end.to).toBe('scheduled');
     // attempt 2 → base·2 = 2 s, jitter factor 1 at r = 0.5
     expect(end.runAt).toBe(7_000);
     expect(end.error).toEqual(boom);
-    expect(end.record.outcome).toBe('failed');
+    expect(end.record?.outcome).toBe('failed');
   });
 
   it('a retryable failure on the last attempt fails the job and says no attempts are left', () => {
@@ -68,9 +75,9 @@ describe('planEnd', () => {
       { kind: 'fail', error: boom, retryable: true, infrastructure: false },
       policy,
     );
-    expect(end.state).toBe('failed');
+    expect(end.to).toBe('failed');
     expect(end.error?.message).toContain('attempt 3 of 3');
-    expect(end.record.error).toEqual(boom);
+    expect(end.record?.error).toEqual(boom);
   });
 
   it('a permanent failure fails at once, whatever the attempts left', () => {
@@ -79,21 +86,21 @@ describe('planEnd', () => {
       { kind: 'fail', error: boom, retryable: false, infrastructure: false },
       policy,
     );
-    expect(end.state).toBe('failed');
+    expect(end.to).toBe('failed');
     expect(end.error).toEqual(boom);
   });
 
   it('a lost worker re-queues the job now and counts a request failure', () => {
     const lost = { code: 'worker_lost', message: 'worker alpha sent nothing' };
     const end = planEnd(job({ requestFailures: 1 }), { kind: 'lost', error: lost }, policy);
-    expect(end).toMatchObject({ state: 'queued', runAt: 5_000, requestFailures: 2 });
-    expect(end.record.outcome).toBe('aborted');
+    expect(end).toMatchObject({ to: 'queued', runAt: 5_000, requestFailures: 2, front: true });
+    expect(end.record?.outcome).toBe('aborted');
   });
 
   it('the loss that reaches max_request_failures fails the job naming the count and the last error', () => {
     const lost = { code: 'worker_lost', message: 'worker alpha sent nothing' };
     const end = planEnd(job({ requestFailures: 2 }), { kind: 'lost', error: lost }, policy);
-    expect(end.state).toBe('failed');
+    expect(end.to).toBe('failed');
     expect(end.requestFailures).toBe(3);
     expect(end.error?.code).toBe('max_request_failures');
     expect(end.error?.message).toContain('3 times');
@@ -106,7 +113,7 @@ describe('planEnd', () => {
       { kind: 'fail', error: boom, retryable: true, infrastructure: false },
       policy,
     );
-    expect(end.state).toBe('scheduled');
+    expect(end.to).toBe('scheduled');
     expect(end.runAt).toBe(6_000);
   });
 
@@ -117,7 +124,77 @@ describe('planEnd', () => {
       { kind: 'fail', error: spawn, retryable: true, infrastructure: true },
       policy,
     );
-    expect(end.state).toBe('queued');
+    expect(end.to).toBe('queued');
     expect(end.requestFailures).toBe(1);
+  });
+});
+
+describe('checked plans', () => {
+  const allowed = (from: JobState) => jobStates.filter((to) => canTransition(from, to));
+  it.each(jobStates)(
+    'accepts every change the table allows from %s, and refuses the rest',
+    (from) => {
+      for (const to of jobStates) {
+        const change = { id: 1, from, to, now: 0 };
+        if (allowed(from).includes(to)) expect(checked(change)).toBe(change);
+        else expect(() => checked(change)).toThrow(TransitionError);
+      }
+    },
+  );
+});
+
+describe('planCancel', () => {
+  const view = (over: Partial<JobStateView> = {}): JobStateView => ({
+    id: 9,
+    state: 'queued',
+    attempt: 0,
+    workerId: null,
+    workerName: null,
+    nodeId: null,
+    startedAt: null,
+    maxAttempts: 3,
+    requestFailures: 0,
+    ...over,
+  });
+
+  it.each(['waiting', 'scheduled', 'queued', 'held'] as const)(
+    'cancels a %s job with no attempt record',
+    (state) => {
+      expect(planCancel(view({ state }), 50)).toStrictEqual({
+        id: 9,
+        from: state,
+        to: 'canceled',
+        now: 50,
+      });
+    },
+  );
+
+  it('cancels a running job under its lease, recording the attempt as canceled', () => {
+    const running = view({
+      state: 'running',
+      attempt: 2,
+      workerId: 'w_1',
+      workerName: 'alpha',
+      nodeId: 'n_1',
+      startedAt: 10,
+    });
+    expect(planCancel(running, 50)).toMatchObject({
+      from: 'running',
+      to: 'canceled',
+      lease: { attempt: 2, workerId: 'w_1', nodeId: 'n_1' },
+      record: {
+        attempt: 2,
+        workerId: 'w_1',
+        workerName: 'alpha',
+        startedAt: 10,
+        finishedAt: 50,
+        outcome: 'canceled',
+        error: null,
+      },
+    });
+  });
+
+  it.each(['succeeded', 'failed', 'canceled'] as const)('plans nothing for a %s job', (state) => {
+    expect(planCancel(view({ state }), 50)).toBeNull();
   });
 });

@@ -1,0 +1,155 @@
+/**
+ * Messages from a registered worker, after the handshake: heartbeats, accepting or not, reports
+ * of running attempts, and results. A result is applied only for an attempt the worker holds,
+ * and acknowledged only once it is committed; a result for anything else is refused (and
+ * logged), never applied, except a repeat of one already acknowledged, which is acknowledged
+ * again.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import type { Outcome } from '../../domain/transitions.js';
+import type { WorkerMessage } from '../../protocol/worker.js';
+import type { Committer } from '../committer.js';
+import type { Completion } from '../complete.js';
+import type { Dispatcher } from '../dispatcher.js';
+import type { ReportBatch, Reports } from '../reports.js';
+import type { HeldJob, WorkerSession } from './session.js';
+
+export interface WorkerMessagesDeps {
+  committer: Committer;
+  completion: Completion;
+  dispatcher: Dispatcher;
+  reports: Reports;
+  clock: Clock;
+  logger: Logger;
+}
+
+interface Result {
+  held: HeldJob;
+  outcome: Outcome;
+}
+
+export class WorkerMessages {
+  constructor(private readonly deps: WorkerMessagesDeps) {}
+
+  handle(session: WorkerSession, messages: readonly WorkerMessage[]): void {
+    const now = this.deps.clock.now();
+    session.lastSeen = now;
+    const results: Result[] = [];
+    const reports: ReportBatch = { logs: [], progress: [], attributes: [] };
+    const acks: Array<{ jobId: string; attempt: number }> = [];
+
+    for (const m of messages) {
+      switch (m.type) {
+        case 'heartbeat':
+          if (m.cpu !== undefined) session.cpu = m.cpu;
+          if (m.memory !== undefined) session.memory = m.memory;
+          break;
+        case 'status':
+          session.accepting = m.accepting;
+          if (m.accepting) this.deps.dispatcher.wake();
+          break;
+        case 'done':
+        case 'fail': {
+          const jobId = Number(m.jobId);
+          const held = session.holds(jobId, m.attempt);
+          if (held === undefined) {
+            if (session.recentlyEnded(jobId, m.attempt)) {
+              acks.push({ jobId: m.jobId, attempt: m.attempt });
+            } else {
+              this.deps.logger.warn(
+                { worker: session.name, job: jobId, attempt: m.attempt },
+                'refused a result for a job the worker does not hold',
+              );
+              session.send({
+                type: 'refused',
+                jobId: m.jobId,
+                attempt: m.attempt,
+                reason: `job ${m.jobId} attempt ${m.attempt} is not held by worker ${session.name}`,
+              });
+            }
+            break;
+          }
+          const outcome: Outcome =
+            m.type === 'done'
+              ? { kind: 'done', result: m.result ?? null }
+              : {
+                  kind: 'fail',
+                  error: m.error,
+                  retryable: m.retryable,
+                  infrastructure: m.infrastructure ?? false,
+                  ...(m.result !== undefined ? { result: m.result } : {}),
+                };
+          results.push({ held, outcome });
+          break;
+        }
+        case 'log':
+          if (session.holds(Number(m.jobId), m.attempt)) {
+            reports.logs.push({
+              jobId: Number(m.jobId),
+              attempt: m.attempt,
+              stream: m.stream,
+              at: now,
+              data: m.data,
+            });
+          }
+          break;
+        case 'progress':
+          if (session.holds(Number(m.jobId), m.attempt)) {
+            reports.progress.push({
+              id: Number(m.jobId),
+              attempt: m.attempt,
+              progress: { percent: m.percent, message: m.message, at: now },
+            });
+          }
+          break;
+        case 'attr':
+          if (session.holds(Number(m.jobId), m.attempt)) {
+            reports.attributes.push({
+              id: Number(m.jobId),
+              attempt: m.attempt,
+              key: m.key,
+              value: m.value,
+            });
+          }
+          break;
+        case 'hello':
+          break;
+      }
+    }
+    if (acks.length > 0) session.send({ type: 'ack', results: acks });
+    this.deps.reports.write(reports);
+    if (results.length > 0) this.endAttempts(session, results);
+  }
+
+  /** Commits the ends of attempts a worker reported, then acknowledges them to it. */
+  private endAttempts(session: WorkerSession, results: readonly Result[]): void {
+    const { committer, completion, dispatcher, logger } = this.deps;
+    committer
+      .run(async (tx, ctx) => {
+        await completion.endAttempts(
+          tx,
+          ctx,
+          results.map((r) => ({ job: r.held.job, outcome: r.outcome })),
+        );
+        // Their slots are free from this batch on: dispatch may fill them in the same commit.
+        for (let i = 0; i < results.length; i++) dispatcher.release(ctx, session);
+        ctx.afterCommit(() => {
+          for (const r of results) {
+            session.held.delete(r.held.job.id);
+            session.ended(r.held.job.id, r.held.job.attempt);
+          }
+          session.send({
+            type: 'ack',
+            results: results.map((r) => ({
+              jobId: String(r.held.job.id),
+              attempt: r.held.job.attempt,
+            })),
+          });
+        });
+      })
+      .catch((err: unknown) =>
+        logger.error({ err, worker: session.name }, 'recording results failed'),
+      );
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Changes of a job's state as data. Every change the broker makes (an end of an attempt, a
+ * cancellation, and later hold, release, retry, move) is planned here as a `StateChange`: pure,
+ * checked against the transition table of ./job.ts, and applied by the store's one conditional
+ * operation (`jobSetStateIfMany`: "set the state to Y where it is still X"). Rules live here;
+ * the stores only apply plans.
+ */
+import {
+  canTransition,
+  isTerminal,
+  type Attempt,
+  type AttemptOutcome,
+  type JobError,
+  type JobState,
+} from './job.js';
+import { decideFailure, decideLoss, type RetryPolicy } from './retry.js';
+
+/** Who runs a job's current attempt: what a change of a running job must still find. */
+export interface Lease {
+  attempt: number;
+  workerId: string;
+  nodeId: string;
+}
+
+/** What planning the end of a running attempt reads of its job. */
+export interface LeasedJob extends Lease {
+  id: number;
+  workerName: string;
+  startedAt: number;
+  maxAttempts: number;
+  requestFailures: number;
+}
+
+/**
+ * A conditional change of one job: applied only if the job is still in `from` (and, for a
+ * running job, still under `lease`); otherwise nothing happens and the store says so. Fields
+ * left undefined keep their value.
+ */
+export interface StateChange {
+  id: number;
+  from: JobState;
+  /** For `from: 'running'`: the lease that must still be current. */
+  lease?: Lease;
+  to: JobState;
+  now: number;
+  /** When a `scheduled` or `queued` job may run. */
+  runAt?: number;
+  /** A `queued` job goes ahead of the others of its priority (a run lost to the system). */
+  front?: boolean;
+  result?: unknown;
+  error?: JobError | null;
+  requestFailures?: number;
+  /** Appended to the job's attempts: the end of its running attempt. */
+  record?: Attempt;
+}
+
+/** Thrown for a plan the transition table forbids: a bug in the broker, never a client error. */
+export class TransitionError extends Error {
+  constructor(
+    readonly from: JobState,
+    readonly to: JobState,
+  ) {
+    super(`a job cannot go from ${from} to ${to}`);
+    this.name = 'TransitionError';
+  }
+}
+
+/** The change, once the transition table allows it. */
+export function checked(change: StateChange): StateChange {
+  if (!canTransition(change.from, change.to)) throw new TransitionError(change.from, change.to);
+  return change;
+}
+
+/** Whether a change ends the job (its end time is set; leaving an end clears it). */
+export const ends = (change: StateChange): boolean => isTerminal(change.to);
+
+/** How a worker (or the broker, for a lost worker) says an attempt ended. */
+export type Outcome =
+  /** The job succeeded. */
+  | { kind: 'done'; result: unknown }
+  /** The job failed; `infrastructure` when the run was lost to the system, not the job. */
+  | { kind: 'fail'; error: JobError; retryable: boolean; infrastructure: boolean; result?: unknown }
+  /** The worker died or came back without the job. */
+  | { kind: 'lost'; error: JobError };
+
+export interface EndPolicy {
+  now: number;
+  maxRequestFailures: number;
+  retry: RetryPolicy;
+  random?: () => number;
+}
+
+/** The record of a running attempt that ends now. */
+export function attemptRecord(
+  job: LeasedJob,
+  now: number,
+  outcome: AttemptOutcome,
+  error: JobError | null,
+): Attempt {
+  return {
+    attempt: job.attempt,
+    workerId: job.workerId,
+    workerName: job.workerName,
+    startedAt: job.startedAt,
+    finishedAt: now,
+    outcome,
+    error,
+  };
+}
+
+/** What the end of a running attempt means for its job: retry, re-queue or end. */
+export function planEnd(job: LeasedJob, outcome: Outcome, policy: EndPolicy): StateChange {
+  // Built field by field, without spreads: this runs once per job and spreading a shared base
+  // into each literal cost more than the rest of the end together.
+  const end = (
+    to: JobState,
+    runAt: number | undefined,
+    result: unknown,
+    error: JobError | null,
+    outcomeOfAttempt: AttemptOutcome,
+    attemptError: JobError | null,
+    requestFailures: number,
+  ): StateChange => {
+    const planned: StateChange = {
+      id: job.id,
+      from: 'running',
+      lease: job,
+      to,
+      now: policy.now,
+      result,
+      error,
+      requestFailures,
+      record: attemptRecord(job, policy.now, outcomeOfAttempt, attemptError),
+    };
+    if (runAt !== undefined) planned.runAt = runAt;
+    return checked(planned);
+  };
+
+  if (outcome.kind === 'done') {
+    return end(
+      'succeeded',
+      undefined,
+      outcome.result ?? null,
+      null,
+      'succeeded',
+      null,
+      job.requestFailures,
+    );
+  }
+
+  if (outcome.kind === 'lost' || outcome.infrastructure) {
+    const requestFailures = job.requestFailures + 1;
+    const decision = decideLoss({
+      requestFailures,
+      maxRequestFailures: policy.maxRequestFailures,
+      lastError: outcome.error.message,
+    });
+    const result = outcome.kind === 'fail' ? (outcome.result ?? null) : null;
+    if (decision.action === 'requeue') {
+      // A run lost to the system goes back ahead of the jobs that waited behind it (ReCodEx).
+      const change = end(
+        'queued',
+        policy.now,
+        result,
+        outcome.error,
+        'aborted',
+        outcome.error,
+        requestFailures,
+      );
+      change.front = true;
+      return change;
+    }
+    return end(
+      'failed',
+      undefined,
+      result,
+      { code: 'max_request_failures', message: decision.message },
+      'aborted',
+      outcome.error,
+      requestFailures,
+    );
+  }
+
+  // Runs lost to the infrastructure are bounded by max_request_failures, not by maxAttempts.
+  const counted = job.attempt - job.requestFailures;
+  const decision = decideFailure({
+    now: policy.now,
+    attempt: counted,
+    maxAttempts: job.maxAttempts,
+    retryable: outcome.retryable,
+    policy: policy.retry,
+    ...(policy.random ? { random: policy.random } : {}),
+  });
+  const result = outcome.result ?? null;
+  if (decision.action === 'retry') {
+    return end(
+      'scheduled',
+      decision.runAt,
+      result,
+      outcome.error,
+      'failed',
+      outcome.error,
+      job.requestFailures,
+    );
+  }
+  const error: JobError =
+    outcome.retryable && counted >= job.maxAttempts
+      ? {
+          ...outcome.error,
+          message: `${outcome.error.message} (attempt ${counted} of ${job.maxAttempts}; no attempts left)`,
+        }
+      : outcome.error;
+  return end('failed', undefined, result, error, 'failed', outcome.error, job.requestFailures);
+}
+
+/** What planning a cancellation reads of a job: its state, and its lease while it runs. */
+export interface JobStateView {
+  id: number;
+  state: JobState;
+  attempt: number;
+  workerId: string | null;
+  workerName: string | null;
+  nodeId: string | null;
+  startedAt: number | null;
+  maxAttempts: number;
+  requestFailures: number;
+}
+
+/** The running job's lease, as planning needs it; undefined unless it runs. */
+export function leaseOf(job: JobStateView): LeasedJob | undefined {
+  if (job.state !== 'running') return undefined;
+  if (job.workerId === null || job.workerName === null || job.nodeId === null) return undefined;
+  if (job.startedAt === null) return undefined;
+  return {
+    id: job.id,
+    attempt: job.attempt,
+    workerId: job.workerId,
+    workerName: job.workerName,
+    nodeId: job.nodeId,
+    startedAt: job.startedAt,
+    maxAttempts: job.maxAttempts,
+    requestFailures: job.requestFailures,
+  };
+}
+
+/**
+ * Cancelling a job that has not ended; a running one's attempt is recorded as canceled (its
+ * process is stopped by whoever runs it). Null for a job that already ended.
+ */
+export function planCancel(job: JobStateView, now: number): StateChange | null {
+  if (isTerminal(job.state)) return null;
+  const change: StateChange = { id: job.id, from: job.state, to: 'canceled', now };
+  const lease = leaseOf(job);
+  if (lease !== undefined) {
+    change.lease = lease;
+    change.record = attemptRecord(lease, now, 'canceled', null);
+  }
+  return checked(change);
+}

@@ -1,0 +1,102 @@
+/**
+ * Changes of state, as the domain plans them (src/domain/transitions.ts): each applied only if
+ * its job is still as the plan found it. One statement applies many: the changes travel as
+ * parallel arrays, and the answer lists the positions (`ord`) that applied.
+ */
+import { isTerminal, type JobRecord } from '../../domain/job.js';
+import type { StateChange } from '../store.js';
+import type { Queryable } from './connection.js';
+import { jobFromRow, jsonOrNull, type JobRow } from './rows.js';
+
+/**
+ * A field a change leaves undefined keeps its value: `coalesce` for those that are never NULL,
+ * a flag for result and error, which may be set to NULL. The lease is checked only when the
+ * change names one.
+ */
+const changeSql = `
+  UPDATE jobs j SET state = c.to_state, run_at = coalesce(c.run_at, j.run_at),
+    ahead = coalesce(c.ahead, j.ahead),
+    result = CASE WHEN c.set_result THEN c.result::json ELSE j.result END,
+    error = CASE WHEN c.set_error THEN c.error::json ELSE j.error END,
+    request_failures = coalesce(c.request_failures, j.request_failures),
+    finished_at = c.finished_at, updated_at = c.now,
+    attempts = CASE WHEN c.record IS NULL THEN j.attempts
+      ELSE j.attempts || jsonb_build_array(c.record::jsonb) END
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[],
+    $7::text[], $8::boolean[], $9::text[], $10::integer[], $11::bigint[], $12::bigint[],
+    $13::text[], $14::integer[], $15::text[], $16::text[])
+    WITH ORDINALITY AS c(id, from_state, to_state, run_at, ahead, set_result, result, set_error,
+      error, request_failures, finished_at, now, record, attempt, worker_id, node_id, ord)
+  WHERE j.id = c.id AND j.state = c.from_state
+    AND (c.attempt IS NULL
+      OR (j.attempt = c.attempt AND j.worker_id = c.worker_id AND j.node_id = c.node_id))
+  RETURNING c.ord`;
+
+const lockSql = 'SELECT * FROM jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE';
+
+/**
+ * Splits changes into rounds in which each job appears at most once, keeping their order: one
+ * UPDATE cannot apply two changes to one row, but rounds run one after another behave as if each
+ * change ran alone, in order (a second end of the same attempt finds it no longer running).
+ */
+function rounds(
+  changes: readonly StateChange[],
+): Array<Array<{ change: StateChange; index: number }>> {
+  const seen = new Map<number, number>();
+  const result: Array<Array<{ change: StateChange; index: number }>> = [];
+  changes.forEach((change, index) => {
+    const round = seen.get(change.id) ?? 0;
+    seen.set(change.id, round + 1);
+    (result[round] ??= []).push({ change, index });
+  });
+  return result;
+}
+
+/** Applies one round's changes in one statement; marks the ones that applied in `applied`. */
+async function applyRound(
+  c: Queryable,
+  round: ReadonlyArray<{ change: StateChange; index: number }>,
+  applied: boolean[],
+): Promise<void> {
+  const list = round.map((r) => r.change);
+  const { rows } = await c.query<{ ord: number }>(changeSql, [
+    list.map((s) => s.id),
+    list.map((s) => s.from),
+    list.map((s) => s.to),
+    list.map((s) => s.runAt ?? null),
+    // Every way into the queue says where: at the front, or in its place by age.
+    list.map((s) => (s.to === 'queued' ? s.front === true : null)),
+    list.map((s) => s.result !== undefined),
+    list.map((s) => (s.result === undefined ? null : jsonOrNull(s.result))),
+    list.map((s) => s.error !== undefined),
+    list.map((s) => (s.error === undefined ? null : jsonOrNull(s.error))),
+    list.map((s) => s.requestFailures ?? null),
+    list.map((s) => (isTerminal(s.to) ? s.now : null)),
+    list.map((s) => s.now),
+    list.map((s) => (s.record === undefined ? null : JSON.stringify(s.record))),
+    list.map((s) => s.lease?.attempt ?? null),
+    list.map((s) => s.lease?.workerId ?? null),
+    list.map((s) => s.lease?.nodeId ?? null),
+  ]);
+  for (const { ord } of rows) {
+    const entry = round[ord - 1];
+    if (entry !== undefined) applied[entry.index] = true;
+  }
+}
+
+/** Applies changes in order; the answers say which found their job as planned. */
+export async function jobSetStateIfMany(
+  c: Queryable,
+  changes: readonly StateChange[],
+): Promise<boolean[]> {
+  const applied = changes.map(() => false);
+  for (const round of rounds(changes)) await applyRound(c, round, applied);
+  return applied;
+}
+
+/** The named jobs, their rows locked until the commit (in id order, so that lockers never deadlock). */
+export async function jobGetForUpdate(c: Queryable, ids: readonly number[]): Promise<JobRecord[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await c.query<JobRow>(lockSql, [[...new Set(ids)]]);
+  return rows.map(jobFromRow);
+}

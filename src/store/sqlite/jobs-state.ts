@@ -1,0 +1,99 @@
+/**
+ * Changes of state, as the domain plans them (src/domain/transitions.ts): each applied only if
+ * its job is still as the plan found it. The common ends of attempts have statements of their
+ * own (a success is the hottest write after claim and insert); every other change goes through
+ * one general statement.
+ */
+import { isTerminal, type JobRecord } from '../../domain/job.js';
+import type { StateChange } from '../store.js';
+import type { Conn } from './connection.js';
+import { jobFromRow, jsonOrNull, type JobRow } from './rows.js';
+
+/**
+ * A success leaves the attempts JSON alone: the successful attempt is read back from the row's
+ * lease columns, which the end keeps (see `jobFromRow`).
+ */
+const succeedSql =
+  `UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, ` +
+  `request_failures = coalesce(?, request_failures), ` +
+  `finished_at = ?, updated_at = ? ` +
+  `WHERE id = ? AND state = 'running' AND attempt = ? AND worker_id = ? AND node_id = ?`;
+
+/**
+ * Any change. A field the change leaves undefined keeps its value (`coalesce`, or a flag for the
+ * fields that may be set to NULL); the lease is checked only when the change names one.
+ */
+const changeSql =
+  `UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), ahead = coalesce(?, ahead), ` +
+  `result = CASE WHEN ? THEN ? ELSE result END, error = CASE WHEN ? THEN ? ELSE error END, ` +
+  `request_failures = coalesce(?, request_failures), finished_at = ?, updated_at = ?, ` +
+  `attempts = CASE WHEN ? IS NULL THEN attempts ELSE json_insert(attempts, '$[#]', json(?)) END ` +
+  `WHERE id = ? AND state = ? AND ` +
+  `(? IS NULL OR (attempt = ? AND worker_id = ? AND node_id = ?))`;
+
+const getSql = 'SELECT * FROM jobs WHERE id = ?';
+
+/** Reused for every general change: binding an array is cheaper than building one per change. */
+const params: unknown[] = new Array<unknown>(18);
+
+function applyChange(c: Conn, s: StateChange): boolean {
+  const record = s.record === undefined ? null : JSON.stringify(s.record);
+  const lease = s.lease;
+  params[0] = s.to;
+  params[1] = s.runAt ?? null;
+  // Every way into the queue says where: at the front, or in its place by age.
+  params[2] = s.to === 'queued' ? (s.front === true ? 1 : 0) : null;
+  params[3] = s.result === undefined ? 0 : 1;
+  params[4] = s.result === undefined ? null : jsonOrNull(s.result);
+  params[5] = s.error === undefined ? 0 : 1;
+  params[6] = s.error === undefined ? null : jsonOrNull(s.error);
+  params[7] = s.requestFailures ?? null;
+  params[8] = isTerminal(s.to) ? s.now : null;
+  params[9] = s.now;
+  params[10] = record;
+  params[11] = record;
+  params[12] = s.id;
+  params[13] = s.from;
+  params[14] = lease === undefined ? null : 1;
+  params[15] = lease?.attempt ?? null;
+  params[16] = lease?.workerId ?? null;
+  params[17] = lease?.nodeId ?? null;
+  return c.stmt(changeSql).run(params).changes === 1;
+}
+
+/** Applies changes in order; the answers say which found their job as planned. */
+export function jobSetStateIfMany(c: Conn, changes: readonly StateChange[]): boolean[] {
+  const succeed = c.stmt(succeedSql);
+  const applied = new Array<boolean>(changes.length);
+  for (let i = 0; i < changes.length; i++) {
+    const s = changes[i] as StateChange;
+    const lease = s.lease;
+    if (s.to === 'succeeded' && s.from === 'running' && lease !== undefined) {
+      applied[i] =
+        succeed.run(
+          jsonOrNull(s.result),
+          s.requestFailures ?? null,
+          s.now,
+          s.now,
+          s.id,
+          lease.attempt,
+          lease.workerId,
+          lease.nodeId,
+        ).changes === 1;
+    } else {
+      applied[i] = applyChange(c, s);
+    }
+  }
+  return applied;
+}
+
+/** The named jobs as they are (the writer is the only one, so they stay so until the commit). */
+export function jobGetForUpdate(c: Conn, ids: readonly number[]): JobRecord[] {
+  const get = c.stmt(getSql);
+  const out: JobRecord[] = [];
+  for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+    const row = get.get(id) as JobRow | undefined;
+    if (row !== undefined) out.push(jobFromRow(row));
+  }
+  return out;
+}

@@ -1,18 +1,22 @@
 /**
  * The shell runner: the handler the `switchyard worker` agent uses for `shell` jobs. Each job is
  * one process in its own process group, so that stopping a job stops everything it started, and
- * nothing of it outlives the job: stragglers left when the command exits are killed too.
+ * nothing of it outlives the job: stragglers left when the command exits are killed too, and the
+ * group is tethered to the agent (tether.ts), so that it dies with an agent killed outright.
  *
  * A job talks back by printing lines on stdout: `::progress 40 compiling` and
  * `::attr endpoint=host:4711` (they stay in the log as well).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { InfrastructureError, JobAborted, PermanentError, RetryableError } from './errors.js';
+import { TETHERED_STDIO, WRAPPER_SHELL, findExecutable, tetheredArgs } from './tether.js';
 import type { Handler, JobContext } from './worker.js';
 
 /** The payload of a `shell` job. */
@@ -240,28 +244,66 @@ interface Exit {
   signal: string | null;
 }
 
+/** What to start: the program found on the job's PATH, its arguments, where and with what. */
+interface Launch {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+}
+
+/**
+ * Finds the program before the wrapper runs it, so that a missing or non-executable one is a
+ * spawn failure, as with a direct spawn, rather than the wrapper's exit code 127.
+ */
+async function launchOf(
+  ctx: JobContext,
+  payload: ShellPayload,
+  cwd: string,
+  shell: string,
+): Promise<Launch> {
+  const [program, args] = Array.isArray(payload.command)
+    ? [payload.command[0] as string, payload.command.slice(1)]
+    : [shell, ['-c', payload.command]];
+  const env = environment(ctx, payload.env);
+  let file: string;
+  try {
+    file = await findExecutable(program, cwd, env.PATH);
+  } catch (error) {
+    throw spawnFailed(payload.command, error);
+  }
+  return { file, args, cwd, env, stdin: payload.stdin ?? JSON.stringify(ctx.payload) };
+}
+
+/** A tethered child's stdio; the Node types only know three-stream tuples. */
+type Tethered = [stdin: Writable, stdout: Readable, stderr: Readable, tether: Socket];
+
 /**
  * Runs the process to its end: exit, output drained, the process group gone. Rejects only when
  * the process could not be started.
  */
 function runProcess(
   ctx: JobContext,
-  payload: ShellPayload,
-  cwd: string,
-  shell: string,
+  launch: Launch,
+  command: string | string[],
   outputs: { stdout: Output; stderr: Output },
 ): Promise<Exit> {
-  const [file, args] = Array.isArray(payload.command)
-    ? [payload.command[0] as string, payload.command.slice(1)]
-    : [shell, ['-c', payload.command]];
   return new Promise<Exit>((resolve, reject) => {
-    let child: ChildProcessWithoutNullStreams;
+    let child: ChildProcess;
     try {
-      child = spawn(file, args, { cwd, env: environment(ctx, payload.env), detached: true });
+      child = spawn(WRAPPER_SHELL, tetheredArgs(launch.file, launch.args), {
+        cwd: launch.cwd,
+        env: launch.env,
+        detached: true,
+        stdio: [...TETHERED_STDIO],
+      });
     } catch (error) {
-      reject(spawnFailed(payload.command, error));
+      reject(spawnFailed(command, error));
       return;
     }
+    // All four are pipes (TETHERED_STDIO); the tether is a socket the agent only holds open.
+    const [stdin, stdout, stderr, tether] = child.stdio as unknown as Tethered;
     let exit: Exit | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
@@ -283,30 +325,34 @@ function runProcess(
       clearTimeout(drainTimer);
       ctx.signal.removeEventListener('abort', onAbort);
     };
-    child.stdout.on('data', (chunk: Buffer) => outputs.stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => outputs.stderr.push(chunk));
+    stdout.on('data', (chunk: Buffer) => outputs.stdout.push(chunk));
+    stderr.on('data', (chunk: Buffer) => outputs.stderr.push(chunk));
     // The command may exit without reading its input; the broken pipe is not a failure.
-    child.stdin.on('error', () => {});
+    stdin.on('error', () => {});
+    // Nothing is ever written on the tether, and its end is all it has to report.
+    tether.on('error', () => {});
     child.once('error', (error) => {
       if (child.pid !== undefined) return; // a failed kill, not a failed start
       cleanUp();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      reject(spawnFailed(payload.command, error));
+      stdout.destroy();
+      stderr.destroy();
+      tether.destroy();
+      reject(spawnFailed(command, error));
     });
     child.once('spawn', () => {
-      child.stdin.end(payload.stdin ?? JSON.stringify(ctx.payload));
+      stdin.end(launch.stdin);
     });
     child.once('exit', (exitCode, signal) => {
       exit = { exitCode, signal };
       clearTimeout(graceTimer);
-      // Whatever the command left behind in its group dies with it; this also closes the pipes
-      // the stragglers held, so that 'close' can come.
+      // Whatever the command left behind in its group dies with it, and so does the tether's
+      // watcher; this also closes the pipes the stragglers held, so that 'close' can come.
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
       // A process that left the group (setsid) may still hold the pipes: stop reading them.
       drainTimer = setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
+        stdout.destroy();
+        stderr.destroy();
+        tether.destroy();
       }, PIPE_DRAIN_MS);
     });
     child.once('close', () => {
@@ -349,9 +395,10 @@ export function createShellHandler(options: ShellOptions = {}): Handler {
     const payload = parseShellPayload(ctx.payload);
     const cwd = path.resolve(options.defaultCwd ?? process.cwd(), payload.cwd ?? '.');
     await checkDirectory(cwd);
+    const launch = await launchOf(ctx, payload, cwd, shell);
     ctx.signal.throwIfAborted();
     const outputs = { stdout: new Output('stdout', ctx), stderr: new Output('stderr', ctx) };
-    const exit = await runProcess(ctx, payload, cwd, shell, outputs);
+    const exit = await runProcess(ctx, launch, payload.command, outputs);
     const result: ShellResult = {
       exitCode: exit.exitCode,
       signal: exit.signal,

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, realpath, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import {
   type JobContext,
   type ShellResult,
 } from '../../../src/worker/index.js';
+import { waitGroupGone } from '../../helpers/process-groups.js';
 
 interface Recorded {
   ctx: JobContext;
@@ -81,6 +82,10 @@ let tmp = '';
 beforeAll(async () => {
   tmp = await realpath(await mkdtemp(path.join(os.tmpdir(), 'switchyard-shell-')));
   await mkdir(path.join(tmp, 'sub'));
+  await mkdir(path.join(tmp, 'bin'));
+  await writeFile(path.join(tmp, 'bin', 'hello'), '#!/bin/sh\necho "hello $*"\n');
+  await chmod(path.join(tmp, 'bin', 'hello'), 0o755);
+  await writeFile(path.join(tmp, 'sub', 'plain.txt'), 'not a program\n');
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -124,6 +129,17 @@ describe('shell runner: running commands', () => {
     } finally {
       delete process.env.SWITCHYARD_TOKEN;
     }
+  });
+
+  it('finds an argv program on the job’s own PATH, and a relative path in its cwd', async () => {
+    const handler = createShellHandler({ defaultCwd: tmp });
+    const env = { PATH: `${path.join(tmp, 'bin')}:${process.env.PATH}` };
+    const onPath = (await handler(context({ command: ['hello', 'a'], env }).ctx)) as ShellResult;
+    expect(onPath.stdout).toBe('hello a\n');
+    const relative = (await handler(
+      context({ command: ['./hello'], cwd: 'bin' }).ctx,
+    )) as ShellResult;
+    expect(relative.stdout).toBe('hello \n');
   });
 
   it('gives the payload as JSON on stdin, or payload.stdin when given', async () => {
@@ -203,6 +219,30 @@ describe('shell runner: failures', () => {
     expect((error.result as ShellResult).signal).toBe('SIGUSR1');
   });
 
+  it('reports the command’s own exit code and signal, not a wrapper’s 128+N', async () => {
+    const killed = await rejection(run(context({ command: 'kill -TERM $$' }).ctx));
+    expect(killed.code).toBe('signal');
+    expect(killed.result).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
+    const exited = await rejection(run(context({ command: 'exit 143' }).ctx));
+    expect(exited.code).toBe('exit_code');
+    expect(exited.result).toMatchObject({ exitCode: 143, signal: null });
+  });
+
+  it('reports a program missing from PATH, or not an executable file, as spawn_failed', async () => {
+    const cases: Array<[string[], string]> = [
+      [['switchyard-no-such-program', '-x'], 'switchyard-no-such-program was not found on PATH'],
+      [[path.join(tmp, 'sub', 'plain.txt')], 'plain.txt is not an executable file'],
+      [[path.join(tmp, 'sub')], 'sub is not an executable file'],
+      [['./plain.txt'], './plain.txt does not exist'],
+    ];
+    for (const [command, message] of cases) {
+      const error = await rejection(run(context({ command }).ctx));
+      expect(error, command.join(' ')).toBeInstanceOf(InfrastructureError);
+      expect(error.code).toBe('spawn_failed');
+      expect(error.message).toContain(message);
+    }
+  });
+
   it('reports a command that cannot start as an infrastructure failure', async () => {
     const missing = await rejection(run(context({ command: ['/nonexistent/command'] }).ctx));
     expect(missing).toBeInstanceOf(InfrastructureError);
@@ -277,6 +317,21 @@ describe('shell runner: stopping', () => {
     expect(((await run(rec.ctx)) as ShellResult).exitCode).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5_000);
     await waitDead([Number(rec.attrs.child)]);
+  });
+
+  it('gives the job no fd 3 and no child it did not start (the tether stays out of its way)', async () => {
+    const { ctx } = context({
+      command:
+        '[ -e /proc/self/fd/3 ] && echo fd3=open || echo fd3=closed; ' +
+        'read -r kids < /proc/$$/task/$$/children; echo "children=[$kids]"',
+    });
+    expect(((await run(ctx)) as ShellResult).stdout).toBe('fd3=closed\nchildren=[]\n');
+  });
+
+  it('leaves no live process of the job’s group behind when the command exits', async () => {
+    const rec = context({ command: 'echo "::attr group=$$"' });
+    await run(rec.ctx);
+    expect(await waitGroupGone(Number(rec.attrs.group), 1_000)).toEqual([]);
   });
 
   it('does not start a job that is already stopped', async () => {

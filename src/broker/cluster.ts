@@ -8,6 +8,7 @@
  * collected for one turn of the event loop and published in one group-committed operation.
  */
 import type { Logger } from 'pino';
+import type { Clock } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -16,8 +17,15 @@ import type { NeedsRegistry } from './needs.js';
 
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; messages stay well below. */
 const MAX_MESSAGE_BYTES = 6_500;
-/** A log line is cut into pieces of at most this many characters (6 bytes each, escaped). */
-const LOG_PIECE_CHARS = 900;
+/**
+ * An event too large for one message travels in pieces of its JSON text, at most this many
+ * UTF-16 units each: escaped inside a message, a unit takes at most 6 bytes (a lone surrogate,
+ * `\udXXX`), so a piece always fits.
+ */
+const PIECE_CHARS = 1_000;
+/** Pieces of events not yet whole are kept this long, and for this many events at most. */
+const PIECES_TTL_MS = 60_000;
+const MAX_PARTIAL_EVENTS = 256;
 
 export interface ClusterDeps {
   store: Store;
@@ -27,6 +35,7 @@ export interface ClusterDeps {
   events: EventBus;
   nodeId: string;
   logger: Logger;
+  clock: Clock;
 }
 
 interface WakeMessage {
@@ -34,17 +43,21 @@ interface WakeMessage {
   needs: number[];
 }
 
-interface EventMessage {
-  from: string;
-  events: BrokerEvent[];
-}
+/** Whole events, or one piece of one event too large for a message. */
+type EventMessage =
+  | { from: string; events: BrokerEvent[] }
+  | { from: string; piece: { id: number; i: number; n: number; text: string } };
 
 export class ClusterLink {
   private outbox: BrokerEvent[] = [];
   private flushQueued = false;
   private unsubscribe: (() => void) | null = null;
+  private pieceIds = 0;
+  private readonly partial: Reassembler;
 
-  constructor(private readonly deps: ClusterDeps) {}
+  constructor(private readonly deps: ClusterDeps) {
+    this.partial = new Reassembler(() => deps.clock.now());
+  }
 
   get active(): boolean {
     return this.unsubscribe !== null;
@@ -86,8 +99,8 @@ export class ClusterLink {
   }
 
   private onEvents(message: EventMessage): void {
-    if (message.from === this.deps.nodeId || !Array.isArray(message.events)) return;
-    for (const event of message.events) {
+    if (message.from === this.deps.nodeId) return;
+    for (const event of this.partial.accept(message)) {
       if (brokerEventNames.includes(event.name)) this.deps.events.emitRemote(event);
     }
   }
@@ -101,9 +114,7 @@ export class ClusterLink {
 
   private flush(): void {
     this.flushQueued = false;
-    const { messages, dropped } = pack(this.deps.nodeId, this.outbox.splice(0));
-    if (dropped > 0)
-      this.deps.logger.warn({ dropped }, 'events too large to forward to the other nodes');
+    const messages = pack(this.deps.nodeId, this.outbox.splice(0), () => ++this.pieceIds);
     if (messages.length === 0) return;
     this.deps.committer
       .run(async (tx) => {
@@ -117,47 +128,91 @@ export class ClusterLink {
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-/** Events as messages below the size limit; long log lines in pieces, in order. */
-export function pack(
-  from: string,
-  events: readonly BrokerEvent[],
-): { messages: string[]; dropped: number } {
+/**
+ * Events as messages below the size limit, in order: as many whole events per message as fit,
+ * and an event too large for one message in pieces (`nextId` names each such event).
+ */
+export function pack(from: string, events: readonly BrokerEvent[], nextId: () => number): string[] {
   const head = `{"from":${JSON.stringify(from)},"events":[`;
   const messages: string[] = [];
   let parts: string[] = [];
   let size = bytes(head) + 2;
-  let dropped = 0;
   const close = () => {
     if (parts.length > 0) messages.push(`${head}${parts.join(',')}]}`);
     parts = [];
     size = bytes(head) + 2;
   };
-  for (const event of events.flatMap(split)) {
+  for (const event of events) {
     const json = JSON.stringify(event);
     const n = bytes(json) + 1;
-    if (size + n > MAX_MESSAGE_BYTES) close();
     if (bytes(head) + 2 + n > MAX_MESSAGE_BYTES) {
-      dropped++;
+      close();
+      const id = nextId();
+      const count = Math.ceil(json.length / PIECE_CHARS);
+      for (let i = 0; i < count; i++) {
+        const text = json.slice(i * PIECE_CHARS, (i + 1) * PIECE_CHARS);
+        messages.push(JSON.stringify({ from, piece: { id, i, n: count, text } }));
+      }
       continue;
     }
+    if (size + n > MAX_MESSAGE_BYTES) close();
     parts.push(json);
     size += n;
   }
   close();
-  return { messages, dropped };
+  return messages;
 }
 
-function split(event: BrokerEvent): BrokerEvent[] {
-  if (event.name !== 'job:log' || event.data.data.length <= LOG_PIECE_CHARS) return [event];
-  const pieces: BrokerEvent[] = [];
-  const text = event.data.data;
-  for (let i = 0; i < text.length;) {
-    let end = Math.min(i + LOG_PIECE_CHARS, text.length);
-    // Never cut a surrogate pair in two.
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-    pieces.push({ name: 'job:log', data: { ...event.data, data: text.slice(i, end) } });
-    i = end;
+/**
+ * Joins the pieces of large events back together. The pieces of one event are published in one
+ * transaction, so they arrive in order; what stays incomplete (a node that died mid-way) is
+ * dropped after a while, and never more than a bounded number of events is held.
+ */
+export class Reassembler {
+  private readonly pending = new Map<string, { parts: string[]; got: number; since: number }>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** The whole events a message completes. */
+  accept(message: EventMessage): BrokerEvent[] {
+    if ('events' in message) return Array.isArray(message.events) ? message.events : [];
+    const piece = message.piece;
+    if (
+      typeof piece !== 'object' ||
+      piece === null ||
+      !Number.isSafeInteger(piece.n) ||
+      !Number.isSafeInteger(piece.i) ||
+      piece.i < 0 ||
+      piece.i >= piece.n ||
+      typeof piece.text !== 'string'
+    ) {
+      return [];
+    }
+    const key = `${message.from}:${piece.id}`;
+    const now = this.now();
+    let entry = this.pending.get(key);
+    if (entry === undefined) {
+      this.expire(now);
+      entry = { parts: new Array<string>(piece.n), got: 0, since: now };
+      this.pending.set(key, entry);
+    }
+    if (entry.parts[piece.i] === undefined) entry.got++;
+    entry.parts[piece.i] = piece.text;
+    if (entry.got < entry.parts.length) return [];
+    this.pending.delete(key);
+    return [JSON.parse(entry.parts.join('')) as BrokerEvent];
   }
-  return pieces;
+
+  /** How many events wait for pieces (for tests). */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  private expire(now: number): void {
+    for (const [key, entry] of this.pending) {
+      if (now - entry.since > PIECES_TTL_MS || this.pending.size >= MAX_PARTIAL_EVENTS)
+        this.pending.delete(key);
+      else break;
+    }
+  }
 }

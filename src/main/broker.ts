@@ -185,6 +185,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       events,
       nodeId,
       logger,
+      clock,
     });
     cluster.start();
     control.start();

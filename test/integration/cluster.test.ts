@@ -17,7 +17,6 @@ import { freshSchema, type TestSchema } from '../helpers/postgres.js';
 import {
   brokerArgs,
   cli,
-  FAST_LIVENESS,
   killAll,
   startBrokerProcess,
   type BrokerProcess,
@@ -36,12 +35,19 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A liveness window of 2 s: short enough for the tests that kill nodes, long enough that a
+ * worker on a loaded 2-core machine is never declared dead while it works (a run given away
+ * while it still runs would run twice, as at-least-once allows, and fail the "once" checks).
+ */
+const CLUSTER_LIVENESS = ['--ping-interval', '200', '--max-liveness', '10'];
+
 function node(i: number): Promise<BrokerProcess> {
   return startBrokerProcess([
     '--store',
     schema.url,
     ...brokerArgs(join(dir, `node${i}`)),
-    ...FAST_LIVENESS,
+    ...CLUSTER_LIVENESS,
   ]);
 }
 
@@ -166,6 +172,59 @@ describe('a three-node cluster on one PostgreSQL database', () => {
       // Node 0 created it, node 2 ran it; events of different nodes keep no order between them.
       await watcher.waitFor((e) => e.data.id === job.id && e.data.to === 'succeeded');
       await watcher.waitFor((e) => e.data.id === job.id && e.name === 'job:created');
+    } finally {
+      watcher.close();
+    }
+  });
+
+  it("stops at once a job canceled on one node while another node's worker runs it", async () => {
+    const nodes = await cluster(2);
+    const [a, b] = nodes as [BrokerProcess, BrokerProcess];
+    agent([b], 'far');
+    await workersUp(a, ['far']);
+    const started = join(dir, 'far.started');
+    const stopped = join(dir, 'far.stopped');
+    const job = await submit(a.clientsUrl, {
+      type: 'shell',
+      killGrace: 30,
+      payload: {
+        command: `trap 'touch ${stopped}; exit 0' TERM; touch ${started}; sleep 60 & wait`,
+      },
+    });
+    await until(async () => existsSync(started), 10_000, 'the job to start on node b');
+    const canceled = await api<JobBody>(a.clientsUrl, 'POST', `/api/v1/jobs/${job.id}/cancel`);
+    expect(canceled.json.state).toBe('canceled');
+    // The worker on node b got the job's kill signal (well before any liveness or rescue).
+    await until(async () => existsSync(stopped), 5_000, 'the process to get SIGTERM');
+    const after = await getJob(b.clientsUrl, job.id);
+    expect(after).toMatchObject({ state: 'canceled', workerName: 'far' });
+    expect(after.attempts).toEqual([expect.objectContaining({ outcome: 'canceled' })]);
+  });
+
+  it('carries events of any size from node to node, whole', async () => {
+    const nodes = await cluster(2);
+    const [a, b] = nodes as [BrokerProcess, BrokerProcess];
+    agent([b], 'talker');
+    await workersUp(a, ['talker']);
+    const watcher = await openEvents(a.clientsUrl);
+    try {
+      // A 20,000-character attribute and a 40,000-character line, from a job on node b.
+      const job = await submit(a.clientsUrl, {
+        type: 'shell',
+        payload: {
+          command: `echo "::attr big=$(printf 'x%.0s' $(seq 20000))"; printf 'é%.0s' $(seq 40000); echo; echo end`,
+        },
+      });
+      const [ended] = await allEnded(a, [job.id], 15_000);
+      expect(ended!.state).toBe('succeeded');
+      let seen = '';
+      await watcher.waitFor((e) => {
+        if (e.name === 'job:log' && e.data.id === job.id) seen += String(e.data.data);
+        return seen.includes('end\n');
+      });
+      expect(seen).toContain(`${'é'.repeat(40_000)}\nend\n`);
+      const attr = await watcher.waitFor((e) => e.name === 'job:attribute' && e.data.id === job.id);
+      expect(attr.data).toMatchObject({ key: 'big', value: 'x'.repeat(20_000) });
     } finally {
       watcher.close();
     }

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobBody } from '../../src/protocol/api.js';
@@ -66,6 +66,41 @@ async function workerUp(base: string, name: string): Promise<void> {
     `worker ${name} to register`,
   );
 }
+
+describe('two agents on one host without --name', () => {
+  it('are two workers that keep their connections and run each job once', async () => {
+    const b = await brokerOn();
+    const agents = [0, 1].map(() => cli(['worker', '--json', '--broker', b.workersUrl]));
+    await until(
+      async () =>
+        (await api<{ workers: unknown[] }>(b.clientsUrl, 'GET', '/api/v1/workers')).json.workers
+          .length === 2,
+      15_000,
+      'both agents to register',
+    );
+    const runs = join(dir, 'runs');
+    const jobs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        submit(b.clientsUrl, {
+          type: 'shell',
+          payload: { command: `echo "$SWITCHYARD_JOB_ID" >> ${runs}; sleep 0.2` },
+        }),
+      ),
+    );
+    for (const job of jobs) await waitJob(b.clientsUrl, job.id, (j) => j.state === 'succeeded');
+    const lines = (await readFile(runs, 'utf8')).trim().split('\n').sort();
+    expect(lines).toEqual(jobs.map((j) => j.id).sort());
+    const workers = (
+      await api<{ workers: Array<{ name: string }> }>(b.clientsUrl, 'GET', '/api/v1/workers')
+    ).json.workers;
+    // Named host-pid, one name each; neither was ever replaced by the other.
+    expect(new Set(workers.map((w) => w.name)).size).toBe(2);
+    for (const a of agents) {
+      expect(workers.map((w) => w.name)).toContain(`${hostname()}-${a.pid}`);
+      expect(a.output()).not.toMatch(/replaced|disconnected from broker/);
+    }
+  });
+});
 
 describe('a worker killed with SIGKILL mid-job', () => {
   it('has its job finished by another worker', async () => {

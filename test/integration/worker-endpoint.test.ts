@@ -315,6 +315,24 @@ describe('liveness', () => {
     await until(() => w.closed !== null, 2000, 'the dead worker to be disconnected');
   });
 
+  it("puts a dead worker's job back at the front of its priority, ahead of older queued jobs", async () => {
+    const { base, ws } = await broker({ pingIntervalMs: 50, maxLiveness: 4 });
+    const first = await RawWorker.open(ws);
+    first.hello({ name: 'first' });
+    await first.next('welcome');
+    const lost = await submit(base, { type: 't' });
+    await first.next('assign');
+    const waiting = [await submit(base, { type: 't' }), await submit(base, { type: 't' })];
+    // The worker goes silent: its job is re-queued, behind nothing of its priority.
+    await waitJob(base, lost.id, (j) => j.state === 'queued', 5000);
+    const next = await RawWorker.open(ws);
+    next.hello({ name: 'next' });
+    await next.next('welcome');
+    expect((await next.next('assign')).job.id).toBe(lost.id);
+    next.send({ type: 'done', jobId: lost.id, attempt: 2 });
+    expect((await next.next('assign')).job.id).toBe(waiting[0]!.id);
+  });
+
   it('any message keeps a worker alive', async () => {
     const { base, ws } = await broker({ pingIntervalMs: 50, maxLiveness: 4 });
     const w = await RawWorker.open(ws);

@@ -2,14 +2,16 @@
  * The clients' HTTP server: the REST API under /api/v1 (JSON, schema-validated, one error
  * shape), /healthz, and the OpenAPI document generated from the same schemas.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
-import { SwitchyardError } from '../domain/errors.js';
+import { invalid, SwitchyardError } from '../domain/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepAt } from '../protocol/depth.js';
 import { API_PREFIX, ErrorBody, JobBody, SubmitJob } from '../protocol/api.js';
 import { bearer, tokenIn } from '../broker/auth.js';
+import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -20,6 +22,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Only admin tokens may call this route. */
     admin?: boolean;
+    /** Anyone may call this route, token or not (health checks). */
+    public?: boolean;
   }
 }
 
@@ -54,14 +58,33 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema),
   );
 
-  // An empty body with a JSON content type (a bodyless POST from many clients) is no body.
+  // An empty body with a JSON content type (a bodyless POST from many clients) is no body. A
+  // body nested deeper than MAX_JSON_DEPTH is refused here, naming where, before anything
+  // recursive (serializing it, the database's JSON functions) can overflow on it.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
+  // JSON only: any other body is a 415, which also keeps a web page's simple cross-site POST
+  // (text/plain, a form) out.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '') {
+    const text = body as string;
+    if (text === '') {
       done(null, undefined);
       return;
     }
-    defaultJson(req, body as string, done);
+    if (!nestsDeeperThan(text)) {
+      defaultJson(req, text, done);
+      return;
+    }
+    defaultJson(req, text, (error, value) => {
+      if (error) {
+        done(error, undefined);
+        return;
+      }
+      done(
+        invalid(`body${tooDeepAt(value) ?? ''}: nested deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+    });
   });
 
   app.setErrorHandler(errorHandler(ctx.logger as Logger));
@@ -76,10 +99,27 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const clientTokens = [...ctx.config.auth.clientTokens, ...ctx.config.auth.adminTokens];
   const adminTokens = ctx.config.auth.adminTokens;
   const authOn = clientTokens.length > 0;
+  const allowedHosts = ctx.config.clients.allowedHosts;
+  // Who may call what is decided by the route the router matched (its config), never by the
+  // text of the URL: the router decodes and normalises paths (`/%61pi/...` is `/api/...`), so a
+  // check on the raw URL is a check on something else. A request that matches no route needs a
+  // token too (and then learns it is a 404), so that no spelling of a path gets around one.
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith(API_PREFIX)) return;
-    const admin = request.routeOptions.config.admin === true;
-    if (!authOn) return;
+    if (!authOn) {
+      // No token protects this broker: only its own machine may talk to it, by a loopback name.
+      if (!hostAllowed(request.headers.host, allowedHosts)) {
+        throw new SwitchyardError(
+          'forbidden',
+          `Host "${request.headers.host ?? ''}" is not served: without tokens this broker ` +
+            'answers only to loopback names (localhost, 127.0.0.1, [::1]) and the names in ' +
+            'clients.allowed_hosts',
+        );
+      }
+      return;
+    }
+    const config = request.routeOptions.config as FastifyContextConfig | undefined;
+    if (config?.public === true) return;
+    const admin = config?.admin === true;
     const token = bearer(request.headers.authorization);
     if (token === undefined) {
       throw new SwitchyardError(

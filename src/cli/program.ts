@@ -127,6 +127,10 @@ export function buildProgram(ctx: CliContext): Command {
       .option('--workers-port <port>', 'port of the worker endpoint (workers.port; default 9657)')
       .option('--queue-manager <kind>', 'single or multi (queue_manager; default single)')
       .option(
+        '--reject-unmatchable',
+        'refuse a job no connected worker could run (reject_unmatchable; default: queue it)',
+      )
+      .option(
         '--max-liveness <n>',
         'heartbeats a worker may miss before it is dead (max_liveness; default 10)',
       )

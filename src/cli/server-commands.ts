@@ -32,6 +32,7 @@ export interface BrokerFlags extends LogFlags {
   workersAddress?: string;
   workersPort?: string;
   queueManager?: string;
+  rejectUnmatchable?: boolean;
   maxLiveness?: string;
   pingInterval?: string;
   maxRequestFailures?: string;
@@ -75,6 +76,7 @@ export function configFlags(flags: BrokerFlags): ConfigFlags {
     'logFile',
   ] as const;
   for (const key of copy) if (flags[key] !== undefined) out[key] = flags[key];
+  if (flags.rejectUnmatchable === true) out.rejectUnmatchable = true;
   if (flags.debug === true || flags.verbose === true)
     out.logLevel = levelFromFlags(flags, 'server');
   if (flags.json === true) out.logJson = true;

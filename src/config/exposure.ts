@@ -49,3 +49,39 @@ export function checkExposure(config: BrokerConfig): string[] {
   }
   return problems;
 }
+
+/**
+ * The host name of a `Host` header (`name`, `name:port`, `[v6]:port`), lower-cased; null when
+ * it is not one.
+ */
+export function hostOf(header: string): string | null {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    if (end < 0) return null;
+    const rest = h.slice(end + 1);
+    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null;
+    return h.slice(1, end);
+  }
+  const colon = h.indexOf(':');
+  if (colon >= 0) {
+    if (h.indexOf(':', colon + 1) >= 0) return null;
+    if (!/^:\d{1,5}$/.test(h.slice(colon))) return null;
+    return h.slice(0, colon);
+  }
+  return h;
+}
+
+/**
+ * Whether a request's `Host` names this machine's loopback (localhost, `*.localhost`, 127/8,
+ * ::1) or one of the hosts the config allows. Without tokens, only such requests are served:
+ * a web page whose name was made to resolve to 127.0.0.1 (DNS rebinding) sends its own name
+ * as the Host, and is refused. A request without a Host (HTTP/1.0, not a browser) passes.
+ */
+export function hostAllowed(header: string | undefined, allowed: readonly string[]): boolean {
+  if (header === undefined) return true;
+  const host = hostOf(header);
+  if (host === null) return false;
+  if (host === 'localhost' || host.endsWith('.localhost') || isLoopback(host)) return true;
+  return allowed.some((a) => a.toLowerCase() === host);
+}

@@ -7,6 +7,7 @@ import type { BrokerConfig, QueueManager } from './types.js';
 import {
   address,
   boolean,
+  hostNames,
   decimal,
   integer,
   logLevel,
@@ -90,6 +91,12 @@ export const fields: readonly Field[] = [
     flag: 'clientsPort',
     parse: PORT,
     set: (c, v) => (c.clients.port = v),
+  }),
+  field({
+    key: 'clients.allowed_hosts',
+    env: 'SWITCHYARD_ALLOWED_HOSTS',
+    parse: hostNames,
+    set: (c, v) => (c.clients.allowedHosts = v),
   }),
   field({
     key: 'workers.address',
@@ -231,6 +238,18 @@ export const fields: readonly Field[] = [
     parse: size(1024, 1024 ** 3),
     set: (c, v) => (c.bodyLimit = v),
   }),
+  field({
+    key: 'job_output.head',
+    env: 'SWITCHYARD_JOB_OUTPUT_HEAD',
+    parse: size(0, 1024 ** 3),
+    set: (c, v) => (c.jobOutput = { ...c.jobOutput, headBytes: v }),
+  }),
+  field({
+    key: 'job_output.tail',
+    env: 'SWITCHYARD_JOB_OUTPUT_TAIL',
+    parse: size(0, 1024 ** 3),
+    set: (c, v) => (c.jobOutput = { ...c.jobOutput, tailBytes: v }),
+  }),
 ];
 
 /** Sections of the file: mappings whose keys are fields. */
@@ -240,7 +259,7 @@ export const sections: ReadonlySet<string> = new Set(
 
 /** ReCodEx keys Switchyard reads without using: a warning, not an error, to ease migration. */
 export const ignoredKeys: Readonly<Record<string, string>> = {
-  monitor: 'the monitor is served on the clients port',
+  monitor: 'a separate monitor is not part of Switchyard yet; its settings are ignored',
   notifier: 'the notifier is not configured in this file',
 };
 

@@ -16,6 +16,14 @@ export interface Endpoint {
   port: number;
 }
 
+export interface ClientsEndpoint extends Endpoint {
+  /**
+   * Host names (of `Host` headers) served besides the loopback ones while no tokens are set;
+   * any other is refused (DNS rebinding).
+   */
+  allowedHosts: string[];
+}
+
 export interface LoggerConfig {
   /** Log file path without suffix (`/var/log/switchyard/broker` → broker.log, broker.1.log…), or null for stderr. */
   file: string | null;
@@ -38,7 +46,7 @@ export interface AuthConfig {
 }
 
 export interface BrokerConfig {
-  clients: Endpoint;
+  clients: ClientsEndpoint;
   workers: Endpoint;
   /** Heartbeat intervals a worker may miss before it is dead. */
   maxLiveness: number;
@@ -58,10 +66,15 @@ export interface BrokerConfig {
   retry: RetryPolicy;
   /** Largest request body the client API accepts, in bytes. */
   bodyLimit: number;
+  /**
+   * How much of a job's output is kept (stdout and stderr together, over all its attempts): its
+   * first `headBytes` and its last `tailBytes`; what lies between is dropped and counted.
+   */
+  jobOutput: { headBytes: number; tailBytes: number };
 }
 
 export const brokerDefaults: BrokerConfig = {
-  clients: { address: '127.0.0.1', port: 9658 },
+  clients: { address: '127.0.0.1', port: 9658, allowedHosts: [] },
   workers: { address: '127.0.0.1', port: 9657 },
   maxLiveness: 10,
   pingIntervalMs: 1000,
@@ -74,4 +87,5 @@ export const brokerDefaults: BrokerConfig = {
   auth: { clientTokens: [], workerTokens: [], adminTokens: [] },
   retry: defaultRetryPolicy,
   bodyLimit: 1_048_576,
+  jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
 };

@@ -109,6 +109,23 @@ export const address: Parser<string> = (input) => {
   return HOSTNAME.test(s) ? ok(s) : bad(problem);
 };
 
+/** A list of host names (a YAML list, or one comma-separated string). */
+export const hostNames: Parser<string[]> = (input) => {
+  const problem = 'must be a list of host names (or one comma-separated string)';
+  let list: unknown[];
+  if (Array.isArray(input)) list = input;
+  else if (typeof input === 'string') list = input.trim() === '' ? [] : input.split(',');
+  else return bad(problem);
+  const out: string[] = [];
+  for (const item of list) {
+    const name = typeof item === 'string' ? item.trim().toLowerCase() : '';
+    if (!HOSTNAME.test(name) && isIP(name) === 0)
+      return bad(`${problem}; ${show(item)} is not one`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return ok(out);
+};
+
 /** `sqlite` (a file in data_dir) or a `postgres://` / `postgresql://` URL. */
 export const store: Parser<string> = (input) => {
   const problem = 'must be "sqlite" or a postgres:// URL';

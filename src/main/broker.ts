@@ -161,6 +161,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       settings: {
         helloTimeoutMs: 10_000,
         maxFrameBytes: Math.max(2 * 1024 * 1024, config.bodyLimit * 2),
+        tokensRequired: config.auth.workerTokens.length > 0,
+        allowedHosts: config.clients.allowedHosts,
       },
     });
     const jobs = new JobService({

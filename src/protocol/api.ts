@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
 import { jobStates } from '../domain/job.js';
+import { ID_MESSAGE, ID_PATTERN, SEQ_MESSAGE, SEQ_PATTERN } from './ids.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -208,9 +209,8 @@ export const JobListQuery = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     cursor: Type.Optional(
       Type.String({
-        pattern: '^[0-9]+$',
-        maxLength: 20,
-        errorMessage: 'must be a nextCursor value',
+        pattern: ID_PATTERN,
+        errorMessage: 'must be a nextCursor value (a job id)',
       }),
     ),
     order: Type.Optional(StringEnum(['asc', 'desc'] as const, { default: 'desc' })),
@@ -221,9 +221,9 @@ export type JobListQuery = Static<typeof JobListQuery>;
 
 export const JobIdParams = Type.Object({
   id: Type.String({
-    pattern: '^[0-9]{1,18}$',
+    pattern: ID_PATTERN,
     description: 'Job id',
-    errorMessage: 'must be a job id (digits)',
+    errorMessage: `job id: ${ID_MESSAGE}`,
   }),
 });
 
@@ -243,9 +243,8 @@ export const LogQuery = Type.Object(
   {
     after: Type.Optional(
       Type.String({
-        pattern: '^[0-9]+$',
-        maxLength: 20,
-        errorMessage: 'must be a log seq (digits)',
+        pattern: SEQ_PATTERN,
+        errorMessage: `log seq: ${SEQ_MESSAGE}`,
       }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),

@@ -5,6 +5,8 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { MAX_JSON_DEPTH, tooDeepAt } from './depth.js';
+import { ID_PATTERN } from './ids.js';
 
 /**
  * 2: a worker proves its identity on reconnect with the secret of its first welcome (1 trusted
@@ -12,7 +14,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
  */
 export const PROTOCOL_VERSION = 2;
 
-const JobId = Type.String({ pattern: '^[0-9]+$', maxLength: 20 });
+/** A job id the broker gave: exact as a JavaScript number (see ./ids.ts). */
+const JobId = Type.String({ pattern: ID_PATTERN });
 const AttemptNo = Type.Integer({ minimum: 1 });
 const ShortText = Type.String({ maxLength: 256 });
 
@@ -296,6 +299,14 @@ function decode<T>(raw: string, checkers: Map<string, Checker>): Decoded<T> {
       const first = [...checker.Errors(message)][0];
       const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
       return { ok: false, error: `message ${i} (${type}) is invalid at ${where}` };
+    }
+    // Only the free-form parts of a result can nest without bound; the schema fixes the rest.
+    const deep = type === 'done' || type === 'fail' ? tooDeepAt(message, MAX_JSON_DEPTH) : null;
+    if (deep !== null) {
+      return {
+        ok: false,
+        error: `message ${i} (${type}) nests deeper than ${MAX_JSON_DEPTH} levels at ${deep}`,
+      };
     }
   }
   return { ok: true, messages: list as T[] };

@@ -29,7 +29,7 @@ export function testConfig(dataDir: string, over: ConfigOverrides = {}): BrokerC
     maxLiveness: 5,
     ...over,
     dataDir,
-    clients: { address: '127.0.0.1', port: 0, ...over.clients },
+    clients: { ...brokerDefaults.clients, address: '127.0.0.1', port: 0, ...over.clients },
     workers: { address: '127.0.0.1', port: 0, ...over.workers },
     auth: { ...brokerDefaults.auth, ...over.auth },
     retry: over.retry ?? { baseMs: 50, factor: 2, maxMs: 1_000, jitter: 0 },

@@ -134,6 +134,37 @@ describe('POST /api/v1/jobs', () => {
   });
 });
 
+describe('deeply nested JSON', () => {
+  const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  it('refuses a payload or meta nested beyond 64 levels with a 400 naming where', async () => {
+    expectError(
+      await call('POST', '/api/v1/jobs', `{"type":"t","payload":${nest(5_000)}}`),
+      400,
+      'invalid_request',
+      /^body\.payload(\[0\])+\.*: nested deeper than 64 levels$/,
+    );
+    expectError(
+      await call('POST', '/api/v1/jobs', `{"type":"t","meta":{"m":${nest(100)}}}`),
+      400,
+      'invalid_request',
+      /^body\.meta\.m(\[0\])+.*: nested deeper than 64 levels$/,
+    );
+    expectError(
+      await call('POST', '/api/v1/jobs/batch', `{"jobs":[{"type":"t","payload":${nest(5_000)}}]}`),
+      400,
+      'invalid_request',
+      /^body\.jobs\[0\]\.payload/,
+    );
+  });
+  it('accepts nesting up to the limit, stored and answered as sent', async () => {
+    const payload = JSON.parse(nest(60)) as unknown;
+    const r = await call('POST', '/api/v1/jobs', { type: 'nested', payload });
+    expect(r.status).toBe(201);
+    const job = await call('GET', `/api/v1/jobs/${String(r.json.id)}`);
+    expect(job.json.payload).toEqual(payload);
+  });
+});
+
 describe('POST /api/v1/jobs/batch', () => {
   it('accepts several jobs in one call', async () => {
     const r = await call('POST', '/api/v1/jobs/batch', {
@@ -204,6 +235,29 @@ describe('GET and POST on one job', () => {
       /params\.id/,
     );
     expectError(await call('GET', '/api/v1/jobs/abc/logs'), 400, 'invalid_request', /params\.id/);
+  });
+  it('refuses ids beyond the integers held exactly, rather than rounding them to another', async () => {
+    for (const id of ['999999999999999999', '9007199254740992', '0', '007']) {
+      expectError(
+        await call('GET', `/api/v1/jobs/${id}`),
+        400,
+        'invalid_request',
+        /params\.id: job id: must be an id from 1 to 9007199254740991/,
+      );
+    }
+    expectError(await call('GET', '/api/v1/jobs/9007199254740991'), 404, 'not_found');
+    expectError(
+      await call('GET', '/api/v1/jobs?cursor=99999999999999999999'),
+      400,
+      'invalid_request',
+      /querystring\.cursor/,
+    );
+    expectError(
+      await call('GET', '/api/v1/events?job=9007199254740993'),
+      400,
+      'invalid_request',
+      /querystring\.job/,
+    );
   });
   it('answers 400 for bad log paging', async () => {
     const r = await call('POST', '/api/v1/jobs', { type: 'x' });

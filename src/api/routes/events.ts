@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { API_PREFIX } from '../../protocol/api.js';
+import { ID_MESSAGE, ID_PATTERN } from '../../protocol/ids.js';
 import { brokerEventNames, type BrokerEvent, type EventBus } from '../../broker/events.js';
 import type { ApiContext } from '../context.js';
 
@@ -13,9 +14,9 @@ const EventQuery = Type.Object(
   {
     job: Type.Optional(
       Type.String({
-        pattern: '^[0-9]{1,18}$',
+        pattern: ID_PATTERN,
         description: 'Only the events of this job',
-        errorMessage: 'must be a job id (digits)',
+        errorMessage: `job id: ${ID_MESSAGE}`,
       }),
     ),
   },

@@ -62,6 +62,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get(
       '/healthz',
       {
+        config: { public: true },
         schema: {
           summary: 'Liveness of the broker',
           tags: ['system'],

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { hostAllowed } from '../../config/exposure.js';
 import type { Clock, Timer } from '../../domain/clock.js';
 import { decodeWorkerFrame, encodeFrame, type WorkerMessage } from '../../protocol/worker.js';
 import type { WorkerMessages } from './messages.js';
@@ -19,6 +20,26 @@ export interface EndpointSettings {
   helloTimeoutMs: number;
   /** Largest frame a worker may send, in bytes. */
   maxFrameBytes: number;
+  /** Whether workers must present a token (then any Host is served). */
+  tokensRequired: boolean;
+  /** Host names served besides loopback ones while no token is required. */
+  allowedHosts: readonly string[];
+}
+
+/**
+ * Why an upgrade request is refused before it becomes a connection, or null. Workers are
+ * programs: a browser, which always sends an Origin, is never one, so no web page can register
+ * as a worker and be handed jobs. Without tokens, a Host that is not this machine's is refused
+ * too (DNS rebinding).
+ */
+export function upgradeRefusal(req: IncomingMessage, settings: EndpointSettings): string | null {
+  if (req.headers.origin !== undefined) {
+    return 'browsers may not connect as workers (the request has an Origin)';
+  }
+  if (!settings.tokensRequired && !hostAllowed(req.headers.host, settings.allowedHosts)) {
+    return `Host "${req.headers.host ?? ''}" is not served without worker tokens`;
+  }
+  return null;
 }
 
 export interface EndpointDeps {
@@ -47,6 +68,18 @@ export class WorkerEndpoint {
       perMessageDeflate: false,
       maxPayload: this.deps.settings.maxFrameBytes,
       clientTracking: false,
+      verifyClient: (info, done) => {
+        const refusal = upgradeRefusal(info.req, this.deps.settings);
+        if (refusal === null) {
+          done(true);
+          return;
+        }
+        this.deps.logger.warn(
+          { address: info.req.socket.remoteAddress },
+          `worker refused: ${refusal}`,
+        );
+        done(false, 403, refusal);
+      },
     });
     this.wss = wss;
     await new Promise<void>((resolve, reject) => {

@@ -10,6 +10,7 @@ describe('configFlags', () => {
       configFlags({ clientsPort: '1', dataDir: 'd', logFile: 'f', verbose: true, json: true }),
     ).toEqual({ clientsPort: '1', dataDir: 'd', logFile: 'f', logLevel: 'info', logJson: true });
     expect(configFlags({ debug: true, verbose: true }).logLevel).toBe('debug');
+    expect(configFlags({ rejectUnmatchable: true })).toEqual({ rejectUnmatchable: true });
   });
 });
 

@@ -28,6 +28,7 @@ function problemOf(run: () => unknown): string {
 const bad: Record<string, [yaml: string, reason: string]> = {
   'clients.address': ['"not an address!"', 'must be an IP address, a host name, or "*"'],
   'clients.port': ['"abc"', 'must be an integer from 0 to 65535'],
+  'clients.allowed_hosts': ['[ok.lan, "bad host!"]', 'must be a list of host names'],
   'workers.address': ['[1, 2]', 'must be an IP address, a host name, or "*"'],
   'workers.port': ['65536', 'must be an integer from 0 to 65535'],
   max_liveness: ['0', 'must be an integer from 1 to 1000000'],
@@ -50,6 +51,8 @@ const bad: Record<string, [yaml: string, reason: string]> = {
   'retry.max': ['soon', 'must be an integer from 1 to 31536000000 (milliseconds)'],
   'retry.jitter': ['1.5', 'must be a number from 0 to 1'],
   body_limit: ['1', 'must be a size in bytes from 1024 to'],
+  'job_output.head': ['-1', 'must be a size in bytes from 0 to'],
+  'job_output.tail': ['2G', 'must be a size in bytes from 0 to'],
 };
 
 /** Fields that accept any non-empty string, so have no bad value from the environment. */

@@ -59,7 +59,7 @@ describe('loadBrokerConfig', () => {
 
   it('reads every field of a full file', () => {
     const file = yamlFile(`
-clients: { address: "localhost", port: 8000 }
+clients: { address: "localhost", port: 8000, allowed_hosts: [Broker.LAN, 10.0.0.5] }
 workers: { address: "::1", port: 8001 }
 max_liveness: 4
 ping_interval: 250
@@ -69,6 +69,7 @@ reject_unmatchable: true
 data_dir: /var/lib/switchyard
 store: postgres://u:p@db/switchyard
 body_limit: 2M
+job_output: { head: 64K, tail: 0 }
 logger: { file: /tmp/sy, level: notice, max-size: 10K, rotations: 5, json: true }
 auth:
   client_tokens: [aaaaaaaaaaaaaaaaaaaa]
@@ -79,7 +80,7 @@ retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
     expect(loadBrokerConfig({ file, env: {} })).toEqual({
       warnings: [],
       config: {
-        clients: { address: 'localhost', port: 8000 },
+        clients: { address: 'localhost', port: 8000, allowedHosts: ['broker.lan', '10.0.0.5'] },
         workers: { address: '::1', port: 8001 },
         maxLiveness: 4,
         pingIntervalMs: 250,
@@ -89,6 +90,7 @@ retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
         dataDir: '/var/lib/switchyard',
         store: 'postgres://u:p@db/switchyard',
         bodyLimit: 2 * 1024 * 1024,
+        jobOutput: { headBytes: 64 * 1024, tailBytes: 0 },
         logger: { file: '/tmp/sy', level: 'info', maxSize: 10 * 1024, rotations: 5, json: true },
         auth: {
           clientTokens: ['aaaaaaaaaaaaaaaaaaaa'],
@@ -310,11 +312,15 @@ describe('precedence', () => {
         SWITCHYARD_CLIENT_TOKENS: 'aaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbb',
         SWITCHYARD_WORKER_TOKENS: 'cccccccccccccccccccc',
         SWITCHYARD_ADMIN_TOKENS: 'dddddddddddddddddddd',
+        SWITCHYARD_ALLOWED_HOSTS: 'a.example, b.example',
+        SWITCHYARD_JOB_OUTPUT_HEAD: '1K',
+        SWITCHYARD_JOB_OUTPUT_TAIL: '2048',
       },
     });
     expect(config).toEqual({
       ...brokerDefaults,
-      clients: { address: '127.0.0.2', port: 1 },
+      clients: { address: '127.0.0.2', port: 1, allowedHosts: ['a.example', 'b.example'] },
+      jobOutput: { headBytes: 1024, tailBytes: 2048 },
       workers: { address: 'localhost', port: 2 },
       maxLiveness: 3,
       pingIntervalMs: 400,
@@ -354,7 +360,7 @@ describe('precedence', () => {
     });
     expect(config).toEqual({
       ...brokerDefaults,
-      clients: { address: '127.0.0.3', port: 11 },
+      clients: { address: '127.0.0.3', port: 11, allowedHosts: [] },
       workers: { address: '127.0.0.4', port: 12 },
       maxLiveness: 13,
       pingIntervalMs: 140,

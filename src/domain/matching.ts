@@ -86,6 +86,8 @@ export function requirementProblem(requires: Requirements): string | null {
   for (const [key, value] of Object.entries(requires)) {
     if (key.length === 0) return 'requires: a label name may not be empty';
     if (typeof value !== 'string') return `requires.${key}: must be a string`;
+    if (!isLabelText(key)) return `requires: label name ${JSON.stringify(key)} ${LABEL_TEXT}`;
+    if (!isLabelText(value)) return `requires.${key}: ${LABEL_TEXT}`;
     if (isMetaKey(key)) continue;
     if (key === 'threads' && !WHOLE.test(value)) {
       return `requires.threads: must be a whole number, got "${value}"`;
@@ -95,6 +97,22 @@ export function requirementProblem(requires: Requirements): string | null {
     }
   }
   return null;
+}
+
+/** What a label's text may not contain, for messages. */
+export const LABEL_TEXT =
+  'may not contain control characters (NUL included) or unpaired surrogates';
+
+/** Control characters, and UTF-16 surrogates that are not part of a pair. */
+const NOT_LABEL_TEXT =
+  /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a label name or value (of a worker or of a job's requirements) is plain text: labels
+ * are identities that people read, type and match, so nothing invisible or unencodable.
+ */
+export function isLabelText(text: string): boolean {
+  return !NOT_LABEL_TEXT.test(text);
 }
 
 /** Human-readable requirements, for "no worker matches" reasons. */

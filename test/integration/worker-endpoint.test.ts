@@ -151,6 +151,14 @@ describe('registration', () => {
     c.hello({ slots: 0 });
     const err = await c.next('error');
     expect(err.message).toContain('slots');
+    const e = await RawWorker.open(ws);
+    e.hello({ name: 'bad\u0000name' });
+    const named = await e.next('error');
+    expect(named.code).toBe('invalid_message');
+    expect(named.message).toMatch(/^hello: name may not contain control characters/);
+    const f = await RawWorker.open(ws);
+    f.hello({ labels: { env: ['c\ud800'] } });
+    expect((await f.next('error')).message).toMatch(/^hello: labels\.env: may not contain/);
     const d = await RawWorker.open(ws);
     d.hello({ version: 99 });
     expect((await d.next('error')).code).toBe('unsupported_version');

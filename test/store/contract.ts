@@ -7,6 +7,7 @@
 import { describe } from 'vitest';
 import { describeAdopt } from './contract/adopt.js';
 import { describeStateChanges } from './contract/state.js';
+import { describeText } from './contract/text.js';
 import { describeClaim } from './contract/claim.js';
 import { describeCluster } from './contract/cluster.js';
 import { describeEndAttempts } from './contract/end.js';
@@ -28,6 +29,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeEndAttempts(factory);
     describeAdopt(factory);
     describeStateChanges(factory);
+    describeText(factory);
     describePromote(factory);
     describeReports(factory);
     describeList(factory);

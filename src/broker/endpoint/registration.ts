@@ -14,6 +14,7 @@ import type { WebSocket } from 'ws';
 import type { Clock } from '../../domain/clock.js';
 import type { JobError, Labels } from '../../domain/job.js';
 import type { LivenessSettings } from '../../domain/liveness.js';
+import { isLabelText, LABEL_TEXT } from '../../domain/matching.js';
 import { PROTOCOL_VERSION, type Hello } from '../../protocol/worker.js';
 import type { RunningJob, Store } from '../../store/store.js';
 import { tokenIn } from '../auth.js';
@@ -67,6 +68,18 @@ function secretMatches(secret: string | undefined, hash: string): boolean {
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
+/** What is wrong with the names in a hello (they are shown, typed and matched), or null. */
+export function helloProblem(hello: Hello): string | null {
+  if (!isLabelText(hello.name)) return `name ${LABEL_TEXT}`;
+  for (const [key, values] of Object.entries(hello.labels)) {
+    if (!isLabelText(key)) return `labels: label name ${JSON.stringify(key)} ${LABEL_TEXT}`;
+    if (!values.every(isLabelText)) return `labels.${key}: ${LABEL_TEXT}`;
+  }
+  if (!hello.types.every(isLabelText)) return `types: ${LABEL_TEXT}`;
+  if (!hello.queues.every(isLabelText)) return `queues: ${LABEL_TEXT}`;
+  return null;
+}
+
 function sameCapabilities(s: WorkerSession, hello: Hello, labels: Labels): boolean {
   const norm = (x: unknown) => JSON.stringify(x);
   const sortLabels = (l: Labels) =>
@@ -104,6 +117,11 @@ export class Registration {
         'unsupported_version',
         `protocol version ${hello.version} is not supported (this broker speaks ${PROTOCOL_VERSION})`,
       );
+      return;
+    }
+    const problem = helloProblem(hello);
+    if (problem !== null) {
+      conn.refuse('invalid_message', `hello: ${problem}`);
       return;
     }
     let identity: Identity | null;

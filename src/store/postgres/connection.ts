@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { types, type ClientConfig, type CustomTypesConfig, type PoolClient } from 'pg';
+import { restoreJson } from '../text.js';
 
 /** Anything SQL can be sent to: the pool (reads) or one checked-out connection (a write). */
 export interface Queryable {
@@ -90,10 +91,13 @@ function parseInt8(text: string): number {
  * Per connection, not `types.setTypeParser`, so that other pg users in the process keep theirs.
  */
 const storeTypes: CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === types.builtins.INT8 && format !== 'binary'
-      ? parseInt8
-      : types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format === 'binary') return types.getTypeParser(oid, format);
+    if (oid === types.builtins.INT8) return parseInt8;
+    // jsonb strings were escaped on the way in (src/store/text.ts); json keeps its own escapes.
+    if (oid === types.builtins.JSONB) return (text: string) => restoreJson(text, JSON.parse(text));
+    return types.getTypeParser(oid, format);
+  }) as CustomTypesConfig['getTypeParser'],
 };
 
 /** How long to wait for a connection before giving up with an error. */

@@ -4,7 +4,7 @@
  */
 import type { NewJob, QueuedRef } from '../store.js';
 import type { Queryable } from './connection.js';
-import { json } from './rows.js';
+import { json, jsonb } from './rows.js';
 
 /**
  * `ORDER BY ord` makes the rows, and so their identity values, follow the input order; the ids
@@ -44,7 +44,7 @@ export async function jobInsertMany(c: Queryable, jobs: readonly NewJob[]): Prom
     jobs.map((j) => j.type),
     jobs.map((j) => j.queue),
     jobs.map((j) => json(j.payload)),
-    jobs.map((j) => json(j.requires)),
+    jobs.map((j) => jsonb(j.requires)),
     jobs.map((j) => json(j.meta)),
     jobs.map((j) => j.priority),
     jobs.map((j) => j.state),

@@ -5,7 +5,9 @@
  * it tracks lifecycle changes, not chatter. Each call is one statement.
  */
 import type { AttributeUpdate, NewLogEntry, ProgressUpdate } from '../store.js';
+import { encodeText } from '../text.js';
 import type { Queryable } from './connection.js';
+import { jsonb } from './rows.js';
 
 const progressSql = `
   UPDATE jobs j SET progress = u.progress::json
@@ -66,7 +68,7 @@ export async function jobAttributeSet(
     list.map((p) => p.id),
     list.map((p) => p.attempt),
     // A Map, not an object literal: a key such as `__proto__` stays an ordinary key.
-    list.map((p) => JSON.stringify(Object.fromEntries(p.patch))),
+    list.map((p) => jsonb(Object.fromEntries(p.patch))),
   ]);
 }
 
@@ -78,6 +80,6 @@ export async function jobLogAppend(c: Queryable, entries: readonly NewLogEntry[]
     entries.map((e) => e.attempt),
     entries.map((e) => e.stream),
     entries.map((e) => e.at),
-    entries.map((e) => e.data),
+    entries.map((e) => encodeText(e.data)),
   ]);
 }

@@ -6,7 +6,7 @@
 import { isTerminal, type JobRecord } from '../../domain/job.js';
 import type { StateChange } from '../store.js';
 import type { Queryable } from './connection.js';
-import { jobFromRow, jsonOrNull, type JobRow } from './rows.js';
+import { jobFromRow, jsonb, jsonOrNull, type JobRow } from './rows.js';
 
 /**
  * A field a change leaves undefined keeps its value: `coalesce` for those that are never NULL,
@@ -73,7 +73,7 @@ async function applyRound(
     list.map((s) => s.requestFailures ?? null),
     list.map((s) => (isTerminal(s.to) ? s.now : null)),
     list.map((s) => s.now),
-    list.map((s) => (s.record === undefined ? null : JSON.stringify(s.record))),
+    list.map((s) => (s.record === undefined ? null : jsonb(s.record))),
     list.map((s) => s.lease?.attempt ?? null),
     list.map((s) => s.lease?.workerId ?? null),
     list.map((s) => s.lease?.nodeId ?? null),

@@ -5,7 +5,7 @@
 import type { NeedsRecord, NodeRecord, WorkerRecord } from '../store.js';
 import type { Queryable } from './connection.js';
 import {
-  json,
+  jsonb,
   needsFromRow,
   nodeFromRow,
   workerFromRow,
@@ -66,7 +66,7 @@ export async function needsUpsert(c: Queryable, needs: Omit<NeedsRecord, 'id'>):
     needs.key,
     needs.queue,
     needs.type,
-    json(needs.requires),
+    jsonb(needs.requires),
   ]);
   const id = rows[0]?.id;
   if (id !== undefined) return id;
@@ -90,9 +90,9 @@ export async function workerUpsert(c: Queryable, w: WorkerRecord): Promise<void>
     w.id,
     w.name,
     w.nodeId,
-    json(w.labels),
-    json(w.types),
-    json(w.queues),
+    jsonb(w.labels),
+    jsonb(w.types),
+    jsonb(w.queues),
     w.slots,
     w.address,
     w.connectedAt,

@@ -5,6 +5,7 @@
  */
 import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../../domain/job.js';
 import type { LogEntry, NeedsRecord, NodeRecord, RunningJob, WorkerRecord } from '../store.js';
+import { decodeText } from '../text.js';
 
 /** A `jobs` row, every column. */
 export interface JobRow {
@@ -52,6 +53,12 @@ export function jsonOrNull(value: unknown): string | null {
 export function json(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
+
+/**
+ * JSON text for a jsonb column, which cannot hold NUL or lone surrogates: its strings are
+ * escaped (src/store/text.ts), and the connection's jsonb parser restores them.
+ */
+export { storableJson as jsonb } from '../text.js';
 
 /** The one mapping of a jobs row to a JobRecord: the API, the CLI and the tests see this. */
 export function jobFromRow(row: JobRow): JobRecord {
@@ -179,7 +186,7 @@ export function logFromRow(row: LogRow): LogEntry {
     attempt: row.attempt,
     stream: row.stream,
     at: row.at,
-    data: row.data,
+    data: decodeText(row.data),
   };
 }
 

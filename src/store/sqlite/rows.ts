@@ -5,6 +5,7 @@
  */
 import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../../domain/job.js';
 import type { LogEntry, NeedsRecord, NodeRecord, RunningJob, WorkerRecord } from '../store.js';
+import { decodeText } from '../text.js';
 
 /** A `jobs` row, every column. */
 export interface JobRow {
@@ -190,7 +191,7 @@ export function logFromRow(row: LogRow): LogEntry {
     attempt: row.attempt,
     stream: row.stream,
     at: row.at,
-    data: row.data,
+    data: decodeText(row.data),
   };
 }
 

@@ -14,6 +14,7 @@
 
 const ESCAPE = '\uffff';
 /** What needs escaping: NUL, any surrogate (checked for pairing below), the escape itself. */
+// eslint-disable-next-line no-control-regex -- NUL is what it looks for
 const NEEDS_ESCAPE = /[\u0000\ud800-\udfff\uffff]/;
 
 /** `s`, escaped where the database could not hold it; the same string when nothing needs it. */

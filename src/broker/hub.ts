@@ -29,12 +29,14 @@ import type {
   RunningJob,
   Store,
 } from '../store/store.js';
+import { isStoreUnavailable } from '../store/faults.js';
 import { tokenIn } from './auth.js';
 import type { Committer } from './committer.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
 import type { NeedsRegistry } from './needs.js';
 import { planEnd, type Outcome } from './outcomes.js';
+import { Persister } from './persist.js';
 import type { Scheduler } from './scheduler.js';
 import { WorkerSession, type HeldJob } from './session.js';
 
@@ -122,8 +124,11 @@ export class WorkerHub {
 
   /** Sessions with queued output, sent at the end of each commit. */
   private readonly unsent = new Set<WorkerSession>();
+  /** Results and dead workers' jobs are recorded even across a store fault. */
+  private readonly persister: Persister;
 
   constructor(private readonly deps: HubDeps) {
+    this.persister = new Persister(deps.logger);
     deps.committer.onCommitted(() => this.flushUnsent());
   }
 
@@ -157,6 +162,7 @@ export class WorkerHub {
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.persister.close();
     for (const conn of this.connections) {
       if (conn.helloTimer) clearTimeout(conn.helloTimer);
       conn.socket.close(CLOSE.goingAway, 'broker shutting down');
@@ -429,7 +435,9 @@ export class WorkerHub {
       if (fresh) this.deps.events.emit('worker:up', { id: s.id, name: s.name });
     } catch (err) {
       logger.error({ err, worker: hello.name }, 'registering a worker failed');
-      this.refuse(conn, 'internal', 'registration failed; try again');
+      // The worker tries again by itself; a store fault tells it that trying again is the cure.
+      if (isStoreUnavailable(err)) this.refuse(conn, 'store_unavailable', err.message);
+      else this.refuse(conn, 'internal', 'registration failed; try again');
     }
   }
 
@@ -568,40 +576,52 @@ export class WorkerHub {
     session: WorkerSession,
     endings: Array<{ held: HeldJob; outcome: Outcome }>,
   ): void {
+    this.persister.run('recording results', { worker: session.name }, () =>
+      this.writeEnds(session, endings),
+    );
+  }
+
+  /**
+   * One try of endAttempts. When tried again, the ends already recorded meanwhile (the worker
+   * sent them again after a reconnect) or no longer this session's (it was declared dead, its
+   * jobs re-queued) are left out.
+   */
+  private async writeEnds(
+    session: WorkerSession,
+    reported: Array<{ held: HeldJob; outcome: Outcome }>,
+  ): Promise<void> {
+    const endings = reported.filter((e) => session.held.get(e.held.job.id) === e.held);
+    if (endings.length === 0) return;
     const policy = this.endPolicy();
     const ends = endings.map((e) => planEnd(e.held.job, e.outcome, policy));
-    this.deps.committer
-      .run(async (tx, ctx) => {
-        const applied = await tx.jobEndAttempts(ends);
-        for (let i = 0; i < ends.length; i++) this.deps.dispatcher.release(ctx, session);
-        this.requeueInBatch(
-          endings.map((e) => e.held.job),
-          ends,
-          applied,
-        );
-        endings.forEach((e, i) => {
-          if (applied[i] && ends[i]!.state === 'queued' && e.outcome.kind === 'fail') {
-            this.deps.dispatcher.retryElsewhere(e.held.job.id, e.held.job.needsId, session.id);
-          }
-        });
-        ctx.afterCommit(() => {
-          for (const e of endings) {
-            session.held.delete(e.held.job.id);
-            session.ended(e.held.job.id, e.held.job.attempt);
-          }
-          session.send({
-            type: 'ack',
-            results: endings.map((e) => ({
-              jobId: String(e.held.job.id),
-              attempt: e.held.job.attempt,
-            })),
-          });
-          this.afterEnds(ends, applied, session.id);
-        });
-      })
-      .catch((err: unknown) =>
-        this.deps.logger.error({ err, worker: session.name }, 'recording results failed'),
+    await this.deps.committer.run(async (tx, ctx) => {
+      const applied = await tx.jobEndAttempts(ends);
+      for (let i = 0; i < ends.length; i++) this.deps.dispatcher.release(ctx, session);
+      this.requeueInBatch(
+        endings.map((e) => e.held.job),
+        ends,
+        applied,
       );
+      endings.forEach((e, i) => {
+        if (applied[i] && ends[i]!.state === 'queued' && e.outcome.kind === 'fail') {
+          this.deps.dispatcher.retryElsewhere(e.held.job.id, e.held.job.needsId, session.id);
+        }
+      });
+      ctx.afterCommit(() => {
+        for (const e of endings) {
+          session.held.delete(e.held.job.id);
+          session.ended(e.held.job.id, e.held.job.attempt);
+        }
+        session.send({
+          type: 'ack',
+          results: endings.map((e) => ({
+            jobId: String(e.held.job.id),
+            attempt: e.held.job.attempt,
+          })),
+        });
+        this.afterEnds(ends, applied, session.id);
+      });
+    });
   }
 
   /** Inside the batch: jobs going back to the queue are dispatchable in the same commit. */
@@ -695,8 +715,8 @@ export class WorkerHub {
     const error: JobError = { code: 'worker_lost', message: `worker ${session.name} ${reason}` };
     const ends = held.map((h) => planEnd(h.job, { kind: 'lost', error }, this.endPolicy()));
     const now = clock.now();
-    this.deps.committer
-      .run(async (tx, ctx) => {
+    this.persister.run('recording a dead worker', { worker: session.name }, () =>
+      this.deps.committer.run(async (tx, ctx) => {
         const applied = ends.length > 0 ? await tx.jobEndAttempts(ends) : [];
         this.requeueInBatch(
           held.map((h) => h.job),
@@ -709,9 +729,7 @@ export class WorkerHub {
           this.afterEnds(ends, applied, session.id);
           events.emit('worker:down', { id: session.id, name: session.name, reason });
         });
-      })
-      .catch((err: unknown) =>
-        logger.error({ err, worker: session.name }, 'recording a dead worker failed'),
-      );
+      }),
+    );
   }
 }

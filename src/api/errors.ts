@@ -1,7 +1,8 @@
 /**
- * Every error that reaches a client goes through here: typed errors keep their code and status,
- * validation errors name the field, framework errors a client can cause keep their 4xx status,
- * and anything else is a logged 500 that reveals nothing.
+ * Every error that reaches a client goes through here: typed errors keep their code and status
+ * (a storage fault is a 503 `store_unavailable` with Retry-After, logged), validation errors name
+ * the field, framework errors a client can cause keep their 4xx status, and anything else is a
+ * logged 500 that reveals nothing.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -55,9 +56,24 @@ const frameworkCodes: Record<string, { code: ErrorCode; message?: string }> = {
   },
 };
 
+/**
+ * Seconds a client should wait before trying again, for the codes that clear by themselves. A
+ * store fault (a full disk, a database restarting) takes a person or a restart to clear: asking
+ * again every few seconds costs the broker nothing and notices the recovery soon enough.
+ */
+const retryAfterSeconds: Partial<Record<ErrorCode, number>> = {
+  store_unavailable: 5,
+};
+
 export function errorHandler(logger: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     if (error instanceof SwitchyardError) {
+      const retryAfter = retryAfterSeconds[error.code];
+      if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+      if (error.code === 'store_unavailable') {
+        // Not the client's doing, and the operator must know: logged with the driver's error.
+        logger.warn({ err: error, method: request.method, url: request.url }, error.message);
+      }
       void reply.status(error.status).send(error.toJSON());
       return;
     }

@@ -9,6 +9,7 @@
  * dispatched in the same commit.
  */
 import type { Logger } from 'pino';
+import { isStoreUnavailable } from '../store/faults.js';
 import type { Store, StoreTx } from '../store/store.js';
 
 /** What an operation may do besides writing: defer effects until the commit is durable. */
@@ -151,9 +152,13 @@ export class Committer {
       });
     } catch (error) {
       for (const l of this.rollbackListeners) l();
-      if (batch.length <= 1) {
-        this.logger.error({ err: error }, 'write transaction failed');
-        batch[0]?.reject(error);
+      // A store that cannot write (a full disk, a lost database) fails every operation alike:
+      // each caller gets that error at once (a 503 for a submission), where retrying them one
+      // by one would only meet the fault again per operation. Nothing of the batch is kept, so
+      // the next batch starts afresh and succeeds once the fault clears.
+      if (batch.length <= 1 || isStoreUnavailable(error)) {
+        this.logger.error({ err: error, operations: batch.length }, 'write transaction failed');
+        for (const p of batch) p.reject(error);
         return;
       }
       // One bad operation must not fail its neighbours: retry each alone to find it.

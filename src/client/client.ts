@@ -153,8 +153,13 @@ export class Client {
     try {
       jobs = await this.submitBatch(group.map((p) => p.job));
     } catch (error) {
-      // Refused as a whole (one bad job, a frozen broker, ...): each learns its own answer.
-      if (error instanceof SwitchyardError && error.code !== 'unavailable') {
+      // Refused as a whole (one bad job, a frozen broker, ...): each learns its own answer. A
+      // broker or store that is unavailable would refuse each alike.
+      if (
+        error instanceof SwitchyardError &&
+        error.code !== 'unavailable' &&
+        error.code !== 'store_unavailable'
+      ) {
         await Promise.all(group.map((p) => this.submitOne(p.job).then(p.resolve, p.reject)));
       } else {
         for (const p of group) p.reject(error);

@@ -14,6 +14,8 @@ export const errorCodes = {
   unmatchable: 422,
   frozen: 503,
   unavailable: 503,
+  /** The broker's store cannot read or write (disk full, read-only, database unreachable). */
+  store_unavailable: 503,
   internal: 500,
 } as const;
 

@@ -104,8 +104,8 @@ export const LABEL_TEXT =
   'may not contain control characters (NUL included) or unpaired surrogates';
 
 /** Control characters, and UTF-16 surrogates that are not part of a pair. */
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const NOT_LABEL_TEXT =
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**

@@ -23,6 +23,7 @@ import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
 import { Maintenance } from '../broker/maintenance.js';
 import { NeedsRegistry } from '../broker/needs.js';
+import { Persister } from '../broker/persist.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
 import { Scheduler } from '../broker/scheduler.js';
@@ -122,7 +123,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
     });
     const liveness = { pingIntervalMs: config.pingIntervalMs, maxLiveness: config.maxLiveness };
+    const persister = new Persister(logger, clock);
     const sessions = new Sessions({
+      persister,
       committer,
       completion,
       dispatcher,
@@ -153,6 +156,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         completion,
         dispatcher,
         reports: new Reports({ committer, events, logger }),
+        persister,
         clock,
         logger,
       }),

@@ -317,8 +317,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         break;
       case 'error':
         this.log.error({ code: message.code, fatal: message.fatal }, message.message);
-        // Refused before ever being welcomed (a bad token, a version mismatch): retrying is futile.
-        if (message.fatal && !welcomed && this.startWaiter !== undefined) {
+        // Refused before ever being welcomed (a bad token, a version mismatch): retrying is
+        // futile. Not so when the broker's store is down: the connection tries again by itself.
+        if (
+          message.fatal &&
+          !welcomed &&
+          this.startWaiter !== undefined &&
+          message.code !== 'store_unavailable'
+        ) {
           const code = isErrorCode(message.code) ? message.code : 'unavailable';
           this.startFailed(
             new SwitchyardError(code, `the broker refused this worker: ${message.message}`, {

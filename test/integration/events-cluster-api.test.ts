@@ -74,6 +74,25 @@ describe('GET /api/v1/events', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toMatch(/job/);
   });
+
+  it('answers HEAD at once with the status and headers of the stream and no body', async () => {
+    tb = await startTestBroker();
+    const base = tb.broker.clientsUrl;
+    const started = Date.now();
+    // A HEAD left waiting for the end of a stream that never ends would time out here.
+    const res = await fetch(`${base}/api/v1/events`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.text()).toBe('');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // HEAD with a bad query is refused like GET.
+    const bad = await fetch(`${base}/api/v1/events?job=abc`, { method: 'HEAD' });
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe('GET /api/v1/cluster on one node', () => {

@@ -2,19 +2,21 @@
  * The PostgreSQL store against the real server (SWITCHYARD_TEST_PG, default
  * postgres://postgres@127.0.0.1:5432/test): the contract suite, each test in a fresh schema
  * dropped afterwards, then what only PostgreSQL has: several stores (nodes) on one schema
- * migrating, claiming, publishing and leading at once, lost sessions, CHECK constraints.
+ * migrating, claiming, publishing and leading at once, lost sessions, CHECK constraints, and
+ * real faults (connections cut by the server, a read-only database).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { clientConfig, lockKey, parseLocation } from '../../src/store/postgres/connection.js';
 import { claimSql } from '../../src/store/postgres/jobs-claim.js';
 import { promoteSql } from '../../src/store/postgres/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/postgres/jobs-read.js';
 import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/postgres/migrations.js';
+import { StoreUnavailableError } from '../../src/store/faults.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ClusterChannel, NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
@@ -413,6 +415,105 @@ describe('PostgresStore', () => {
   });
 });
 
+describe('PostgresStore meeting real faults', () => {
+  // A role of the test's own, so that its connections (and only they) can be cut or made
+  // read-only; trust authentication lets it in without a password.
+  let role: string;
+  let schema: string;
+  let store: PostgresStore | undefined;
+  let roles = 0;
+  beforeEach(async () => {
+    role = `sy_fault_${process.pid}_${++roles}`;
+    schema = freshSchema();
+    await withClient(async (c) => {
+      const { rows } = await c.query<{ db: string }>('SELECT current_database() AS db');
+      await c.query(`CREATE ROLE ${role} LOGIN`);
+      await c.query(`GRANT CREATE ON DATABASE "${rows[0]!.db}" TO ${role}`);
+    });
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    await withClient(async (c) => {
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      // Also revokes the grant on the database, which would keep the role from being dropped.
+      await c.query(`DROP OWNED BY ${role}`);
+      await c.query(`DROP ROLE ${role}`);
+    });
+  });
+  const openAsRole = (poolSize?: number): Promise<PostgresStore> => {
+    const asRole = new URL(url);
+    asRole.username = role;
+    asRole.password = '';
+    return PostgresStore.open({
+      url: asRole.toString(),
+      schema,
+      ...(poolSize === undefined ? {} : { poolSize }),
+    });
+  };
+  /** Ends every session of the role on the server's side (pooled and session connections). */
+  const terminate = (): Promise<unknown> =>
+    withClient((c) =>
+      c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]),
+    );
+  const faultOf = (error: unknown): unknown => (error as { fault?: unknown } | undefined)?.fault;
+
+  it('refuses writes on read-only connections as store_unavailable, keeps reading, and writes once they are writable', async () => {
+    store = await openAsRole(1);
+    const needsId = await addNeeds(store);
+    const before = await insertJob(store, newJob(needsId));
+
+    // What an operator does to stop all writes, or what a standby answers: new sessions of the
+    // role are read-only. Cutting the current ones makes the pool open new ones.
+    await withClient((c) => c.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`));
+    await terminate();
+    let failed: unknown;
+    // The first write may still meet a connection the server cut: a fault too.
+    for (let i = 0; i < 3 && faultOf(failed) !== 'read_only'; i++) {
+      failed = await insertJob(store, newJob(needsId)).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(StoreUnavailableError);
+      expect(['connection', 'read_only']).toContain(faultOf(failed));
+    }
+    expect(failed).toMatchObject({
+      code: 'store_unavailable',
+      fault: 'read_only',
+      message: 'the store cannot write: the database is read-only (25006)',
+    });
+    expect((await store.jobGet(before))?.state).toBe('queued');
+
+    await withClient((c) => c.query(`ALTER ROLE ${role} RESET default_transaction_read_only`));
+    // A connection opened while the role was read-only stays so; the store drops it at its
+    // first failed write, and the next one is writable.
+    let after: number | undefined;
+    for (let i = 0; i < 3 && after === undefined; i++) {
+      after = await insertJob(store, newJob(needsId)).catch((e: unknown) => {
+        expect(faultOf(e)).toBe('read_only');
+        return undefined;
+      });
+    }
+    expect(after).toBeGreaterThan(before);
+    expect(await insertJob(store, newJob(needsId))).toBeGreaterThan(after!);
+  });
+
+  it('fails a write whose connection the server ends mid-transaction as store_unavailable, then writes again', async () => {
+    store = await openAsRole();
+    const failed = await store
+      .write(async (tx) => {
+        await tx.settingSet('lost', 'x');
+        await terminate();
+        await tx.settingSet('after', 'x');
+      })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreUnavailableError);
+    expect(failed).toMatchObject({ code: 'store_unavailable', fault: 'connection' });
+    expect((failed as Error).message).toMatch(/^the store cannot write: /);
+
+    await store.write((tx) => tx.settingSet('next', 'y'));
+    expect(await store.settingGet('next')).toBe('y');
+    expect(await store.settingGet('lost')).toBeUndefined();
+  });
+});
+
 describe('openStore with a PostgreSQL URL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-'));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -440,7 +541,7 @@ describe('openStore with a PostgreSQL URL', () => {
       (e: unknown) => e,
     );
     expect((error as Error).message).toMatch(
-      /cannot open the PostgreSQL store postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/sy/,
+      /^the store cannot open postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/sy .*: the database server refused the connection \(ECONNREFUSED\)$/,
     );
     expect((error as Error).message).not.toContain('secret');
   });

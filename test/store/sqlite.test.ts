@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { claimCandidatesSql, claimNeedsSql } from '../../src/store/sqlite/jobs-claim.js';
 import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
@@ -17,8 +17,10 @@ import {
   migrations,
   SchemaTooNewError,
 } from '../../src/store/sqlite/migrations.js';
+import { StoreUnavailableError } from '../../src/store/faults.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewLogEntry } from '../../src/store/store.js';
+import { mountTmpfs } from '../helpers/mounts.js';
 import { describeStoreContract } from './contract.js';
 import { addNeeds, insertJob, newJob, runningJob, T0 } from './contract/helpers.js';
 
@@ -318,6 +320,66 @@ describe('SqliteStore', () => {
   });
 });
 
+describe('SqliteStore on a failing disk (a real tmpfs)', () => {
+  let disk: ReturnType<typeof mountTmpfs>;
+  let store: SqliteStore | undefined;
+  beforeEach(() => {
+    disk = mountTmpfs('2m');
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    disk.unmount();
+  });
+
+  it('refuses writes on a full disk as store_unavailable, keeps reading, and writes again once there is room', async () => {
+    store = SqliteStore.open({ path: join(disk.dir, 'test.db') });
+    const needsId = await addNeeds(store);
+    const before = await insertJob(store, newJob(needsId));
+
+    disk.fill();
+    const failed = await insertJob(store, newJob(needsId)).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreUnavailableError);
+    expect(failed).toMatchObject({
+      code: 'store_unavailable',
+      fault: 'disk_full',
+      message: 'the store cannot write: the disk is full (SQLITE_FULL)',
+    });
+    // Again: a failed write leaves no transaction open behind it.
+    await expect(store.write((tx) => tx.settingSet('k', 'v'))).rejects.toMatchObject({
+      fault: 'disk_full',
+    });
+    expect((await store.jobGet(before))?.state).toBe('queued');
+
+    disk.unfill();
+    const after = await insertJob(store, newJob(needsId));
+    expect(after).toBeGreaterThan(before);
+    const ids = (await store.jobList({ order: 'asc', limit: 10 })).map((j) => j.id);
+    expect(ids).toEqual([before, after]);
+  });
+
+  it('refuses to open on a read-only file system, naming it, and opens once it is writable', async () => {
+    const path = join(disk.dir, 'test.db');
+    await SqliteStore.open({ path }).close();
+    disk.remount('ro');
+    let failed: unknown;
+    try {
+      SqliteStore.open({ path });
+    } catch (error) {
+      failed = error;
+    }
+    expect(failed).toMatchObject({
+      code: 'store_unavailable',
+      fault: 'read_only',
+      message: `the store cannot open ${path}: the file system is read-only (SQLITE_CANTOPEN)`,
+    });
+    disk.remount('rw');
+    store = SqliteStore.open({ path });
+    await store.write((tx) => tx.settingSet('k', 'v'));
+    expect(await store.settingGet('k')).toBe('v');
+  });
+});
+
 describe('openStore', () => {
   const dirs: string[] = [];
   afterEach(() => {
@@ -340,8 +402,10 @@ describe('openStore', () => {
   it('refuses a PostgreSQL URL it cannot reach, without echoing a password', async () => {
     for (const spec of ['postgres://u:secret@127.0.0.1:1/sy', 'postgresql://127.0.0.1:1/sy']) {
       const error = await openStore(spec, tmpdir()).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toMatch(/cannot open the PostgreSQL store/);
+      expect(error).toMatchObject({ code: 'store_unavailable', details: { fault: 'connection' } });
+      expect((error as Error).message).toMatch(
+        /^the store cannot open postgres(ql)?:\/\/.*refused the connection \(ECONNREFUSED\)$/,
+      );
       expect((error as Error).message).not.toContain('secret');
     }
   });

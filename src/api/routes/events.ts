@@ -26,6 +26,13 @@ const EventQuery = Type.Object(
 /** A comment line every so often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
+const streamHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
 function subscribe(events: EventBus, fn: (event: BrokerEvent) => void): () => void {
   const handlers = brokerEventNames.map((name) => {
     const handler = (data: unknown) => fn({ name, data } as BrokerEvent);
@@ -57,12 +64,13 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {
         const only = request.query.job === undefined ? null : Number(request.query.job);
         reply.hijack();
         const out = reply.raw;
-        out.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
+        out.writeHead(200, streamHeaders);
+        // Fastify routes HEAD here too (a HEAD route for every GET): the stream's status and
+        // headers, then the end, or HEAD would wait for the end of a stream that never ends.
+        if (request.method === 'HEAD') {
+          out.end();
+          return;
+        }
         out.write(': switchyard events\n\n');
         const unsubscribe = subscribe(ctx.events, (event) => {
           if (only !== null && jobOf(event) !== only) return;

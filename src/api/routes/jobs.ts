@@ -20,6 +20,8 @@ import { jobView, logsView } from '../views.js';
 const errors = {
   400: Type.Ref('Error'),
   404: Type.Ref('Error'),
+  /** `frozen` (submissions only) or `store_unavailable` (with Retry-After): every route here. */
+  503: Type.Ref('Error'),
 };
 const JobRef = Type.Ref('Job');
 
@@ -30,7 +32,9 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
       {
         schema: {
           summary: 'Submit a job',
-          description: 'Answers 201 once the job is committed to disk.',
+          description:
+            'Answers 201 once the job is committed to disk; 503 `store_unavailable` (with ' +
+            'Retry-After) when the store cannot write it (a full disk, say).',
           tags: ['jobs'],
           body: Type.Ref('SubmitJob'),
           response: {
@@ -38,7 +42,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             400: errors[400],
             413: Type.Ref('Error'),
             422: Type.Ref('Error'),
-            503: Type.Ref('Error'),
+            503: errors[503],
           },
         },
       },
@@ -60,7 +64,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             400: errors[400],
             413: Type.Ref('Error'),
             422: Type.Ref('Error'),
-            503: Type.Ref('Error'),
+            503: errors[503],
           },
         },
       },
@@ -84,7 +88,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             'Newest first by default; pass `nextCursor` back as `cursor` for the next page.',
           tags: ['jobs'],
           querystring: JobListQuery,
-          response: { 200: JobList, 400: errors[400] },
+          response: { 200: JobList, 400: errors[400], 503: errors[503] },
         },
       },
       async (request) => {
@@ -118,7 +122,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           tags: ['jobs'],
           params: JobIdParams,
           querystring: JobGetQuery,
-          response: { 200: JobRef, 400: errors[400], 404: errors[404] },
+          response: { 200: JobRef, 400: errors[400], 404: errors[404], 503: errors[503] },
         },
       },
       async (request, reply) => {
@@ -145,7 +149,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           tags: ['jobs'],
           params: JobIdParams,
           querystring: LogQuery,
-          response: { 200: LogList, 400: errors[400], 404: errors[404] },
+          response: { 200: LogList, 400: errors[400], 404: errors[404], 503: errors[503] },
         },
       },
       async (request) => {
@@ -169,7 +173,13 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             'A queued or scheduled job ends at once; a running one ends and its worker gets the kill signal. 409 if the job already ended.',
           tags: ['jobs'],
           params: JobIdParams,
-          response: { 200: JobRef, 400: errors[400], 404: errors[404], 409: Type.Ref('Error') },
+          response: {
+            200: JobRef,
+            400: errors[400],
+            404: errors[404],
+            409: Type.Ref('Error'),
+            503: errors[503],
+          },
         },
       },
       async (request) => jobView(await ctx.jobs.cancel(Number(request.params.id))),

@@ -1,5 +1,6 @@
 /** Workers, stats and health. */
 import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { API_PREFIX, ClusterBody, HealthBody, StatsBody, WorkerList } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
 import { clusterView, workerView } from '../views.js';
@@ -24,7 +25,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'Runtime statistics: workers, slots, jobs by state, frozen',
           tags: ['system'],
-          response: { 200: StatsBody },
+          response: { 200: StatsBody, 503: Type.Ref('Error') },
         },
       },
       async () => {
@@ -53,7 +54,7 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'The broker nodes sharing this store, their workers, and the leader',
           tags: ['system'],
-          response: { 200: ClusterBody },
+          response: { 200: ClusterBody, 503: Type.Ref('Error') },
         },
       },
       async () => clusterView(await ctx.cluster()),

@@ -12,6 +12,7 @@ import type { WorkerMessage } from '../../protocol/worker.js';
 import type { Committer } from '../committer.js';
 import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
+import type { Persister } from '../persist.js';
 import type { ReportBatch, Reports } from '../reports.js';
 import type { HeldJob, WorkerSession } from './session.js';
 
@@ -20,6 +21,7 @@ export interface WorkerMessagesDeps {
   completion: Completion;
   dispatcher: Dispatcher;
   reports: Reports;
+  persister: Persister;
   clock: Clock;
   logger: Logger;
 }
@@ -122,34 +124,46 @@ export class WorkerMessages {
     if (results.length > 0) this.endAttempts(session, results);
   }
 
-  /** Commits the ends of attempts a worker reported, then acknowledges them to it. */
+  /**
+   * Commits the ends of attempts a worker reported, then acknowledges them to it. Until they are
+   * recorded its slots stay taken, so a store fault is waited out (tried again, see persist.ts).
+   */
   private endAttempts(session: WorkerSession, results: readonly Result[]): void {
-    const { committer, completion, dispatcher, logger } = this.deps;
-    committer
-      .run(async (tx, ctx) => {
-        await completion.endAttempts(
-          tx,
-          ctx,
-          results.map((r) => ({ job: r.held.job, outcome: r.outcome })),
-        );
-        // Their slots are free from this batch on: dispatch may fill them in the same commit.
-        for (let i = 0; i < results.length; i++) dispatcher.release(ctx, session);
-        ctx.afterCommit(() => {
-          for (const r of results) {
-            session.held.delete(r.held.job.id);
-            session.ended(r.held.job.id, r.held.job.attempt);
-          }
-          session.send({
-            type: 'ack',
-            results: results.map((r) => ({
-              jobId: String(r.held.job.id),
-              attempt: r.held.job.attempt,
-            })),
-          });
-        });
-      })
-      .catch((err: unknown) =>
-        logger.error({ err, worker: session.name }, 'recording results failed'),
+    this.deps.persister.run('recording results', { worker: session.name }, () =>
+      this.writeEnds(session, results),
+    );
+  }
+
+  /**
+   * One try of endAttempts. When tried again, the ends already recorded meanwhile (the worker
+   * sent them again after a reconnect) or no longer this session's (it was declared dead, its
+   * jobs re-queued) are left out.
+   */
+  private async writeEnds(session: WorkerSession, reported: readonly Result[]): Promise<void> {
+    const results = reported.filter((r) => session.held.get(r.held.job.id) === r.held);
+    if (results.length === 0) return;
+    const { committer, completion, dispatcher } = this.deps;
+    await committer.run(async (tx, ctx) => {
+      await completion.endAttempts(
+        tx,
+        ctx,
+        results.map((r) => ({ job: r.held.job, outcome: r.outcome })),
       );
+      // Their slots are free from this batch on: dispatch may fill them in the same commit.
+      for (let i = 0; i < results.length; i++) dispatcher.release(ctx, session);
+      ctx.afterCommit(() => {
+        for (const r of results) {
+          session.held.delete(r.held.job.id);
+          session.ended(r.held.job.id, r.held.job.attempt);
+        }
+        session.send({
+          type: 'ack',
+          results: results.map((r) => ({
+            jobId: String(r.held.job.id),
+            attempt: r.held.job.attempt,
+          })),
+        });
+      });
+    });
   }
 }

@@ -16,6 +16,7 @@ import type { JobError, Labels } from '../../domain/job.js';
 import type { LivenessSettings } from '../../domain/liveness.js';
 import { isLabelText, LABEL_TEXT } from '../../domain/matching.js';
 import { PROTOCOL_VERSION, type Hello } from '../../protocol/worker.js';
+import { isStoreUnavailable } from '../../store/faults.js';
 import type { RunningJob, Store } from '../../store/store.js';
 import { tokenIn } from '../auth.js';
 import type { Committer } from '../committer.js';
@@ -129,7 +130,8 @@ export class Registration {
       identity = await this.identify(conn, hello);
     } catch (err) {
       logger.error({ err, worker: hello.name }, 'reading a worker registration failed');
-      conn.refuse('internal', 'registration failed; try again');
+      if (isStoreUnavailable(err)) conn.refuse('store_unavailable', err.message);
+      else conn.refuse('internal', 'registration failed; try again');
       return;
     }
     if (identity === null) return;
@@ -137,7 +139,9 @@ export class Registration {
       await this.register(conn, hello, identity);
     } catch (err) {
       logger.error({ err, worker: hello.name }, 'registering a worker failed');
-      conn.refuse('internal', 'registration failed; try again');
+      // The worker tries again by itself; a store fault tells it that trying again is the cure.
+      if (isStoreUnavailable(err)) conn.refuse('store_unavailable', err.message);
+      else conn.refuse('internal', 'registration failed; try again');
     }
   }
 

@@ -16,6 +16,7 @@ import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 import type { NeedsRegistry } from '../needs.js';
+import type { Persister } from '../persist.js';
 import type { WorkerSession } from './session.js';
 
 /** WebSocket close codes used towards workers. */
@@ -37,6 +38,7 @@ export interface SessionsDeps {
   logger: Logger;
   nodeId: string;
   settings: LivenessSettings;
+  persister: Persister;
 }
 
 /** A job as a worker receives it: no `meta.*` requirements, no history. */
@@ -77,6 +79,7 @@ export class Sessions {
   stop(): void {
     this.sweepTimer?.cancel();
     this.sweepTimer = null;
+    this.deps.persister.close();
   }
 
   get(id: string): WorkerSession | undefined {
@@ -167,8 +170,9 @@ export class Sessions {
     else logger.info({ worker: session.name, id: session.id }, `worker gone: ${reason}`);
     const error: JobError = { code: 'worker_lost', message: `worker ${session.name} ${reason}` };
     const now = clock.now();
-    this.deps.committer
-      .run(async (tx, ctx) => {
+    // Its jobs must go back to the queue even across a store fault (else they stay running).
+    this.deps.persister.run('recording a dead worker', { worker: session.name }, () =>
+      this.deps.committer.run(async (tx, ctx) => {
         await completion.endAttempts(
           tx,
           ctx,
@@ -179,10 +183,8 @@ export class Sessions {
           session.held.clear();
           events.emit('worker:down', { id: session.id, name: session.name, reason });
         });
-      })
-      .catch((err: unknown) =>
-        logger.error({ err, worker: session.name }, 'recording a dead worker failed'),
-      );
+      }),
+    );
   }
 
   /** Every worker whose liveness window has passed is dead. */

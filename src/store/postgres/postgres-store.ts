@@ -10,6 +10,10 @@
  * one schema write concurrently; claims lock rows with SKIP LOCKED so that they never hand one
  * job to two workers (jobs-claim.ts). Reads use the pool and see committed state only.
  *
+ * Storage faults (the server down or restarting, its disk full, a read-only database) reject
+ * the write or read they hit with a StoreUnavailableError (faults.ts); the connection that met
+ * one is discarded, so that the next operation starts on a fresh one.
+ *
  * All SQL lives in this directory, one module per concern, mirroring src/store/sqlite/.
  */
 import { Pool, type PoolClient } from 'pg';
@@ -28,6 +32,7 @@ import type {
   StoreTx,
   WorkerRecord,
 } from '../store.js';
+import { isStoreUnavailable } from '../faults.js';
 import {
   channelName,
   clientConfig,
@@ -46,6 +51,7 @@ import {
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
+import { postgresStoreError } from './faults.js';
 import { migrate } from './migrations.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { Session } from './session.js';
@@ -115,6 +121,9 @@ export class PostgresStore implements Store {
     } catch (error) {
       await store.session.close();
       await pool.end().catch(() => undefined);
+      // A broker started while its database is down says so (and exits 4, not 70).
+      const fault = postgresStoreError(error, 'open', location.description);
+      if (fault !== error) throw fault;
       throw new Error(
         `cannot open the PostgreSQL store ${location.description}: ${messageOf(error)}`,
         { cause: error },
@@ -144,8 +153,18 @@ export class PostgresStore implements Store {
   }
 
   private async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw postgresStoreError(error, 'write');
+    }
+    // The pool listens for 'error' only on idle connections. A server that ends this one
+    // between two statements (a restart, pg_terminate_backend) would crash the process with an
+    // unheard 'error' event; heard, it makes the next statement fail, as a fault.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
+    let discard: Error | boolean = false;
     const tx = new PostgresTx(client, channelName(this.location.schema));
     try {
       await client.query('BEGIN');
@@ -156,11 +175,15 @@ export class PostgresStore implements Store {
       return result;
     } catch (error) {
       tx.end();
-      broken = await rollback(client);
-      throw error;
+      const thrown = postgresStoreError(error, 'write');
+      // A connection whose rollback failed is in an unknown state; one that met a fault may be
+      // dead, or read-only for good (a session of a standby): the pool discards either, so
+      // that the next write gets a fresh one and succeeds once the fault clears.
+      discard = (await rollback(client)) ?? isStoreUnavailable(thrown);
+      throw thrown;
     } finally {
-      // A connection whose rollback failed is in an unknown state: the pool discards it.
-      client.release(broken);
+      client.off('error', ignore);
+      client.release(discard);
     }
   }
 
@@ -178,61 +201,66 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
-  private get r(): Queryable {
+  /** Runs a read on the pool; a storage fault becomes a StoreUnavailableError. */
+  private async read<T>(fn: (pool: Queryable) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('the store is closed');
-    return this.pool;
+    try {
+      return await fn(this.pool);
+    } catch (error) {
+      throw postgresStoreError(error, 'read');
+    }
   }
 
   async jobGet(id: number): Promise<JobRecord | undefined> {
-    return jobGet(this.r, id);
+    return this.read((r) => jobGet(r, id));
   }
 
   async jobList(query: JobQuery): Promise<JobRecord[]> {
-    return jobList(this.r, query);
+    return this.read((r) => jobList(r, query));
   }
 
   async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
-    return jobLogs(this.r, id, afterSeq, limit);
+    return this.read((r) => jobLogs(r, id, afterSeq, limit));
   }
 
   async jobCounts(): Promise<JobCounts> {
-    return jobCounts(this.r);
+    return this.read((r) => jobCounts(r));
   }
 
   async jobNextRunAt(): Promise<number | null> {
-    return jobNextRunAt(this.r);
+    return this.read((r) => jobNextRunAt(r));
   }
 
   async jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]> {
-    return jobListOrphans(this.r, liveNodeIds, limit);
+    return this.read((r) => jobListOrphans(r, liveNodeIds, limit));
   }
 
   async jobListRunningByWorker(workerId: string): Promise<RunningJob[]> {
-    return jobListRunningByWorker(this.r, workerId);
+    return this.read((r) => jobListRunningByWorker(r, workerId));
   }
 
   async jobQueuedRefs(afterId: number, limit: number): Promise<QueuedRef[]> {
-    return jobQueuedRefs(this.r, afterId, limit);
+    return this.read((r) => jobQueuedRefs(r, afterId, limit));
   }
 
   async needsList(): Promise<NeedsRecord[]> {
-    return needsList(this.r);
+    return this.read((r) => needsList(r));
   }
 
   async workerList(): Promise<WorkerRecord[]> {
-    return workerList(this.r);
+    return this.read((r) => workerList(r));
   }
 
   async workerGet(id: string): Promise<WorkerRecord | undefined> {
-    return workerGet(this.r, id);
+    return this.read((r) => workerGet(r, id));
   }
 
   async nodeList(): Promise<NodeRecord[]> {
-    return nodeList(this.r);
+    return this.read((r) => nodeList(r));
   }
 
   async settingGet(key: string): Promise<string | undefined> {
-    return settingGet(this.r, key);
+    return this.read((r) => settingGet(r, key));
   }
 
   /** Receives what every store on this schema publishes, this one's included, after commit. */

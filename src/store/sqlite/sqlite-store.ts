@@ -10,6 +10,12 @@
  * while it runs (statements here are index lookups, kept short on purpose), and waiting for
  * another process's lock (busy_timeout) blocks it too. One broker process per file is the
  * intended use.
+ *
+ * Storage faults (a full disk, a read-only file system, an I/O error) reject the write or read
+ * they hit with a StoreUnavailableError (faults.ts) and leave nothing behind: the next write
+ * begins afresh, so the store works again as soon as the disk does. Leaky spot, admitted: a
+ * file system that had to be unmounted to be repaired is not followed, since the connections
+ * keep their files open; the broker must then be restarted.
  */
 import type { JobRecord } from '../../domain/job.js';
 import type {
@@ -27,6 +33,7 @@ import type {
   WorkerRecord,
 } from '../store.js';
 import { openReader, openWriter, type Conn } from './connection.js';
+import { sqliteStoreError } from './faults.js';
 import { migrate } from './migrations.js';
 import {
   jobCounts,
@@ -63,6 +70,8 @@ export class SqliteStore implements Store {
   private constructor(
     private readonly writer: Conn,
     private readonly reader: Conn,
+    /** The database file, whose directory is probed to explain an I/O error (faults.ts). */
+    private readonly path: string,
     durable: boolean,
   ) {
     this.capabilities = { name: 'sqlite', multiNode: false, durableCommit: durable };
@@ -71,16 +80,18 @@ export class SqliteStore implements Store {
   /** Opens (creating and migrating as needed) the database at `options.path`. */
   static open(options: SqliteStoreOptions): SqliteStore {
     const durable = options.durable ?? true;
-    const writer = openWriter(options.path, durable);
+    let writer: Conn | undefined;
     let reader: Conn | undefined;
     try {
+      writer = openWriter(options.path, durable);
       migrate(writer.db);
       reader = openReader(options.path);
-      return new SqliteStore(writer, reader, durable);
+      return new SqliteStore(writer, reader, options.path, durable);
     } catch (error) {
       reader?.close();
-      writer.close();
-      throw error;
+      writer?.close();
+      // A broker started on a full or read-only disk says so (and exits 4, not 70).
+      throw sqliteStoreError(error, 'open', options.path);
     }
   }
 
@@ -97,7 +108,14 @@ export class SqliteStore implements Store {
 
   private async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     const w = this.writer;
-    w.stmt('BEGIN IMMEDIATE').run();
+    try {
+      // A ROLLBACK that failed (an I/O error) left the transaction open: end it now, or no
+      // write would ever BEGIN again after the fault clears.
+      if (w.db.inTransaction) w.stmt('ROLLBACK').run();
+      w.stmt('BEGIN IMMEDIATE').run();
+    } catch (error) {
+      throw sqliteStoreError(error, 'write', this.path);
+    }
     const tx = new SqliteTx(w);
     try {
       const result = await fn(tx);
@@ -110,8 +128,22 @@ export class SqliteStore implements Store {
       return result;
     } catch (error) {
       tx.end();
-      if (w.db.inTransaction) w.stmt('ROLLBACK').run();
-      throw error;
+      this.rollback();
+      throw sqliteStoreError(error, 'write', this.path);
+    }
+  }
+
+  /**
+   * Rolls back, unless SQLite already has (it does by itself after SQLITE_FULL, for one). If
+   * that fails too, the next write ends the transaction; the first error is the one to report.
+   */
+  private rollback(): void {
+    const w = this.writer;
+    if (!w.db.inTransaction) return;
+    try {
+      w.stmt('ROLLBACK').run();
+    } catch {
+      // See above.
     }
   }
 
@@ -125,61 +157,66 @@ export class SqliteStore implements Store {
     this.writer.close();
   }
 
-  private get r(): Conn {
+  /** Runs a read on the reader; a storage fault becomes a StoreUnavailableError. */
+  private async read<T>(fn: (reader: Conn) => T): Promise<T> {
     if (this.closed) throw new Error('the store is closed');
-    return this.reader;
+    try {
+      return fn(this.reader);
+    } catch (error) {
+      throw sqliteStoreError(error, 'read', this.path);
+    }
   }
 
   async jobGet(id: number): Promise<JobRecord | undefined> {
-    return jobGet(this.r, id);
+    return this.read((r) => jobGet(r, id));
   }
 
   async jobList(query: JobQuery): Promise<JobRecord[]> {
-    return jobList(this.r, query);
+    return this.read((r) => jobList(r, query));
   }
 
   async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
-    return jobLogs(this.r, id, afterSeq, limit);
+    return this.read((r) => jobLogs(r, id, afterSeq, limit));
   }
 
   async jobCounts(): Promise<JobCounts> {
-    return jobCounts(this.r);
+    return this.read((r) => jobCounts(r));
   }
 
   async jobNextRunAt(): Promise<number | null> {
-    return jobNextRunAt(this.r);
+    return this.read((r) => jobNextRunAt(r));
   }
 
   async jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]> {
-    return jobListOrphans(this.r, liveNodeIds, limit);
+    return this.read((r) => jobListOrphans(r, liveNodeIds, limit));
   }
 
   async jobListRunningByWorker(workerId: string): Promise<RunningJob[]> {
-    return jobListRunningByWorker(this.r, workerId);
+    return this.read((r) => jobListRunningByWorker(r, workerId));
   }
 
   async jobQueuedRefs(afterId: number, limit: number): Promise<QueuedRef[]> {
-    return jobQueuedRefs(this.r, afterId, limit);
+    return this.read((r) => jobQueuedRefs(r, afterId, limit));
   }
 
   async needsList(): Promise<NeedsRecord[]> {
-    return needsList(this.r);
+    return this.read((r) => needsList(r));
   }
 
   async workerList(): Promise<WorkerRecord[]> {
-    return workerList(this.r);
+    return this.read((r) => workerList(r));
   }
 
   async workerGet(id: string): Promise<WorkerRecord | undefined> {
-    return workerGet(this.r, id);
+    return this.read((r) => workerGet(r, id));
   }
 
   async nodeList(): Promise<NodeRecord[]> {
-    return nodeList(this.r);
+    return this.read((r) => nodeList(r));
   }
 
   async settingGet(key: string): Promise<string | undefined> {
-    return settingGet(this.r, key);
+    return this.read((r) => settingGet(r, key));
   }
 
   /** One process owns the file, so what it publishes reaches only its own subscribers. */

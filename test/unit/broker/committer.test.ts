@@ -1,4 +1,7 @@
-/** Group commit: operations that arrive together share one transaction; pokes cost no extra one. */
+/**
+ * Group commit: operations that arrive together share one transaction; pokes cost no extra one;
+ * a failed batch answers each operation with its own outcome.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +9,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Committer } from '../../../src/broker/committer.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import { mountTmpfs } from '../../helpers/mounts.js';
 
 const dirs: string[] = [];
 const stores: SqliteStore[] = [];
@@ -82,5 +86,57 @@ describe('Committer', () => {
       })
       .then(() => order.push('caller'));
     expect(order).toEqual(['effect', 'committed', 'caller']);
+  });
+
+  it('fails a batch with a bad operation alone, answering its neighbours', async () => {
+    const c = committer();
+    const results = await Promise.allSettled([
+      c.run((tx) => tx.settingSet('a', '1')),
+      c.run(async () => {
+        throw new Error('a bug');
+      }),
+      c.run((tx) => tx.settingSet('b', '2')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  describe('on a full disk (a real tmpfs)', () => {
+    let disk: ReturnType<typeof mountTmpfs> | undefined;
+    afterEach(async () => {
+      for (const s of stores.splice(0)) await s.close();
+      disk?.unmount();
+      disk = undefined;
+    });
+
+    it('fails every operation of the batch with the fault in one try, then works again', async () => {
+      disk = mountTmpfs('2m');
+      const store = SqliteStore.open({ path: join(disk.dir, 'db') });
+      stores.push(store);
+      const c = new Committer(store, pino({ level: 'silent' }));
+      let tries = 0;
+      c.addHook(async () => {
+        tries++;
+      });
+      await c.run((tx) => tx.settingSet('before', 'x'));
+      tries = 0;
+
+      disk.fill();
+      const results = await Promise.allSettled(
+        [1, 2, 3].map((i) => c.run((tx) => tx.settingSet(`k${i}`, 'x'))),
+      );
+      // Retrying them one by one, as for a bad operation, would only meet the fault again.
+      expect(tries).toBe(1);
+      for (const r of results) {
+        expect(r).toMatchObject({
+          status: 'rejected',
+          reason: { code: 'store_unavailable', fault: 'disk_full' },
+        });
+      }
+
+      disk.unfill();
+      expect(await c.run(async (tx) => (await tx.settingSet('after', 'x'), 'done'))).toBe('done');
+      expect(await store.settingGet('k1')).toBeUndefined();
+      expect(await store.settingGet('after')).toBe('x');
+    });
   });
 });

@@ -21,6 +21,7 @@ describe('exit codes', () => {
     ['unsupported_media_type', 2],
     ['not_found', 3],
     ['unavailable', 4],
+    ['store_unavailable', 4],
     ['unauthorized', 5],
     ['forbidden', 5],
     ['conflict', 6],

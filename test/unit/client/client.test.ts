@@ -137,6 +137,26 @@ describe('Client requests', () => {
     expect(seen.filter((s) => s.url === '/api/v1/jobs')).toHaveLength(3);
   });
 
+  it('fails every submit of a batch the store could not write, without sending each again', async () => {
+    const refusal = {
+      code: 'store_unavailable',
+      message: 'the store cannot write: the disk is full (SQLITE_FULL)',
+      details: { fault: 'disk_full' },
+    };
+    handler = () => ({ status: 503, json: { error: refusal } });
+    const client = new Client({ url: base });
+    const answers = await Promise.allSettled(
+      [0, 1, 2].map((n) => client.submit({ type: 'shell', payload: { n } })),
+    );
+    for (const answer of answers) {
+      expect(answer.status).toBe('rejected');
+      const reason = (answer as PromiseRejectedResult).reason as unknown;
+      expect(reason).toBeInstanceOf(SwitchyardError);
+      expect(reason).toMatchObject(refusal);
+    }
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/jobs/batch']);
+  });
+
   it('sends every submit alone with coalesceSubmits: false', async () => {
     handler = () => ({ status: 201, json: job() });
     const client = new Client({ url: base, coalesceSubmits: false });

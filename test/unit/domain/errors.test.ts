@@ -19,6 +19,7 @@ const statuses: Record<ErrorCode, number> = {
   unmatchable: 422,
   frozen: 503,
   unavailable: 503,
+  store_unavailable: 503,
   internal: 500,
 };
 

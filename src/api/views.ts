@@ -71,7 +71,8 @@ export function jobView(
   };
 }
 
-export function logsView(entries: readonly LogEntry[], limit: number): LogList {
+/** A page of a job's output; `full` when more may follow (then it names where to go on). */
+export function logsView(entries: readonly LogEntry[], full: boolean, job: JobRecord): LogList {
   const last = entries[entries.length - 1];
   return {
     logs: entries.map((e) => ({
@@ -81,7 +82,11 @@ export function logsView(entries: readonly LogEntry[], limit: number): LogList {
       at: iso(e.at),
       data: e.data,
     })),
-    nextCursor: entries.length === limit && last ? String(last.seq) : null,
+    nextCursor: full && last ? String(last.seq) : null,
+    dropped:
+      job.outputDropped > 0
+        ? { bytes: job.outputDropped, after: String(job.outputGapAfter ?? 0) }
+        : null,
   };
 }
 

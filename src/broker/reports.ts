@@ -2,16 +2,28 @@
  * What running attempts report while they run: output, progress and attributes (HTCondor's
  * chirp). Each report is written in the next group commit and published as an event once that
  * commit is durable; a report of an attempt that is no longer current is dropped by the store.
+ *
+ * Output is kept within the job's budget (src/domain/output.ts): its head and its tail. What
+ * falls outside is dropped before it is written and is not published either: the live view of
+ * a job's output is what is stored of it.
  */
 import type { Logger } from 'pino';
-import type { AttributeUpdate, NewLogEntry, ProgressUpdate } from '../store/store.js';
-import type { Committer } from './committer.js';
+import {
+  outputFrom,
+  planOutput,
+  recordStored,
+  type OutputLimits,
+  type OutputState,
+} from '../domain/output.js';
+import type { AttributeUpdate, NewLogEntry, ProgressUpdate, StoreTx } from '../store/store.js';
+import type { BatchContext, Committer } from './committer.js';
 import type { EventBus } from './events.js';
 
 export interface ReportsDeps {
   committer: Committer;
   events: EventBus;
   logger: Logger;
+  limits: OutputLimits;
 }
 
 /** One frame's worth of reports from one worker. */
@@ -21,7 +33,17 @@ export interface ReportBatch {
   attributes: AttributeUpdate[];
 }
 
+/** How many jobs' output states are remembered; a forgotten one is read back from the store. */
+const REMEMBERED_JOBS = 10_000;
+const BATCH_STATES = Symbol('output states of this batch');
+
+/** Deep enough a copy for planning: a plan changes the numbers and the tail list. */
+const copy = (s: OutputState): OutputState => ({ ...s, tail: [...s.tail] });
+
 export class Reports {
+  /** Output states as of the last commit, most recently used last. */
+  private readonly states = new Map<number, OutputState>();
+
   constructor(private readonly deps: ReportsDeps) {}
 
   write(batch: ReportBatch): void {
@@ -30,11 +52,11 @@ export class Reports {
     const { events, committer, logger } = this.deps;
     committer
       .run(async (tx, ctx) => {
-        if (logs.length > 0) await tx.jobLogAppend(logs);
+        const stored = logs.length > 0 ? await this.keep(tx, ctx, logs) : [];
         if (progress.length > 0) await tx.jobProgressSet(progress);
         if (attributes.length > 0) await tx.jobAttributeSet(attributes);
         ctx.afterCommit(() => {
-          for (const l of logs)
+          for (const l of stored)
             events.emit('job:log', {
               id: l.jobId,
               attempt: l.attempt,
@@ -46,5 +68,72 @@ export class Reports {
         });
       })
       .catch((err: unknown) => logger.error({ err }, 'writing job reports failed'));
+  }
+
+  /** Stores what the jobs' output budgets keep of `logs`; returns it. */
+  private async keep(
+    tx: StoreTx,
+    ctx: BatchContext,
+    logs: readonly NewLogEntry[],
+  ): Promise<NewLogEntry[]> {
+    const byJob = new Map<number, NewLogEntry[]>();
+    for (const l of logs) {
+      const list = byJob.get(l.jobId);
+      if (list === undefined) byJob.set(l.jobId, [l]);
+      else list.push(l);
+    }
+    // States change only once the batch commits: until then they live in the batch.
+    let planned = ctx.scratch.get(BATCH_STATES) as Map<number, OutputState> | undefined;
+    if (planned === undefined) {
+      const batchStates = new Map<number, OutputState>();
+      planned = batchStates;
+      ctx.scratch.set(BATCH_STATES, batchStates);
+      ctx.afterCommit(() => {
+        for (const [jobId, state] of batchStates) this.remember(jobId, state);
+      });
+    }
+    const stored: NewLogEntry[] = [];
+    for (const [jobId, entries] of byJob) {
+      let state = planned.get(jobId);
+      if (state === undefined) {
+        const known = this.states.get(jobId);
+        state = known !== undefined ? copy(known) : await this.load(tx, jobId);
+        planned.set(jobId, state);
+      }
+      const plan = planOutput(
+        state,
+        entries.map((entry) => ({ entry, data: entry.data })),
+        this.deps.limits,
+      );
+      const kept = plan.store.map((p) =>
+        p.data === p.entry.data ? p.entry : { ...p.entry, data: p.data },
+      );
+      const seqs = kept.length > 0 ? await tx.jobLogAppend(kept) : [];
+      recordStored(state, plan, seqs);
+      if (plan.dropped > 0 || plan.evict.length > 0) {
+        await tx.jobLogDrop({
+          jobId,
+          seqs: plan.evict,
+          dropped: plan.dropped,
+          gapAfter: state.lastHeadSeq ?? 0,
+        });
+      }
+      stored.push(...kept);
+    }
+    return stored;
+  }
+
+  private async load(tx: StoreTx, jobId: number): Promise<OutputState> {
+    const { pieces, dropped } = await tx.jobLogSizes(jobId);
+    return outputFrom(pieces, dropped, this.deps.limits);
+  }
+
+  private remember(jobId: number, state: OutputState): void {
+    this.states.delete(jobId);
+    this.states.set(jobId, state);
+    if (this.states.size > REMEMBERED_JOBS) {
+      const oldest = this.states.keys().next().value;
+      if (oldest !== undefined) this.states.delete(oldest);
+    }
   }
 }

@@ -118,5 +118,7 @@ export function insertedRecord(id: number, job: PreparedJob): JobRecord {
     result: null,
     error: null,
     attempts: [],
+    outputDropped: 0,
+    outputGapAfter: null,
   };
 }

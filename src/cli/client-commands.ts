@@ -2,7 +2,7 @@
  * The client commands that read or change jobs and show the broker's state: `jobs`, `job`,
  * `cancel`, `workers` and `stats`. Each talks to the broker through the SDK.
  */
-import type { JobBody, JobListQuery } from '../protocol/api.js';
+import { droppedLine, type JobBody, type JobListQuery, type LogList } from '../protocol/api.js';
 import { clientFor, type CliContext, type ClientFlags } from './context.js';
 import { UsageError } from './errors.js';
 import { jobAttribute, jobDetails, jobsTable, statsText, workersTable } from './format.js';
@@ -104,20 +104,31 @@ export async function jobCommand(ctx: CliContext, id: string, flags: JobFlags): 
     return;
   }
   const logs = [];
+  let dropped: LogList['dropped'] = null;
   let after: string | undefined;
   for (;;) {
     const page = await client.logs(id, after === undefined ? {} : { after });
     logs.push(...page.logs);
+    dropped = page.dropped ?? null;
     if (page.nextCursor === null || page.logs.length === 0) break;
     after = page.nextCursor;
   }
   if (flags.json === true) {
-    ctx.stdout.write(`${JSON.stringify({ job, logs }, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify({ job, logs, dropped }, null, 2)}\n`);
     return;
   }
   ctx.stdout.write(jobDetails(job, ctx.now()));
-  ctx.stdout.write(logs.length === 0 ? '\n(no output)\n' : '\n');
-  for (const entry of logs) ctx.stdout.write(entry.data);
+  ctx.stdout.write(logs.length === 0 && dropped === null ? '\n(no output)\n' : '\n');
+  // The job kept the head and the tail of its output: say where the middle went.
+  let marked = dropped === null;
+  for (const entry of logs) {
+    if (!marked && Number(entry.seq) > Number(dropped!.after)) {
+      ctx.stdout.write(droppedLine(dropped!.bytes));
+      marked = true;
+    }
+    ctx.stdout.write(entry.data);
+  }
+  if (!marked) ctx.stdout.write(droppedLine(dropped!.bytes));
 }
 
 /** Runs `switchyard cancel ID`. */

@@ -139,6 +139,10 @@ export interface JobRecord {
   result: unknown;
   error: JobError | null;
   attempts: Attempt[];
+  /** Bytes of output dropped between the head and the tail that are kept. */
+  outputDropped: number;
+  /** The log seq after which the dropped output was (0: before the first), or null. */
+  outputGapAfter: number | null;
 }
 
 /** Defaults for what a submission leaves out. One place, documented in the README. */

@@ -155,7 +155,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         committer,
         completion,
         dispatcher,
-        reports: new Reports({ committer, events, logger }),
+        reports: new Reports({ committer, events, logger, limits: config.jobOutput }),
         persister,
         clock,
         logger,

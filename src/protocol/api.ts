@@ -234,9 +234,32 @@ export const LogEntryBody = Type.Object({
   at: Iso,
   data: Type.String(),
 });
+/** Where output was dropped, in a job's output as text (`?format=text`, `switchyard job --logs`). */
+export function droppedLine(bytes: number): string {
+  return `\n[switchyard: ${bytes} bytes of output dropped here; the job keeps its first and last output]\n`;
+}
+
+/** The most output one page of `GET /jobs/:id/logs` carries (it holds one entry at least). */
+export const LOG_PAGE_BYTES = 1_048_576;
+
 export const LogList = Type.Object({
   logs: Type.Array(LogEntryBody),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
+  dropped: Type.Union(
+    [
+      Type.Object({
+        bytes: Type.Integer({ description: 'Bytes of output dropped between head and tail' }),
+        after: Type.String({
+          description: 'The seq of the entry the dropped output followed ("0": the start)',
+        }),
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'Where output was dropped: a job keeps the head and the tail of its output (config job_output)',
+    },
+  ),
 });
 export type LogList = Static<typeof LogList>;
 export const LogQuery = Type.Object(
@@ -248,6 +271,14 @@ export const LogQuery = Type.Object(
       }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+    format: Type.Optional(
+      StringEnum(['json', 'text'] as const, {
+        description:
+          'json (default): pages of entries; text: all the output kept, as plain text, with a ' +
+          'line where output was dropped',
+        default: 'json',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

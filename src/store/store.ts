@@ -123,6 +123,13 @@ export interface LogEntry {
 
 export type NewLogEntry = Omit<LogEntry, 'seq'>;
 
+export interface LogDrop {
+  jobId: number;
+  seqs: readonly number[];
+  dropped: number;
+  gapAfter: number;
+}
+
 export interface ProgressUpdate {
   id: number;
   attempt: number;
@@ -215,7 +222,17 @@ export interface StoreTx {
   jobAdopt(params: AdoptParams): Promise<RunningJob | undefined>;
   /** Moves due `scheduled` jobs to `queued` (earliest run time first); returns them. */
   jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }>;
-  jobLogAppend(entries: readonly NewLogEntry[]): Promise<void>;
+  /** Appends output; returns the seqs given, in order. Their jobs must exist. */
+  jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]>;
+  /**
+   * Drops stored pieces of a job's output (pushed out of its tail) and counts what was dropped;
+   * `gapAfter` (the last head piece's seq, 0 for none) is kept from the first drop on.
+   */
+  jobLogDrop(drop: LogDrop): Promise<void>;
+  /** The sizes of a job's stored output pieces (seq order) and the bytes dropped so far. */
+  jobLogSizes(
+    jobId: number,
+  ): Promise<{ pieces: Array<{ seq: number; bytes: number }>; dropped: number }>;
   /** Sets progress of running attempts (ignored for attempts no longer current). */
   jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void>;
   /** Sets attributes of running attempts (ignored for attempts no longer current). */

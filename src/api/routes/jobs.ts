@@ -1,4 +1,5 @@
 /** `/api/v1/jobs`: submit, list, get, logs, cancel. */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../domain/errors.js';
@@ -15,7 +16,8 @@ import {
   type SubmitJob,
 } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
-import { jobView, logsView } from '../views.js';
+import { logText, readLogPage } from '../logs.js';
+import { jobView } from '../views.js';
 
 const errors = {
   400: Type.Ref('Error'),
@@ -146,21 +148,32 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
       {
         schema: {
           summary: "A job's output (stdout and stderr of every attempt), oldest first",
+          description:
+            'A job keeps the head and the tail of its output (config job_output); `dropped` says ' +
+            'how much was dropped and after which entry. Pages hold at most `limit` entries and ' +
+            'about 1 MiB; `format=text` streams all of it as plain text instead.',
           tags: ['jobs'],
           params: JobIdParams,
           querystring: LogQuery,
           response: { 200: LogList, 400: errors[400], 404: errors[404], 503: errors[503] },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const id = Number(request.params.id);
-        const limit = request.query.limit ?? 1000;
-        const [job, entries] = await Promise.all([
-          ctx.store.jobGet(id),
-          ctx.store.jobLogs(id, Number(request.query.after ?? 0), limit),
-        ]);
+        const job = await ctx.store.jobGet(id);
         if (!job) throw notFound('job', String(id));
-        return logsView(entries, limit);
+        if (request.query.format === 'text') {
+          // Streamed, read a little at a time as the client takes it (backpressure).
+          return reply
+            .type('text/plain; charset=utf-8')
+            .send(Readable.from(logText(ctx.store, job)));
+        }
+        return readLogPage(
+          ctx.store,
+          job,
+          Number(request.query.after ?? 0),
+          request.query.limit ?? 1000,
+        );
       },
     );
 

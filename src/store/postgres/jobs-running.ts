@@ -4,7 +4,8 @@
  * lost its job cannot scribble over the attempt that replaced it. They leave `updated_at` alone:
  * it tracks lifecycle changes, not chatter. Each call is one statement.
  */
-import type { AttributeUpdate, NewLogEntry, ProgressUpdate } from '../store.js';
+import { utf8Bytes } from '../../domain/output.js';
+import type { AttributeUpdate, LogDrop, NewLogEntry, ProgressUpdate } from '../store.js';
 import { encodeText } from '../text.js';
 import type { Queryable } from './connection.js';
 import { jsonb } from './rows.js';
@@ -22,11 +23,18 @@ const attributeSql = `
 
 /** `ORDER BY ord` gives the lines their sequence numbers in the order appended. */
 const logSql = `
-  INSERT INTO job_logs (job_id, attempt, stream, at, data)
-  SELECT job_id, attempt, stream, at, data
-  FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::text[])
-    WITH ORDINALITY AS l(job_id, attempt, stream, at, data, ord)
-  ORDER BY ord`;
+  INSERT INTO job_logs (job_id, attempt, stream, at, data, bytes)
+  SELECT job_id, attempt, stream, at, data, bytes
+  FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::text[], $6::bigint[])
+    WITH ORDINALITY AS l(job_id, attempt, stream, at, data, bytes, ord)
+  ORDER BY ord
+  RETURNING seq`;
+const logDeleteSql = 'DELETE FROM job_logs WHERE job_id = $1 AND seq = ANY ($2::bigint[])';
+const droppedSql = `
+  UPDATE jobs SET output_dropped = output_dropped + $1,
+    output_gap_after = coalesce(output_gap_after, $2) WHERE id = $3`;
+const sizesSql = 'SELECT seq, bytes FROM job_logs WHERE job_id = $1 ORDER BY seq';
+const droppedOfSql = 'SELECT output_dropped FROM jobs WHERE id = $1';
 
 /** The key of one attempt, for folding several updates of it into one. */
 const attemptKey = (u: { id: number; attempt: number }): string => `${u.id}:${u.attempt}`;
@@ -72,14 +80,34 @@ export async function jobAttributeSet(
   ]);
 }
 
-/** Appends log lines; their job must exist (foreign key). */
-export async function jobLogAppend(c: Queryable, entries: readonly NewLogEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  await c.query(logSql, [
+/** Appends log lines; their job must exist (foreign key). Returns their seqs, in order. */
+export async function jobLogAppend(
+  c: Queryable,
+  entries: readonly NewLogEntry[],
+): Promise<number[]> {
+  if (entries.length === 0) return [];
+  const { rows } = await c.query<{ seq: number }>(logSql, [
     entries.map((e) => e.jobId),
     entries.map((e) => e.attempt),
     entries.map((e) => e.stream),
     entries.map((e) => e.at),
     entries.map((e) => encodeText(e.data)),
+    entries.map((e) => utf8Bytes(e.data)),
   ]);
+  // Identity values follow the insertion order (ORDER BY ord); RETURNING need not.
+  return rows.map((r) => r.seq).sort((a, b) => a - b);
+}
+
+export async function jobLogDrop(c: Queryable, drop: LogDrop): Promise<void> {
+  if (drop.seqs.length > 0) await c.query(logDeleteSql, [drop.jobId, drop.seqs]);
+  if (drop.dropped > 0) await c.query(droppedSql, [drop.dropped, drop.gapAfter, drop.jobId]);
+}
+
+export async function jobLogSizes(
+  c: Queryable,
+  jobId: number,
+): Promise<{ pieces: Array<{ seq: number; bytes: number }>; dropped: number }> {
+  const { rows } = await c.query<{ seq: number; bytes: number }>(sizesSql, [jobId]);
+  const job = await c.query<{ output_dropped: number }>(droppedOfSql, [jobId]);
+  return { pieces: rows, dropped: job.rows[0]?.output_dropped ?? 0 };
 }

@@ -38,6 +38,8 @@ export interface JobRow {
   error: JobError | null;
   attempts: Attempt[];
   ahead: boolean;
+  output_dropped: number;
+  output_gap_after: number | null;
 }
 
 /**
@@ -90,6 +92,8 @@ export function jobFromRow(row: JobRow): JobRecord {
     result: row.result,
     error: row.error,
     attempts: row.attempts,
+    outputDropped: row.output_dropped,
+    outputGapAfter: row.output_gap_after,
   };
 }
 

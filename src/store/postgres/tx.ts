@@ -17,6 +17,7 @@ import type {
   ClusterChannel,
   NeedsRecord,
   NewJob,
+  LogDrop,
   NewLogEntry,
   NodeRecord,
   ProgressUpdate,
@@ -30,7 +31,13 @@ import type { Queryable } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
-import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
+import {
+  jobAttributeSet,
+  jobLogAppend,
+  jobLogDrop,
+  jobLogSizes,
+  jobProgressSet,
+} from './jobs-running.js';
 import {
   needsUpsert,
   nodeCommandAdd,
@@ -125,8 +132,18 @@ export class PostgresTx implements StoreTx {
     return jobPromoteDue(this.c, now, limit);
   }
 
-  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<void> {
+  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {
     return jobLogAppend(this.c, entries);
+  }
+
+  async jobLogDrop(drop: LogDrop): Promise<void> {
+    return jobLogDrop(this.c, drop);
+  }
+
+  async jobLogSizes(
+    jobId: number,
+  ): Promise<{ pieces: Array<{ seq: number; bytes: number }>; dropped: number }> {
+    return jobLogSizes(this.c, jobId);
   }
 
   async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {

@@ -4,7 +4,8 @@
  * lost its job cannot scribble over the attempt that replaced it. They leave `updated_at` alone:
  * it tracks lifecycle changes, not chatter.
  */
-import type { AttributeUpdate, NewLogEntry, ProgressUpdate } from '../store.js';
+import { utf8Bytes } from '../../domain/output.js';
+import type { AttributeUpdate, LogDrop, NewLogEntry, ProgressUpdate } from '../store.js';
 import { encodeText } from '../text.js';
 import type { Conn } from './connection.js';
 
@@ -19,7 +20,15 @@ const attributeSql =
   `UPDATE jobs SET attributes = json_patch(attributes, ?) ` +
   `WHERE id = ? AND state = 'running' AND attempt = ?`;
 
-const logSql = 'INSERT INTO job_logs (job_id, attempt, stream, at, data) VALUES (?, ?, ?, ?, ?)';
+const logSql =
+  'INSERT INTO job_logs (job_id, attempt, stream, at, data, bytes) VALUES (?, ?, ?, ?, ?, ?)';
+const logDeleteSql =
+  'DELETE FROM job_logs WHERE job_id = ? AND seq IN (SELECT value FROM json_each(?))';
+const droppedSql =
+  'UPDATE jobs SET output_dropped = output_dropped + ?, ' +
+  'output_gap_after = coalesce(output_gap_after, ?) WHERE id = ?';
+const sizesSql = 'SELECT seq, bytes FROM job_logs WHERE job_id = ? ORDER BY seq';
+const droppedOfSql = 'SELECT output_dropped FROM jobs WHERE id = ?';
 
 /** Replaces the progress of each current attempt named. */
 export function jobProgressSet(c: Conn, updates: readonly ProgressUpdate[]): void {
@@ -35,8 +44,27 @@ export function jobAttributeSet(c: Conn, updates: readonly AttributeUpdate[]): v
     set.run(JSON.stringify(Object.fromEntries([[u.key, u.value]])), u.id, u.attempt);
 }
 
-/** Appends log lines; their job must exist (foreign key). */
-export function jobLogAppend(c: Conn, entries: readonly NewLogEntry[]): void {
+/** Appends log lines; their job must exist (foreign key). Returns their seqs. */
+export function jobLogAppend(c: Conn, entries: readonly NewLogEntry[]): number[] {
   const insert = c.stmt(logSql);
-  for (const e of entries) insert.run(e.jobId, e.attempt, e.stream, e.at, encodeText(e.data));
+  return entries.map((e) =>
+    Number(
+      insert.run(e.jobId, e.attempt, e.stream, e.at, encodeText(e.data), utf8Bytes(e.data))
+        .lastInsertRowid,
+    ),
+  );
+}
+
+export function jobLogDrop(c: Conn, drop: LogDrop): void {
+  if (drop.seqs.length > 0) c.stmt(logDeleteSql).run(drop.jobId, JSON.stringify(drop.seqs));
+  if (drop.dropped > 0) c.stmt(droppedSql).run(drop.dropped, drop.gapAfter, drop.jobId);
+}
+
+export function jobLogSizes(
+  c: Conn,
+  jobId: number,
+): { pieces: Array<{ seq: number; bytes: number }>; dropped: number } {
+  const pieces = c.stmt(sizesSql).all(jobId) as Array<{ seq: number; bytes: number }>;
+  const row = c.stmt(droppedOfSql).get(jobId) as { output_dropped: number } | undefined;
+  return { pieces, dropped: row?.output_dropped ?? 0 };
 }

@@ -139,7 +139,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 3,
-    name: 'kernel: runs re-queued ahead, worker secrets, commands between nodes',
+    name: 'kernel: runs re-queued ahead, worker secrets, commands between nodes, output kept',
     sql: `
       -- A job whose run was lost to the system goes back ahead of its priority (1), not behind
       -- the jobs that came after it; dispatch reads that order from its index.
@@ -161,6 +161,14 @@ export const migrations: readonly Migration[] = [
         created_at INTEGER NOT NULL
       ) STRICT;
       CREATE INDEX node_commands_node ON node_commands (node_id, id);
+
+      -- A job keeps the head and the tail of its output (src/broker/output.ts): each piece's
+      -- size (in UTF-8 bytes, as sent), and per job how much was dropped and after which piece.
+      ALTER TABLE job_logs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0);
+      UPDATE job_logs SET bytes = length(CAST(data AS BLOB));
+      ALTER TABLE jobs ADD COLUMN output_dropped INTEGER NOT NULL DEFAULT 0
+        CHECK (output_dropped >= 0);
+      ALTER TABLE jobs ADD COLUMN output_gap_after INTEGER;
     `,
   },
 ];

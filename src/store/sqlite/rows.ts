@@ -38,6 +38,8 @@ export interface JobRow {
   error: string | null;
   attempts: string;
   ahead: 0 | 1;
+  output_dropped: number;
+  output_gap_after: number | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -78,6 +80,8 @@ export function jobFromRow(row: JobRow): JobRecord {
     result: parse(row.result),
     error: parse(row.error) as JobError | null,
     attempts: attemptsOf(row),
+    outputDropped: row.output_dropped,
+    outputGapAfter: row.output_gap_after,
   };
 }
 

@@ -13,6 +13,7 @@ import type {
   ClusterChannel,
   NeedsRecord,
   NewJob,
+  LogDrop,
   NewLogEntry,
   NodeRecord,
   ProgressUpdate,
@@ -26,7 +27,13 @@ import type { Conn } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
-import { jobAttributeSet, jobLogAppend, jobProgressSet } from './jobs-running.js';
+import {
+  jobAttributeSet,
+  jobLogAppend,
+  jobLogDrop,
+  jobLogSizes,
+  jobProgressSet,
+} from './jobs-running.js';
 import {
   needsUpsert,
   nodeCommandAdd,
@@ -91,8 +98,18 @@ export class SqliteTx implements StoreTx {
     return jobPromoteDue(this.c, now, limit);
   }
 
-  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<void> {
-    jobLogAppend(this.c, entries);
+  async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {
+    return jobLogAppend(this.c, entries);
+  }
+
+  async jobLogDrop(drop: LogDrop): Promise<void> {
+    jobLogDrop(this.c, drop);
+  }
+
+  async jobLogSizes(
+    jobId: number,
+  ): Promise<{ pieces: Array<{ seq: number; bytes: number }>; dropped: number }> {
+    return jobLogSizes(this.c, jobId);
   }
 
   async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {

@@ -219,6 +219,8 @@ export function describeInsert(factory: StoreFactory): void {
         result: null,
         error: null,
         attempts: [],
+        outputDropped: 0,
+        outputGapAfter: null,
       };
       expect(await ctx.store.jobGet(id)).toStrictEqual(expected);
     });

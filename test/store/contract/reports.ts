@@ -52,6 +52,49 @@ export function describeReports(factory: StoreFactory): void {
     });
   });
 
+  describe('output kept', () => {
+    const ctx = useStore(factory);
+
+    it('answers seqs for appended pieces, sizes in UTF-8 bytes, and drops pieces counting them', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const job = await runningJob(ctx.store, needsId);
+      const piece = (data: string): NewLogEntry => ({
+        jobId: job.id,
+        attempt: 1,
+        stream: 'stdout',
+        at: T0,
+        data,
+      });
+      const seqs = await ctx.store.write((tx) =>
+        tx.jobLogAppend([piece('head'), piece('é'.repeat(10)), piece('tail')]),
+      );
+      expect(seqs).toHaveLength(3);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      const sizes = await ctx.store.write((tx) => tx.jobLogSizes(job.id));
+      expect(sizes).toEqual({
+        pieces: [
+          { seq: seqs[0], bytes: 4 },
+          { seq: seqs[1], bytes: 20 },
+          { seq: seqs[2], bytes: 4 },
+        ],
+        dropped: 0,
+      });
+      await ctx.store.write((tx) =>
+        tx.jobLogDrop({ jobId: job.id, seqs: [seqs[1]!], dropped: 500, gapAfter: seqs[0]! }),
+      );
+      await ctx.store.write((tx) =>
+        tx.jobLogDrop({ jobId: job.id, seqs: [], dropped: 7, gapAfter: seqs[2]! }),
+      );
+      expect((await ctx.store.jobLogs(job.id, 0, 10)).map((e) => e.data)).toEqual(['head', 'tail']);
+      // The gap stays where output was first dropped; the count adds up.
+      expect(await getJob(ctx.store, job.id)).toMatchObject({
+        outputDropped: 507,
+        outputGapAfter: seqs[0],
+      });
+      expect((await ctx.store.write((tx) => tx.jobLogSizes(job.id))).dropped).toBe(507);
+    });
+  });
+
   describe('progress and attributes', () => {
     const ctx = useStore(factory);
 

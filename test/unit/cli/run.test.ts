@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../../src/cli/context.js';
 import { buildProgram } from '../../../src/cli/program.js';
 import { run } from '../../../src/cli/run.js';
-import type { JobBody } from '../../../src/protocol/api.js';
+import { droppedLine, type JobBody } from '../../../src/protocol/api.js';
 
 /** A stand-in broker over real sockets, answering from `routes`. */
 type Reply = { status?: number; json: unknown };
@@ -310,6 +310,26 @@ describe('client commands', () => {
     expect(await run(['job', '4', '--logs'], ctx)).toBe(0);
     expect(ctx.out()).toMatch(/^id: +4\n/);
     expect(ctx.out().endsWith('\na\nb\n')).toBe(true);
+  });
+
+  it('job --logs says where output was dropped', async () => {
+    const dropped = { bytes: 1234, after: '1' };
+    routes = (_m, u) =>
+      u.pathname.endsWith('/logs')
+        ? {
+            json: {
+              logs: [
+                { seq: '1', attempt: 1, stream: 'stdout', at: '', data: 'head\n' },
+                { seq: '7', attempt: 1, stream: 'stdout', at: '', data: 'tail\n' },
+              ],
+              nextCursor: null,
+              dropped,
+            },
+          }
+        : { json: job({ id: '4', state: 'succeeded' }) };
+    const ctx = context();
+    expect(await run(['job', '4', '--logs'], ctx)).toBe(0);
+    expect(ctx.out().endsWith(`\nhead\n${droppedLine(1234)}tail\n`)).toBe(true);
   });
 
   it.each([

@@ -2,6 +2,7 @@
  * The event stream (`GET /api/v1/events`) and the cluster view (`GET /api/v1/cluster`) of a
  * single node on SQLite: it leads, it is the only live node, and its workers are listed.
  */
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Worker } from '../../src/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
@@ -120,4 +121,41 @@ describe('GET /api/v1/cluster on one node', () => {
     expect(live[0]).toMatchObject({ id: tb!.broker.nodeId, leader: true, self: true });
     expect(live[0]!.workers.map((w) => w.name)).toEqual(['events-worker']);
   });
+});
+
+describe('a reader of the event stream that does not keep up', () => {
+  it('is cut off with a reason once too much waits for it, while a reader that keeps up gets everything', async () => {
+    tb = await startTestBroker();
+    const url = new URL(tb.broker.clientsUrl);
+    const baseline = tb.broker.events.listenerCount('job:log');
+    // A reader that reads nothing: its socket paused from the start.
+    const lazy = connect({ host: url.hostname, port: Number(url.port) });
+    lazy.pause();
+    lazy.write(`GET /api/v1/events HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    const reader = await openEvents(tb.broker.clientsUrl);
+    streams.push(reader);
+    await until(() => tb!.broker.events.listenerCount('job:log') === baseline + 2);
+    const chunk = 'x'.repeat(1024 * 1024);
+    const logs = () => reader.events.filter((x) => x.name === 'job:log').length;
+    for (let i = 0; i < 40; i++) {
+      tb.broker.events.emit('job:log', { id: 1, attempt: 1, stream: 'stdout', data: chunk });
+      // The reader keeps up: each event arrives before the next is sent.
+      await reader.waitFor(() => logs() === i + 1, 20_000);
+    }
+    // The lazy one was let go: only the reader still listens.
+    await until(() => tb!.broker.events.listenerCount('job:log') === baseline + 1, 10_000);
+    const received = reader.events.filter((e) => e.name === 'job:log');
+    expect(received.every((e) => e.data.data === chunk)).toBe(true);
+    // What the lazy reader finds when it reads at last: events, then the reason, then the end.
+    let text = '';
+    lazy.setEncoding('utf8');
+    lazy.on('data', (d: string) => (text += d));
+    lazy.resume();
+    await new Promise<void>((resolve) => lazy.once('close', () => resolve()));
+    const reasonAt = text.lastIndexOf('event: error\ndata: ');
+    expect(reasonAt).toBeGreaterThan(0);
+    const reason = JSON.parse(text.slice(reasonAt + 'event: error\ndata: '.length).split('\n')[0]!);
+    expect(reason).toMatchObject({ code: 'slow_consumer' });
+    expect(reason.message).toMatch(/more than 8388608 bytes of events were waiting to be read/);
+  }, 60_000);
 });

@@ -26,6 +26,15 @@ const EventQuery = Type.Object(
 /** A comment line every so often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
+/**
+ * What one subscriber may leave unread before it is cut off: the broker never holds more for a
+ * reader that does not keep up (one that reads nothing would otherwise grow its memory without
+ * limit, and slow everyone else down). It is told why, in a last event, and may reconnect.
+ */
+export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+/** How long a cut-off subscriber has to read its last event before its connection is closed. */
+const CUT_OFF_GRACE_MS = 10_000;
+
 const streamHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-store',
@@ -72,18 +81,43 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {
           return;
         }
         out.write(': switchyard events\n\n');
+        let stopped = false;
+        const stop = () => {
+          if (stopped) return;
+          stopped = true;
+          keepalive.cancel();
+          unsubscribe();
+        };
+        const send = (text: string): void => {
+          if (stopped) return;
+          if (out.writableLength + text.length > MAX_UNREAD_BYTES) {
+            stop();
+            const reason = {
+              code: 'slow_consumer',
+              message:
+                `this stream was closed: more than ${MAX_UNREAD_BYTES} bytes of events were ` +
+                'waiting to be read; read faster, or narrow the stream (?job=ID), and reconnect',
+            };
+            // The connection ends with the stream (no keep-alive): once what is buffered is
+            // read, or at the latest after a grace, so that nothing stays held for it.
+            const socket = request.raw.socket;
+            out.end(`event: error\ndata: ${JSON.stringify(reason)}\n\n`, () => socket.end());
+            ctx.clock.setTimeout(() => socket.destroy(), CUT_OFF_GRACE_MS);
+            ctx.logger.warn(
+              { address: request.ip },
+              'cut off an event-stream reader that did not keep up',
+            );
+            return;
+          }
+          out.write(text);
+        };
         const unsubscribe = subscribe(ctx.events, (event) => {
           if (only !== null && jobOf(event) !== only) return;
           const data =
             jobOf(event) === null ? event.data : { ...event.data, id: String(jobOf(event)) };
-          out.write(`event: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
+          send(`event: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
         });
-        const keepalive = setInterval(() => out.write(': keepalive\n\n'), KEEPALIVE_MS);
-        keepalive.unref();
-        const stop = () => {
-          clearInterval(keepalive);
-          unsubscribe();
-        };
+        const keepalive = ctx.clock.setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
         request.raw.on('close', stop);
         out.on('close', stop);
       },

@@ -1,4 +1,4 @@
 /** The broker node, for embedding: `import { startBroker } from 'switchyard/broker'`. */
 export { startBroker, type BrokerOptions, type RunningBroker } from './broker.js';
 export type { BrokerEvents } from '../broker/events.js';
-export type { BrokerConfig } from '../config/types.js';
+export { brokerDefaults, type BrokerConfig } from '../config/types.js';

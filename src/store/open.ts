@@ -1,11 +1,12 @@
 /**
  * Chooses and opens the Store a `store` setting names (config `store`, default `sqlite`).
+ *
+ * Each store's module (and its driver, better-sqlite3 or pg) is imported only when that store is
+ * opened: importing this file loads neither, and a broker on SQLite never loads pg.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { redactUrl } from './postgres/connection.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
+import { redactUrl } from './postgres/location.js';
 import type { Store } from './store.js';
 
 /** The SQLite file's name inside the data directory. */
@@ -24,9 +25,11 @@ export async function openStore(
 ): Promise<Store> {
   if (spec === 'sqlite') {
     mkdirSync(dataDir, { recursive: true });
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return SqliteStore.open({ path: join(dataDir, sqliteFileName) });
   }
   if (/^postgres(ql)?:\/\//i.test(spec)) {
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open({
       url: spec,
       ...(options.onError ? { onError: options.onError } : {}),

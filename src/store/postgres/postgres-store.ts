@@ -28,14 +28,7 @@ import type {
   StoreTx,
   WorkerRecord,
 } from '../store.js';
-import {
-  channelName,
-  clientConfig,
-  lockKey,
-  parseLocation,
-  type Location,
-  type Queryable,
-} from './connection.js';
+import { channelName, clientConfig, lockKey, type Queryable } from './connection.js';
 import {
   jobCounts,
   jobGet,
@@ -46,6 +39,7 @@ import {
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
+import { parseLocation, type Location } from './location.js';
 import { migrate } from './migrations.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { Session } from './session.js';

@@ -1,5 +1,6 @@
 /**
- * Switchyard's public API: `import { Client, Worker } from 'switchyard'`.
+ * Switchyard's SDK: `import { Client, Worker } from 'switchyard'`. It loads no broker module
+ * (no store, no Fastify, no pino): the broker is `switchyard/broker` (./main/index.ts).
  * Named exports only, so that the public surface grows on purpose.
  */
 export {
@@ -24,6 +25,8 @@ export {
   type WorkerOptions,
   type ShellPayload,
   type ShellResult,
+  type LogFn,
+  type Logger,
 } from './worker/index.js';
 export { SwitchyardError, type ErrorCode } from './domain/errors.js';
 export type { JobState } from './domain/job.js';
@@ -36,5 +39,3 @@ export type {
   SubmitJob,
   WorkerBody as WorkerInfo,
 } from './protocol/api.js';
-export { startBroker, type BrokerOptions, type RunningBroker } from './main/index.js';
-export type { BrokerConfig } from './config/types.js';

@@ -5,7 +5,7 @@
  */
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
-import { SwitchyardError, type ErrorCode } from '../domain/errors.js';
+import { StartupError, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 
 /** The command line is wrong: a bad flag value, a missing argument. Exit status 2. */
 export class UsageError extends Error {
@@ -28,6 +28,8 @@ export const EXIT = {
   ok: 0,
   jobFailed: 1,
   usage: 2,
+  /** The broker could not start (a port in use, a data directory or store it cannot use). */
+  startup: 9,
   /** A bug in switchyard, or an error it did not expect (EX_SOFTWARE). */
   internal: 70,
 } as const;
@@ -59,6 +61,7 @@ const meanings: Readonly<Record<number, string>> = {
   6: 'conflict, e.g. canceling a job that already ended',
   7: 'no worker could ever run the job (with reject_unmatchable)',
   8: 'the broker is frozen and rejects submissions',
+  9: 'the broker could not start: a port in use, a data dir or store it cannot use',
   70: 'internal error in the broker or in switchyard',
 };
 
@@ -94,6 +97,7 @@ export function describeFailure(err: unknown): {
   if (err instanceof UsageError) return { status: EXIT.usage, message: err.message };
   if (err instanceof ConfigError) return { status: EXIT.usage, message: err.message };
   if (err instanceof JobEndedError) return { status: EXIT.jobFailed, message: err.message };
+  if (err instanceof StartupError) return { status: EXIT.startup, message: err.message };
   if (err instanceof SwitchyardError) return { status: exitCodes[err.code], message: err.message };
   if (err instanceof Error) {
     return {

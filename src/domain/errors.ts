@@ -56,3 +56,16 @@ export const invalid = (message: string, details?: unknown): SwitchyardError =>
 
 export const notFound = (what: string, id: string): SwitchyardError =>
   new SwitchyardError('not_found', `${what} ${id} does not exist`);
+
+/**
+ * The broker could not start: a port in use, a data directory or database it cannot use, a
+ * store it cannot reach or a schema too new for it. Not a wire error (no code, no HTTP status):
+ * the message is one line that says what is wrong and what to do, and the CLI exits with a
+ * status of its own for it. `cause` keeps the error underneath.
+ */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}

@@ -30,6 +30,7 @@ import { Scheduler } from '../broker/scheduler.js';
 import { checkExposure } from '../config/exposure.js';
 import type { BrokerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../domain/clock.js';
+import { StartupError } from '../domain/errors.js';
 import { livenessWindow } from '../domain/liveness.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -65,7 +66,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   const problems = checkExposure(config);
-  if (problems.length > 0) throw new Error(problems.join('\n'));
+  if (problems.length > 0) throw new StartupError(problems.join('\n'));
 
   const store =
     options.store ??
@@ -74,7 +75,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }));
   if (store.capabilities.multiNode && config.queueManager === 'multi') {
     await store.close();
-    throw new Error(
+    throw new StartupError(
       'queue_manager: "multi" keeps each worker\'s queue in one node\'s memory, so it cannot be ' +
         `used with the shared ${store.capabilities.name} store; use "single" (the default)`,
     );
@@ -211,7 +212,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workers: [],
     });
 
-    const workersAddress = await endpoint.listen(config.workers.address, config.workers.port);
+    const workersAddress = await endpoint
+      .listen(config.workers.address, config.workers.port)
+      .catch((error: unknown) => {
+        throw listenError(error, 'workers', config);
+      });
     cleanups.push(() => endpoint.close());
 
     const api = await buildApi({
@@ -227,7 +232,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       isFrozen: () => frozen,
       cluster: () => clusterView(),
     });
-    await api.listen({ host: config.clients.address, port: config.clients.port });
+    await api
+      .listen({ host: config.clients.address, port: config.clients.port })
+      .catch((error: unknown) => {
+        throw listenError(error, 'clients', config);
+      });
     cleanups.push(() => api.close());
     // Before the API closes: requests waiting for jobs to end are answered with the job now.
     cleanups.push(async () => jobs.wakeWaiters());
@@ -304,20 +313,34 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     await committer.close().catch(() => undefined);
     await store.close().catch(() => undefined);
-    throw describeStartError(error, config);
+    throw error;
   }
 }
 
-function describeStartError(error: unknown, config: BrokerConfig): unknown {
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e && e.code === 'EADDRINUSE') {
-    const which = e.port === config.workers.port ? 'workers' : 'clients';
-    return new Error(
-      `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'} for ${which}: the port is in use (set --${which}-port)`,
-    );
+/** A listen that failed for a reason the operator can fix, as a StartupError; else as it is. */
+function listenError(error: unknown, which: 'clients' | 'workers', config: BrokerConfig): unknown {
+  const { address, port } = config[which];
+  const what = which === 'clients' ? 'the client API' : "the workers' endpoint";
+  const where = `cannot listen on ${address}:${port} for ${what}`;
+  switch ((error as NodeJS.ErrnoException | null)?.code) {
+    case 'EADDRINUSE':
+      return new StartupError(
+        `${where}: the port is in use (another broker?); stop what uses it, or choose another ` +
+          `port with --${which}-port`,
+        { cause: error },
+      );
+    case 'EACCES':
+      return new StartupError(
+        `${where}: permission denied (ports below 1024 need privileges); choose another port ` +
+          `with --${which}-port`,
+        { cause: error },
+      );
+    case 'EADDRNOTAVAIL':
+      return new StartupError(
+        `${where}: no such address on this machine; choose another with --${which}-address`,
+        { cause: error },
+      );
+    default:
+      return error;
   }
-  if (e && e.code === 'EADDRNOTAVAIL') {
-    return new Error(`cannot listen on ${e.address ?? '?'}: no such address on this machine`);
-  }
-  return error;
 }

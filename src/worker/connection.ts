@@ -7,7 +7,6 @@
  */
 import os from 'node:os';
 import WebSocket from 'ws';
-import type { Logger } from 'pino';
 import {
   decodeBrokerFrame,
   encodeFrame,
@@ -17,6 +16,7 @@ import {
   type Welcome,
   type WorkerMessage,
 } from '../protocol/worker.js';
+import type { Logger } from './logger.js';
 
 /** What a hello says, without its `type`. */
 export type HelloFields = Omit<Hello, 'type'>;

@@ -20,6 +20,7 @@ export {
   type Failure,
   type FailureOptions,
 } from './errors.js';
+export { warningsLogger, type LogFn, type Logger } from './logger.js';
 export {
   createShellHandler,
   parseShellPayload,

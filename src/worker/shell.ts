@@ -14,8 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { Logger } from 'pino';
 import { InfrastructureError, JobAborted, PermanentError, RetryableError } from './errors.js';
+import type { Logger } from './logger.js';
 import { TETHERED_STDIO, WRAPPER_SHELL, findExecutable, tetheredArgs } from './tether.js';
 import type { Handler, JobContext } from './worker.js';
 

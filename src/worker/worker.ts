@@ -8,7 +8,6 @@
  */
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { pino, type Logger } from 'pino';
 import { SwitchyardError, invalid, isErrorCode } from '../domain/errors.js';
 import type { Labels } from '../domain/job.js';
 import {
@@ -21,6 +20,7 @@ import {
 } from '../protocol/worker.js';
 import { BrokerConnection, type DisconnectInfo, type HelloFields } from './connection.js';
 import { HandlerError, JobAborted, failureOf, type Failure } from './errors.js';
+import { warningsLogger, type Logger } from './logger.js';
 
 export type { DisconnectInfo } from './connection.js';
 
@@ -69,6 +69,7 @@ export interface WorkerOptions {
   token?: string;
   /** Job type → handler; the types this worker announces. */
   handlers: Record<string, Handler>;
+  /** A pino logger, or anything with its debug/info/warn/error/child; default: warnings and errors to stderr. */
   logger?: Logger;
   /** How long `drain()` waits for running jobs by default; 30 s. */
   drainTimeoutMs?: number;
@@ -172,7 +173,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.prefetch = prefetch;
     this.token = options.token;
     this.handlers = new Map(Object.entries(options.handlers));
-    this.log = (options.logger ?? pino({ level: 'silent' })).child({ worker: this.name });
+    this.log = (options.logger ?? warningsLogger()).child({ worker: this.name });
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.connection = new BrokerConnection({
       urls,

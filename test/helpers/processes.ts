@@ -15,17 +15,21 @@ export class Proc {
   readonly child: ChildProcess;
   readonly lines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Started as the leader of a process group of its own: `stop` kills the whole group. */
+  readonly group: boolean;
   private waiters: Array<() => void> = [];
 
   constructor(
     command: string,
     args: readonly string[],
-    options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+    options: { env?: NodeJS.ProcessEnv; cwd?: string; group?: boolean } = {},
   ) {
+    this.group = options.group ?? false;
     this.child = spawn(command, args, {
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.group,
     });
     running.add(this);
     this.exited = new Promise((resolve) => {
@@ -88,8 +92,15 @@ export class Proc {
     if (this.alive) this.child.kill(signal);
   }
 
-  /** Kills and waits for the exit. */
+  /** Kills (with its group, if it leads one) and waits for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.group && this.alive) {
+      try {
+        process.kill(-this.pid, signal);
+      } catch {
+        // The group is gone already.
+      }
+    }
     this.kill(signal);
     await this.exited;
   }

@@ -156,7 +156,7 @@ describe('a file system turning read-only under a running broker', () => {
 });
 
 describe('a read-only file system at start-up', () => {
-  it('makes the broker exit 4 naming it, and it starts with its jobs once writable', async () => {
+  it('makes the broker exit 9 naming it, and it starts with its jobs once writable', async () => {
     const tmpfs = mountTmpfs('8m');
     disk = tmpfs;
     const dataDir = join(tmpfs.dir, 'data');
@@ -167,10 +167,11 @@ describe('a read-only file system at start-up', () => {
 
     tmpfs.remount('ro');
     const refused = await runCli(['broker', ...brokerArgs(dataDir)]);
-    expect(refused.code).toBe(4);
-    expect(refused.stderr).toContain(
+    expect(refused.code).toBe(9);
+    expect(refused.stderr).toBe(
       `switchyard: the store cannot open ${join(dataDir, 'switchyard.db')}: ` +
-        'the file system is read-only (SQLITE_CANTOPEN)',
+        'the file system is read-only (SQLITE_CANTOPEN); fix the storage, or choose another ' +
+        'data directory (--data-dir)\n',
     );
 
     tmpfs.remount('rw');

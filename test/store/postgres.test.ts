@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StartupError } from '../../src/domain/errors.js';
 import { openStore } from '../../src/store/open.js';
-import { clientConfig, lockKey, parseLocation } from '../../src/store/postgres/connection.js';
+import { clientConfig, lockKey } from '../../src/store/postgres/connection.js';
+import { parseLocation } from '../../src/store/postgres/location.js';
 import { claimSql } from '../../src/store/postgres/jobs-claim.js';
 import { promoteSql } from '../../src/store/postgres/jobs-enqueue.js';
 import { nextRunSql } from '../../src/store/postgres/jobs-read.js';
@@ -540,8 +542,10 @@ describe('openStore with a PostgreSQL URL', () => {
     const error = await openStore('postgresql://u:secret@127.0.0.1:1/sy', dir).catch(
       (e: unknown) => e,
     );
+    // Opening the store is starting the broker: a StartupError that says what to do (exit 9).
+    expect(error).toBeInstanceOf(StartupError);
     expect((error as Error).message).toMatch(
-      /^the store cannot open postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/sy .*: the database server refused the connection \(ECONNREFUSED\)$/,
+      /^cannot open the PostgreSQL store postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/sy .*: the server refused the connection; check that PostgreSQL runs there/,
     );
     expect((error as Error).message).not.toContain('secret');
   });

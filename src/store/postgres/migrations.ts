@@ -14,6 +14,7 @@
  * is `json`, which keeps the client's text exactly as sent; JSON the store edits in place
  * (attributes, attempts) and small structured values are `jsonb`.
  */
+import { StartupError } from '../../domain/errors.js';
 import { lockKey, type Queryable } from './connection.js';
 
 /** One step of the schema. */
@@ -166,8 +167,8 @@ export const migrations: readonly Migration[] = [
 /** The schema version this code writes and understands. */
 export const latestVersion: number = migrations[migrations.length - 1]?.version ?? 0;
 
-/** Thrown when the schema was written by a newer Switchyard. */
-export class SchemaTooNewError extends Error {
+/** Thrown when the schema was written by a newer Switchyard: the broker cannot start on it. */
+export class SchemaTooNewError extends StartupError {
   constructor(
     readonly location: string,
     readonly found: number,

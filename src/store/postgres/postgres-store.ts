@@ -33,14 +33,7 @@ import type {
   WorkerRecord,
 } from '../store.js';
 import { isStoreUnavailable } from '../faults.js';
-import {
-  channelName,
-  clientConfig,
-  lockKey,
-  parseLocation,
-  type Location,
-  type Queryable,
-} from './connection.js';
+import { channelName, clientConfig, lockKey, type Queryable } from './connection.js';
 import {
   jobCounts,
   jobGet,
@@ -52,6 +45,7 @@ import {
   jobQueuedRefs,
 } from './jobs-read.js';
 import { postgresStoreError } from './faults.js';
+import { parseLocation, type Location } from './location.js';
 import { migrate } from './migrations.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { Session } from './session.js';

@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { StartupError } from '../../domain/errors.js';
 
 /** A connection that prepares each distinct SQL text once. */
 export class Conn {
@@ -65,7 +66,10 @@ export function openWriter(path: string, durable: boolean): Conn {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
-      throw new Error(`cannot use WAL journal mode on ${path} (got ${String(mode)})`);
+      throw new StartupError(
+        `cannot use WAL journal mode on ${path} (got ${String(mode)}); choose a data directory ` +
+          'on a local file system (--data-dir)',
+      );
     }
     db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');

@@ -12,6 +12,7 @@
  * (it would parse every payload once more on the hot path).
  */
 import type { Database } from 'better-sqlite3';
+import { StartupError } from '../../domain/errors.js';
 
 /** One step of the schema. */
 export interface Migration {
@@ -176,8 +177,8 @@ export const migrations: readonly Migration[] = [
 /** The schema version this code writes and understands. */
 export const latestVersion: number = migrations[migrations.length - 1]?.version ?? 0;
 
-/** Thrown when the database was written by a newer Switchyard. */
-export class SchemaTooNewError extends Error {
+/** Thrown when the database was written by a newer Switchyard: the broker cannot start on it. */
+export class SchemaTooNewError extends StartupError {
   constructor(
     readonly path: string,
     readonly found: number,

@@ -8,7 +8,12 @@ import {
   UsageError,
 } from '../../../src/cli/errors.js';
 import { ConfigError } from '../../../src/config/load.js';
-import { errorCodes, SwitchyardError, type ErrorCode } from '../../../src/domain/errors.js';
+import {
+  errorCodes,
+  StartupError,
+  SwitchyardError,
+  type ErrorCode,
+} from '../../../src/domain/errors.js';
 
 describe('exit codes', () => {
   it('map every SwitchyardError code', () => {
@@ -47,6 +52,14 @@ describe('exit codes', () => {
     });
   });
 
+  it('a broker that could not start exits 9 with its one line, no stack', () => {
+    const error = new StartupError('the port is in use; choose another', { cause: new Error('x') });
+    expect(describeFailure(error)).toEqual({
+      status: 9,
+      message: 'the port is in use; choose another',
+    });
+  });
+
   it('commander errors exit 2 without a second message; help and version exit 0', () => {
     expect(describeFailure(new CommanderError(1, 'commander.unknownOption', 'x'))).toEqual({
       status: 2,
@@ -66,7 +79,7 @@ describe('exit codes', () => {
 
   it('are all documented in the help text', () => {
     const help = exitStatusHelp();
-    for (const status of [0, 1, 2, 3, 4, 5, 6, 7, 8, 70]) {
+    for (const status of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 70]) {
       expect(help).toMatch(new RegExp(`^  ${status} +\\S`, 'm'));
     }
     for (const code of Object.keys(errorCodes)) expect(help).toContain(code);

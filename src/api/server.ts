@@ -50,6 +50,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     forceCloseConnections: true,
     ajv: undefined,
   });
+  if (ctx.onRoute !== undefined) app.addHook('onRoute', ctx.onRoute);
 
   // Bodies are checked strictly (an unknown or mistyped field is a 400 that names it); query
   // strings and path parameters arrive as text and are coerced.

@@ -1,4 +1,5 @@
 /** What the routes need from the broker; built once at start-up and passed in. */
+import type { RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
@@ -29,4 +30,6 @@ export interface ApiContext {
   events: EventBus;
   isFrozen(): boolean;
   cluster(): Promise<ClusterState>;
+  /** Told of every route as it is added (tests: the routes the OpenAPI document must describe). */
+  onRoute?: (route: RouteOptions) => void;
 }

@@ -13,6 +13,7 @@ import { API_PREFIX, ErrorBody, JobBody, SubmitJob } from '../protocol/api.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
+import { openapiOptions } from './openapi.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
@@ -49,6 +50,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     forceCloseConnections: true,
     ajv: undefined,
   });
+  if (ctx.onRoute !== undefined) app.addHook('onRoute', ctx.onRoute);
 
   // Bodies are checked strictly (an unknown or mistyped field is a 400 that names it); query
   // strings and path parameters arrive as text and are coerced.
@@ -139,24 +141,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(SubmitJob);
   app.addSchema(JobBody);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Switchyard',
-        version: ctx.version,
-        description:
-          'A job broker: clients submit jobs over this API; workers connect over WebSocket and run them.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      },
-      security: authOn ? [{ bearer: [] }] : [],
-    },
-    refResolver: {
-      buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`),
-    },
-  });
+  await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
 
   await app.register(jobRoutes(ctx));
   await app.register(systemRoutes(ctx));

@@ -9,7 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
-import type { ClusterState } from '../api/context.js';
+import type { ApiContext, ClusterState } from '../api/context.js';
 import { ClusterLink } from '../broker/cluster.js';
 import { Committer } from '../broker/committer.js';
 import { Completion } from '../broker/complete.js';
@@ -42,6 +42,8 @@ export interface BrokerOptions {
   clock?: Clock;
   /** A store to use instead of opening `config.store` (tests); the broker closes it. */
   store?: Store;
+  /** Told of every route of the client API as it is added (tests). */
+  onApiRoute?: ApiContext['onRoute'];
 }
 
 export interface RunningBroker {
@@ -231,6 +233,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       events,
       isFrozen: () => frozen,
       cluster: () => clusterView(),
+      onRoute: options.onApiRoute,
     });
     await api
       .listen({ host: config.clients.address, port: config.clients.port })

@@ -65,8 +65,22 @@ export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {
           description:
             'Each event has the name job:created, job:state, job:progress, job:log, job:attribute, worker:up, worker:down or backend:error, and JSON data (job ids as strings). With several nodes, the events of every node.',
           tags: ['events'],
+          operationId: 'streamEvents',
           querystring: EventQuery,
-          produces: ['text/event-stream'],
+          response: {
+            200: {
+              description: 'The stream, open until the client goes away (HEAD: its headers only)',
+              content: {
+                'text/event-stream': {
+                  schema: Type.String({
+                    description:
+                      'Events as `event: <name>` and `data: <JSON>` lines, each ended by a blank ' +
+                      'line; comment lines (`:`) keep the connection alive',
+                  }),
+                },
+              },
+            },
+          },
         },
       },
       (request, reply) => {

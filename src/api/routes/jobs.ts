@@ -17,15 +17,14 @@ import {
 } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
 import { logText, readLogPage } from '../logs.js';
+import { errorResponses, responseBody } from '../openapi.js';
 import { jobView } from '../views.js';
 
-const errors = {
-  400: Type.Ref('Error'),
-  404: Type.Ref('Error'),
-  /** `frozen` (submissions only) or `store_unavailable` (with Retry-After): every route here. */
-  503: Type.Ref('Error'),
-};
-const JobRef = Type.Ref('Job');
+/** What a submission's 503 means: frozen, or the store could not write the jobs. */
+const submitUnavailable =
+  '`frozen`: the broker is frozen and takes no jobs; or `store_unavailable`: the store cannot ' +
+  'write them (a full disk, a database that is down), `details.fault` names the fault and ' +
+  'Retry-After says when to try again';
 
 export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
@@ -38,13 +37,11 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             'Answers 201 once the job is committed to disk; 503 `store_unavailable` (with ' +
             'Retry-After) when the store cannot write it (a full disk, say).',
           tags: ['jobs'],
+          operationId: 'submitJob',
           body: Type.Ref('SubmitJob'),
           response: {
-            201: JobRef,
-            400: errors[400],
-            413: Type.Ref('Error'),
-            422: Type.Ref('Error'),
-            503: errors[503],
+            201: Type.Ref('Job', { description: 'The job, committed' }),
+            ...errorResponses([422, 503], { 503: submitUnavailable }),
           },
         },
       },
@@ -59,14 +56,17 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
       {
         schema: {
           summary: 'Submit many jobs in one commit',
+          description:
+            'All or none: a 4xx or 503 about one job (named as `jobs[i]`) refuses the whole batch.',
           tags: ['jobs'],
+          operationId: 'submitJobs',
           body: SubmitBatch,
           response: {
-            201: Type.Object({ jobs: Type.Array(JobRef) }),
-            400: errors[400],
-            413: Type.Ref('Error'),
-            422: Type.Ref('Error'),
-            503: errors[503],
+            201: Type.Object(
+              { jobs: Type.Array(Type.Ref('Job')) },
+              { description: 'The jobs, committed, in the order given' },
+            ),
+            ...errorResponses([422, 503], { 503: submitUnavailable }),
           },
         },
       },
@@ -89,8 +89,12 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           description:
             'Newest first by default; pass `nextCursor` back as `cursor` for the next page.',
           tags: ['jobs'],
+          operationId: 'listJobs',
           querystring: JobListQuery,
-          response: { 200: JobList, 400: errors[400], 503: errors[503] },
+          response: {
+            200: responseBody('A page of jobs', JobList),
+            ...errorResponses([503]),
+          },
         },
       },
       async (request) => {
@@ -122,9 +126,13 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             'With `wait`, a long poll: answers when the job ends or the time is up, whichever ' +
             'comes first.',
           tags: ['jobs'],
+          operationId: 'getJob',
           params: JobIdParams,
           querystring: JobGetQuery,
-          response: { 200: JobRef, 400: errors[400], 404: errors[404], 503: errors[503] },
+          response: {
+            200: Type.Ref('Job', { description: 'The job (with `wait`: once ended, or as it is)' }),
+            ...errorResponses([404, 503]),
+          },
         },
       },
       async (request, reply) => {
@@ -153,9 +161,23 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             'how much was dropped and after which entry. Pages hold at most `limit` entries and ' +
             'about 1 MiB; `format=text` streams all of it as plain text instead.',
           tags: ['jobs'],
+          operationId: 'getJobLogs',
           params: JobIdParams,
           querystring: LogQuery,
-          response: { 200: LogList, 400: errors[400], 404: errors[404], 503: errors[503] },
+          response: {
+            200: {
+              description: 'A page of output, or with `format=text` all of it as plain text',
+              content: {
+                'application/json': { schema: LogList },
+                'text/plain': {
+                  schema: Type.String({
+                    description: 'The output kept, in order, with a line where output was dropped',
+                  }),
+                },
+              },
+            },
+            ...errorResponses([404, 503]),
+          },
         },
       },
       async (request, reply) => {
@@ -185,13 +207,11 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           description:
             'A queued or scheduled job ends at once; a running one ends and its worker gets the kill signal. 409 if the job already ended.',
           tags: ['jobs'],
+          operationId: 'cancelJob',
           params: JobIdParams,
           response: {
-            200: JobRef,
-            400: errors[400],
-            404: errors[404],
-            409: Type.Ref('Error'),
-            503: errors[503],
+            200: Type.Ref('Job', { description: 'The job, canceled' }),
+            ...errorResponses([404, 409, 503]),
           },
         },
       },

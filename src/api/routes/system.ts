@@ -1,8 +1,8 @@
 /** Workers, stats and health. */
 import type { FastifyPluginAsync } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { API_PREFIX, ClusterBody, HealthBody, StatsBody, WorkerList } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
+import { errorResponses, responseBody } from '../openapi.js';
 import { clusterView, workerView } from '../views.js';
 
 export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
@@ -13,7 +13,8 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'Connected workers (and those disconnected but not yet dead)',
           tags: ['workers'],
-          response: { 200: WorkerList },
+          operationId: 'listWorkers',
+          response: { 200: responseBody('The workers this node knows', WorkerList) },
         },
       },
       async () => ({ workers: ctx.sessions.list().map(workerView) }),
@@ -25,7 +26,11 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'Runtime statistics: workers, slots, jobs by state, frozen',
           tags: ['system'],
-          response: { 200: StatsBody, 503: Type.Ref('Error') },
+          operationId: 'getStats',
+          response: {
+            200: responseBody('The statistics of this node', StatsBody),
+            ...errorResponses([503]),
+          },
         },
       },
       async () => {
@@ -54,7 +59,11 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'The broker nodes sharing this store, their workers, and the leader',
           tags: ['system'],
-          response: { 200: ClusterBody, 503: Type.Ref('Error') },
+          operationId: 'getCluster',
+          response: {
+            200: responseBody('The nodes and the leader', ClusterBody),
+            ...errorResponses([503]),
+          },
         },
       },
       async () => clusterView(await ctx.cluster()),
@@ -67,7 +76,8 @@ export function systemRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'Liveness of the broker',
           tags: ['system'],
-          response: { 200: HealthBody },
+          operationId: 'getHealth',
+          response: { 200: responseBody('The broker is up', HealthBody) },
         },
       },
       async () => ({ status: 'ok' as const, version: ctx.version }),

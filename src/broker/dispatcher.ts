@@ -33,6 +33,8 @@ export class Dispatcher {
   private readonly avoid = new Map<number, { needsId: number; workerId: string }>();
   /** multi: each worker's own queue, and the jobs no connected worker matched. */
   private readonly own = new Map<WorkerSession, QueuedRef[]>();
+  /** multi: whose own queue each bound job waits in. */
+  private readonly bound = new Map<number, WorkerSession>();
   private unbound: QueuedRef[] = [];
   private roundRobin = 0;
   private bindNext = 0;
@@ -89,9 +91,15 @@ export class Dispatcher {
     if (this.mode === 'multi') {
       const orphans = this.own.get(session) ?? [];
       this.own.delete(session);
+      for (const job of orphans) this.bound.delete(job.id);
       this.rebind(orphans);
     }
     this.wake();
+  }
+
+  /** multi: the worker whose own queue a queued job waits in, if it was bound to one. */
+  boundTo(jobId: number): WorkerSession | undefined {
+    return this.bound.get(jobId);
   }
 
   /** New queued jobs of these needs (inserted, re-queued, promoted or released) in this batch. */
@@ -234,6 +242,7 @@ export class Dispatcher {
     const queue = this.own.get(session);
     if (!queue || queue.length === 0) return [];
     const picked = queue.splice(0, limit);
+    for (const job of picked) this.bound.delete(job.id);
     const jobs = await tx.jobClaimIds(
       picked.map((r) => r.id),
       { workerId: session.id, workerName: session.name, nodeId: this.nodeId, now },
@@ -272,6 +281,7 @@ export class Dispatcher {
       const i = queue.findIndex((r) => r.id === jobId);
       if (i >= 0) {
         queue.splice(i, 1);
+        this.bound.delete(jobId);
         return;
       }
     }
@@ -287,6 +297,7 @@ export class Dispatcher {
       }
       const session = candidates[this.bindNext++ % candidates.length]!;
       insertByPriority(this.own.get(session)!, job);
+      this.bound.set(job.id, session);
     }
   }
 }

@@ -179,6 +179,13 @@ export class JobService {
   /** Why a queued job is not running, for people reading it. */
   reason(job: JobRecord): string | undefined {
     if (job.state !== 'queued') return undefined;
+    // multi: the job waits for the one worker whose own queue it was given, whoever is free.
+    const owner = this.deps.dispatcher.boundTo(job.id);
+    if (owner !== undefined) {
+      return owner.available
+        ? 'about to be dispatched'
+        : `waiting in the queue of worker ${owner.name} (queue_manager multi), which has no free slot`;
+    }
     const { matching, free } = this.deps.workersFor(job);
     if (matching === 0) return `no worker matches (needs ${describeNeeds(job)})`;
     if (free === 0) return `waiting for a free slot on one of ${matching} matching worker(s)`;

@@ -242,7 +242,7 @@ export function buildProgram(ctx: CliContext): Command {
       )
       .option('--queue <queue>', 'only jobs of this queue')
       .option('--type <type>', 'only jobs of this type')
-      .option('--worker <worker>', 'only jobs of this worker')
+      .option('--worker <worker>', 'only jobs run by this worker (its name or its id)')
       .option('--limit <n>', 'jobs per page, 1 to 1000 (default 100)')
       .option('--all', 'all matching jobs, following every page')
       .option('--json', 'one JSON object per job and line')

@@ -205,7 +205,12 @@ export const JobListQuery = Type.Object(
     ),
     queue: Type.Optional(Name('Only jobs of this queue')),
     type: Type.Optional(Name('Only jobs of this type')),
-    worker: Type.Optional(Type.String({ maxLength: 100, description: 'Only jobs of this worker' })),
+    worker: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'Only jobs run (or being run) by this worker: its id or its name',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     cursor: Type.Optional(
       Type.String({

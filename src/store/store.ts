@@ -105,7 +105,8 @@ export interface JobQuery {
   states?: readonly JobState[];
   queue?: string;
   type?: string;
-  workerId?: string;
+  /** Jobs run (or being run) by the worker with this id or this name. */
+  worker?: string;
   /** Exclusive: ids after (asc) or before (desc) this one. */
   cursor?: number;
   order: 'asc' | 'desc';

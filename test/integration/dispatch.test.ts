@@ -209,6 +209,32 @@ describe('ordering and assignment', () => {
   });
 });
 
+describe('why a queued job waits', () => {
+  it('names the busy worker whose own queue a job waits in (multi), or the slots (single)', async () => {
+    for (const queueManager of ['single', 'multi'] as const) {
+      const base = await broker({ queueManager });
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      await worker({ name: 'busy', slots: 1, handlers: { t: async () => held } });
+      const first = await submit(base, { type: 't' });
+      await waitJob(base, first.id, (j) => j.state === 'running');
+      const second = await submit(base, { type: 't' });
+      const reason = (await getJob(base, second.id)).reason;
+      expect(reason).toBe(
+        queueManager === 'multi'
+          ? 'waiting in the queue of worker busy (queue_manager multi), which has no free slot'
+          : 'waiting for a free slot on one of 1 matching worker(s)',
+      );
+      release();
+      await waitJob(base, second.id);
+      await Promise.all(workers.map((w) => w.close()));
+      workers = [];
+      await tb!.close();
+      tb = undefined;
+    }
+  });
+});
+
 describe('outcomes', () => {
   it('retries a retryable failure with back-off until maxAttempts, then fails, recording every attempt', async () => {
     const base = await broker({ retry: { baseMs: 100, factor: 2, maxMs: 10_000, jitter: 0 } });

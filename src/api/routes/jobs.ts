@@ -104,7 +104,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           ...(q.state ? { states: q.state.split(',') as JobState[] } : {}),
           ...(q.queue ? { queue: q.queue } : {}),
           ...(q.type ? { type: q.type } : {}),
-          ...(q.worker ? { workerId: q.worker } : {}),
+          ...(q.worker ? { worker: q.worker } : {}),
           ...(q.cursor ? { cursor: Number(q.cursor) } : {}),
           order: q.order ?? 'desc',
           limit,

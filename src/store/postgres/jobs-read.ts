@@ -47,7 +47,10 @@ function listQuery(q: JobQuery, states: readonly JobState[] | undefined, limit: 
   if (states !== undefined) add('state = ANY(?::text[])', states);
   if (q.queue !== undefined) add('queue = ?', q.queue);
   if (q.type !== undefined) add('type = ?', q.type);
-  if (q.workerId !== undefined) add('worker_id = ?', q.workerId);
+  if (q.worker !== undefined) {
+    params.push(q.worker);
+    where.push(`(worker_id = $${params.length} OR worker_name = $${params.length})`);
+  }
   const desc = q.order === 'desc';
   if (q.cursor !== undefined) add(desc ? 'id < ?' : 'id > ?', q.cursor);
   params.push(limit);

@@ -46,7 +46,7 @@ function listSql(q: JobQuery, byState: boolean): string {
   if (byState) where.push('state = ?');
   if (q.queue !== undefined) where.push('queue = ?');
   if (q.type !== undefined) where.push('type = ?');
-  if (q.workerId !== undefined) where.push('worker_id = ?');
+  if (q.worker !== undefined) where.push('(worker_id = ? OR worker_name = ?)');
   const desc = q.order === 'desc';
   if (q.cursor !== undefined) where.push(desc ? 'id < ?' : 'id > ?');
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
@@ -58,7 +58,7 @@ function listRows(c: Conn, q: JobQuery, state: JobState | undefined, limit: numb
   if (state !== undefined) params.push(state);
   if (q.queue !== undefined) params.push(q.queue);
   if (q.type !== undefined) params.push(q.type);
-  if (q.workerId !== undefined) params.push(q.workerId);
+  if (q.worker !== undefined) params.push(q.worker, q.worker);
   if (q.cursor !== undefined) params.push(q.cursor);
   params.push(limit);
   return c.stmt(listSql(q, state !== undefined)).all(...params) as JobRow[];

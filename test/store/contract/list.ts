@@ -80,8 +80,12 @@ export function describeList(factory: StoreFactory): void {
       await expectIds({ states: [] }, () => false);
       await expectIds({ queue: 'qb' }, (id) => ids.indexOf(id) % 2 === 1 || id === ids[11]);
       await expectIds({ type: 'ta', states: ['running'] }, (id) => id === ids[10]);
-      await expectIds({ workerId: 'w2' }, (id) => id === ids[10]);
-      await expectIds({ workerId: 'w1' }, (id) => id === ids[11]);
+      // A worker by its id or by its name.
+      await expectIds({ worker: 'w2' }, (id) => id === ids[10]);
+      await expectIds({ worker: 'w1' }, (id) => id === ids[11]);
+      await expectIds({ worker: 'beta' }, (id) => id === ids[10]);
+      await expectIds({ worker: 'alpha' }, (id) => id === ids[11]);
+      await expectIds({ worker: 'nobody' }, () => false);
       await expectIds({ queue: 'qa', type: 'tb' }, () => false);
     });
 

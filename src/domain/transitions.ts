@@ -71,8 +71,18 @@ export function checked(change: StateChange): StateChange {
   return change;
 }
 
-/** Whether a change ends the job (its end time is set; leaving an end clears it). */
-export const ends = (change: StateChange): boolean => isTerminal(change.to);
+/**
+ * The transitions the stores make in bulk by SQL of their own instead of by a plan: a claim
+ * (queued → running, many jobs per statement) and a promotion of due jobs (scheduled →
+ * queued). Checked against the table when this module loads, so that the table is the
+ * authority for them too.
+ */
+function bulk<F extends JobState, T extends JobState>(from: F, to: T): { from: F; to: T } {
+  if (!canTransition(from, to)) throw new TransitionError(from, to);
+  return { from, to };
+}
+export const CLAIM = bulk('queued', 'running');
+export const PROMOTE = bulk('scheduled', 'queued');
 
 /** How a worker (or the broker, for a lost worker) says an attempt ended. */
 export type Outcome =

@@ -216,7 +216,9 @@ export class Registration {
     for (const [jobId, held] of s.held) {
       if (listed.get(jobId) !== held.job.attempt) lost.push(held);
     }
-    const toAdopt = [...listed].filter(([jobId, attempt]) => !s.holds(jobId, attempt));
+    // Every job it names is adopted again, those this node holds for it too: the worker may
+    // have been on another node meanwhile, which then leads the job (its row names that node).
+    const toAdopt = [...listed];
     const lostError: JobError = {
       code: 'worker_lost',
       message: `worker ${s.name} came back without the job`,
@@ -262,7 +264,9 @@ export class Registration {
       });
       ctx.afterCommit(() => {
         for (const h of lost) s.held.delete(h.job.id);
-        for (const job of adopted) s.held.set(job.id, { job, stopping: false });
+        for (const id of abandoned) s.held.delete(id);
+        for (const job of adopted)
+          s.held.set(job.id, { job, stopping: s.held.get(job.id)?.stopping ?? false });
       });
       return { adopted, abandoned };
     });

@@ -9,6 +9,7 @@ import type { Clock, Timer } from '../../domain/clock.js';
 import type { JobError } from '../../domain/job.js';
 import { livenessWindow, type LivenessSettings } from '../../domain/liveness.js';
 import { canRun, type Needs } from '../../domain/matching.js';
+import { CLAIM } from '../../domain/transitions.js';
 import type { AssignedJob } from '../../protocol/worker.js';
 import type { RunningJob } from '../../store/store.js';
 import type { Committer } from '../committer.js';
@@ -119,8 +120,8 @@ export class Sessions {
       if (announce)
         this.deps.events.emit('job:state', {
           id: job.id,
-          from: 'queued',
-          to: 'running',
+          from: CLAIM.from,
+          to: CLAIM.to,
           attempt: job.attempt,
           workerId: session.id,
           error: null,

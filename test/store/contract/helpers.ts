@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import type { Attempt, AttemptOutcome, JobError, JobRecord } from '../../../src/domain/job.js';
+import { attemptRecord } from '../../../src/domain/transitions.js';
 import type {
   ClaimParams,
   ClaimResult,
@@ -128,15 +129,7 @@ export function attemptOf(
   finishedAt: number,
   error: JobError | null = null,
 ): Attempt {
-  return {
-    attempt: job.attempt,
-    workerId: job.workerId,
-    workerName: job.workerName,
-    startedAt: job.startedAt,
-    finishedAt,
-    outcome,
-    error,
-  };
+  return attemptRecord(job, finishedAt, outcome, error);
 }
 
 /** The states an attempt's end may leave its job in. */

@@ -3,27 +3,21 @@
  * its timers. A broker given a clock that moves only when told shows that, without sleeping
  * through any of those times: a worker silent for an hour of that clock is dead at once.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { ManualClock } from '../../src/domain/clock.js';
-import { startBroker, type RunningBroker } from '../../src/main/index.js';
-import {
-  decodeBrokerFrame,
-  PROTOCOL_VERSION,
-  type BrokerMessage,
-} from '../../src/protocol/worker.js';
-import { testConfig, testLogger } from '../helpers/broker.js';
-import { getJob, submit, until } from '../helpers/http.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import { startBroker, type RunningBroker } from '../../src/main/index.js';
+import { testConfig, testLogger } from '../helpers/broker.js';
+import { getJob, submit, until } from '../helpers/http.js';
+import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 let broker: RunningBroker | undefined;
 let dir: string | undefined;
-const sockets: WebSocket[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.terminate();
+  await closeRawWorkers();
   await broker?.close();
   broker = undefined;
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -39,41 +33,21 @@ async function start(clock: ManualClock): Promise<RunningBroker> {
   return broker;
 }
 
-/** A raw worker: its messages, as they come. */
-async function rawWorker(url: string): Promise<{ ws: WebSocket; messages: BrokerMessage[] }> {
-  const ws = new WebSocket(url);
-  sockets.push(ws);
-  const messages: BrokerMessage[] = [];
-  ws.on('message', (data) => {
-    const d = decodeBrokerFrame(data.toString());
-    if (d.ok) messages.push(...d.messages);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { ws, messages };
+/** A worker registered with the broker, of type `t`. */
+async function registered(b: RunningBroker): Promise<RawWorker> {
+  const w = await RawWorker.open(b.workersUrl);
+  w.hello();
+  await w.next('welcome');
+  return w;
 }
-
-const hello = {
-  type: 'hello',
-  name: 'w',
-  labels: {},
-  types: ['t'],
-  queues: ['default'],
-  slots: 1,
-  version: PROTOCOL_VERSION,
-};
 
 describe('a broker on a manual clock', () => {
   it('declares a silent worker dead when its clock says an hour passed, not before', async () => {
     const clock = new ManualClock(T0);
     const b = await start(clock);
-    const w = await rawWorker(b.workersUrl);
-    w.ws.send(JSON.stringify(hello));
-    await until(() => w.messages.some((m) => m.type === 'welcome'));
+    const w = await registered(b);
     const job = await submit(b.clientsUrl, { type: 't' });
-    await until(() => w.messages.some((m) => m.type === 'assign'));
+    await w.next('assign');
     // The liveness window is 60 s × 60 = an hour of this clock.
     clock.advance(59 * 60_000);
     await new Promise((r) => setTimeout(r, 100));
@@ -90,9 +64,7 @@ describe('a broker on a manual clock', () => {
   it('runs a job delayed by an hour when the clock gets there', async () => {
     const clock = new ManualClock(T0);
     const b = await start(clock);
-    const w = await rawWorker(b.workersUrl);
-    w.ws.send(JSON.stringify(hello));
-    await until(() => w.messages.some((m) => m.type === 'welcome'));
+    const w = await registered(b);
     const runAt = new Date(T0 + 3_600_000).toISOString();
     const job = await submit(b.clientsUrl, { type: 't', runAt });
     expect(job.state).toBe('scheduled');
@@ -100,18 +72,16 @@ describe('a broker on a manual clock', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(w.messages.some((m) => m.type === 'assign')).toBe(false);
     clock.advance(1_000);
-    await until(() => w.messages.some((m) => m.type === 'assign' && m.job.id === job.id));
+    expect((await w.next('assign')).job.id).toBe(job.id);
   });
 
   it('closes a connection that says no hello within the hello timeout of its clock', async () => {
     const clock = new ManualClock(T0);
     const b = await start(clock);
-    const w = await rawWorker(b.workersUrl);
-    const closed = new Promise<number>((resolve) => w.ws.once('close', (code) => resolve(code)));
+    const w = await RawWorker.open(b.workersUrl);
     clock.advance(10_001);
-    expect(await closed).toBe(1008);
-    expect(w.messages).toEqual([
-      expect.objectContaining({ type: 'error', code: 'hello_timeout', fatal: true }),
-    ]);
+    expect(await w.next('error')).toMatchObject({ code: 'hello_timeout', fatal: true });
+    await until(() => w.closed !== null);
+    expect(w.closed?.code).toBe(1008);
   });
 });

@@ -3,81 +3,16 @@
  * re-registration, refused results, liveness, and the separation of tokens.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import {
-  decodeBrokerFrame,
-  PROTOCOL_VERSION,
-  type BrokerMessage,
-} from '../../src/protocol/worker.js';
 import { startTestBroker, type ConfigOverrides, type TestBroker } from '../helpers/broker.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
+import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 
 let tb: TestBroker | undefined;
-const sockets: RawWorker[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) await s.close();
+  await closeRawWorkers();
   await tb?.close();
   tb = undefined;
 });
-
-class RawWorker {
-  readonly messages: BrokerMessage[] = [];
-  closed: { code: number; reason: string } | null = null;
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const d = decodeBrokerFrame(data.toString());
-      if (d.ok) this.messages.push(...d.messages);
-    });
-    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-  static async open(url: string): Promise<RawWorker> {
-    const ws = new WebSocket(url);
-    const w = new RawWorker(ws);
-    sockets.push(w);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return w;
-  }
-  send(...messages: object[]): void {
-    this.ws.send(JSON.stringify(messages.length === 1 ? messages[0] : messages));
-  }
-  hello(over: Record<string, unknown> = {}): void {
-    this.send({
-      type: 'hello',
-      name: 'raw',
-      labels: { env: ['c'] },
-      types: ['t'],
-      queues: ['default'],
-      slots: 1,
-      version: PROTOCOL_VERSION,
-      ...over,
-    });
-  }
-  async next<T extends BrokerMessage['type']>(
-    type: T,
-    timeoutMs = 5000,
-  ): Promise<Extract<BrokerMessage, { type: T }>> {
-    let seen = 0;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex((m, k) => k >= seen && m.type === type);
-      if (i >= 0) return this.messages.splice(i, 1)[0] as Extract<BrokerMessage, { type: T }>;
-      seen = 0;
-      if (Date.now() > deadline)
-        throw new Error(`no ${type}; got ${JSON.stringify(this.messages)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  async close(): Promise<void> {
-    if (this.ws.readyState === this.ws.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      this.ws.once('close', () => resolve());
-      this.ws.terminate();
-    });
-  }
-}
 
 async function broker(over: ConfigOverrides = {}) {
   tb = await startTestBroker(over);

@@ -58,6 +58,13 @@ export interface OutputPlan<T> {
 
 export const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
+/** The UTF-8 bytes of a code point (a lone surrogate, written as U+FFFD, takes 3). */
+const utf8Width = (code: number): number =>
+  code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+
+/** UTF-16 units of the code point at `i`. */
+const units = (code: number): number => (code >= 0x10000 ? 2 : 1);
+
 /**
  * The first part of `text` that fits in `bytes` bytes of UTF-8, and the rest; never cutting a
  * character (a surrogate pair stays whole).
@@ -69,10 +76,10 @@ export function splitAtBytes(text: string, bytes: number): [string, string] {
   let i = 0;
   while (i < text.length) {
     const code = text.codePointAt(i)!;
-    const width = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    const width = utf8Width(code);
     if (used + width > bytes) break;
     used += width;
-    i += code >= 0x10000 ? 2 : 1;
+    i += units(code);
   }
   return [text.slice(0, i), text.slice(i)];
 }
@@ -89,8 +96,8 @@ function trimFront(text: string, bytes: number): string {
   let i = 0;
   while (i < text.length && dropped < bytes) {
     const code = text.codePointAt(i)!;
-    dropped += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-    i += code >= 0x10000 ? 2 : 1;
+    dropped += utf8Width(code);
+    i += units(code);
   }
   return text.slice(i);
 }

@@ -47,7 +47,7 @@ const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
   scheduled: ['queued', 'held', 'canceled'],
   queued: ['running', 'held', 'canceled'],
   running: ['succeeded', 'failed', 'scheduled', 'queued', 'held', 'canceled'],
-  held: ['queued', 'scheduled', 'canceled'],
+  held: ['queued', 'waiting', 'scheduled', 'canceled'],
   succeeded: [],
   failed: ['queued'],
   canceled: ['queued'],
@@ -106,6 +106,41 @@ export type Requirements = Record<string, string>;
 /** Label name → the values a worker has for it (a worker may have several per label). */
 export type Labels = Record<string, string[]>;
 
+/** A job's own back-off for retryable failures (times in ms). */
+export interface Backoff {
+  type: 'exponential' | 'fixed';
+  delayMs: number;
+  maxDelayMs: number;
+  jitter: number;
+}
+
+/** Deduplication of submissions by key (Desaster's timed requeue blacklist). */
+export interface Uniqueness {
+  key: string;
+  /** A job with the key submitted, started or ended this recently is a duplicate; null: any age. */
+  forMs: number | null;
+  /** Only while the existing job is in one of these states; null: any state. */
+  while: JobState[] | null;
+}
+
+/**
+ * What a job asked for beyond the defaults: kept together (one column, absent for most jobs),
+ * so that a job using none of it costs nothing to store or to load.
+ */
+export interface JobOptions {
+  backoff?: Backoff;
+  silenceTimeoutMs?: number;
+  unique?: Uniqueness;
+}
+
+/** Why and by whom a held job is held. */
+export interface HoldInfo {
+  reason: string;
+  /** `submission` (submitted held), `token:<hash>` (a client), `local` (no tokens configured). */
+  by: string;
+  at: number;
+}
+
 /** A job as the store holds it. Times are milliseconds since the epoch. */
 export interface JobRecord {
   id: number;
@@ -139,6 +174,12 @@ export interface JobRecord {
   result: unknown;
   error: JobError | null;
   attempts: Attempt[];
+  /** Attempts that do not count against maxAttempts: stopped by a hold, or before a retry by hand. */
+  uncounted: number;
+  options: JobOptions | null;
+  hold: HoldInfo | null;
+  /** A failed job's group in the failed queue (src/domain/error-groups.ts). */
+  errorGroup: string | null;
   /** Bytes of output dropped between the head and the tail that are kept. */
   outputDropped: number;
   /** The log seq after which the dropped output was (0: before the first), or null. */

@@ -4,14 +4,27 @@
  * After the n-th failed attempt (n ≥ 1) the job waits
  *     delay = min(maxMs, baseMs · factor^(n−1)) · (1 + jitter · (2·r − 1)),   r ∈ [0, 1)
  * so with the defaults (base 1 s, factor 2, max 1 h, jitter 0.2) the waits are about
- * 1 s, 2 s, 4 s, 8 s … each within ±20 %, never more than 1 h 12 min.
+ * 1 s, 2 s, 4 s, 8 s … each within ±20 %, never more than 1 h 12 min. A job may bring its own
+ * (`backoff` at submission).
  */
+import type { Backoff } from './job.js';
+
 export interface RetryPolicy {
   baseMs: number;
   factor: number;
   maxMs: number;
   /** Fraction of the delay, 0..1, by which it is spread up or down at random. */
   jitter: number;
+}
+
+/** A job's own back-off as a policy: fixed is exponential with factor 1. */
+export function backoffPolicy(backoff: Backoff): RetryPolicy {
+  return {
+    baseMs: backoff.delayMs,
+    factor: backoff.type === 'fixed' ? 1 : 2,
+    maxMs: backoff.maxDelayMs,
+    jitter: backoff.jitter,
+  };
 }
 
 export const defaultRetryPolicy: RetryPolicy = {

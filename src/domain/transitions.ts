@@ -5,15 +5,18 @@
  * operation (`jobSetStateIfMany`: "set the state to Y where it is still X"). Rules live here;
  * the stores only apply plans.
  */
+import { errorGroupOf } from './error-groups.js';
 import {
   canTransition,
   isTerminal,
   type Attempt,
   type AttemptOutcome,
+  type HoldInfo,
   type JobError,
+  type JobOptions,
   type JobState,
 } from './job.js';
-import { decideFailure, decideLoss, type RetryPolicy } from './retry.js';
+import { backoffPolicy, decideFailure, decideLoss, type RetryPolicy } from './retry.js';
 
 /** Who runs a job's current attempt: what a change of a running job must still find. */
 export interface Lease {
@@ -29,6 +32,9 @@ export interface LeasedJob extends Lease {
   startedAt: number;
   maxAttempts: number;
   requestFailures: number;
+  /** Attempts that do not count against maxAttempts (held, or before a retry by hand). */
+  uncounted: number;
+  options: JobOptions | null;
 }
 
 /**
@@ -52,6 +58,11 @@ export interface StateChange {
   requestFailures?: number;
   /** Appended to the job's attempts: the end of its running attempt. */
   record?: Attempt;
+  /** Set when the job is held, cleared (null) when it leaves `held`. */
+  hold?: HoldInfo | null;
+  uncounted?: number;
+  /** A failed job's group in the failed queue; null clears it. */
+  errorGroup?: string | null;
 }
 
 /** Thrown for a plan the transition table forbids: a bug in the broker, never a client error. */
@@ -143,6 +154,7 @@ export function planEnd(job: LeasedJob, outcome: Outcome, policy: EndPolicy): St
       record: attemptRecord(job, policy.now, outcomeOfAttempt, attemptError),
     };
     if (runAt !== undefined) planned.runAt = runAt;
+    if (to === 'failed' && error !== null) planned.errorGroup = errorGroupOf(error);
     return checked(planned);
   };
 
@@ -191,14 +203,16 @@ export function planEnd(job: LeasedJob, outcome: Outcome, policy: EndPolicy): St
     );
   }
 
-  // Runs lost to the infrastructure are bounded by max_request_failures, not by maxAttempts.
-  const counted = job.attempt - job.requestFailures;
+  // Runs lost to the infrastructure are bounded by max_request_failures, not by maxAttempts;
+  // runs stopped by a hold, and those before a retry by hand, do not count either.
+  const counted = job.attempt - job.requestFailures - job.uncounted;
+  const backoff = job.options?.backoff;
   const decision = decideFailure({
     now: policy.now,
     attempt: counted,
     maxAttempts: job.maxAttempts,
     retryable: outcome.retryable,
-    policy: policy.retry,
+    policy: backoff === undefined ? policy.retry : backoffPolicy(backoff),
     ...(policy.random ? { random: policy.random } : {}),
   });
   const result = outcome.result ?? null;
@@ -234,6 +248,9 @@ export interface JobStateView {
   startedAt: number | null;
   maxAttempts: number;
   requestFailures: number;
+  uncounted: number;
+  options: JobOptions | null;
+  runAt: number;
 }
 
 /** The running job's lease, as planning needs it; undefined unless it runs. */
@@ -250,6 +267,8 @@ export function leaseOf(job: JobStateView): LeasedJob | undefined {
     startedAt: job.startedAt,
     maxAttempts: job.maxAttempts,
     requestFailures: job.requestFailures,
+    uncounted: job.uncounted,
+    options: job.options,
   };
 }
 
@@ -266,4 +285,111 @@ export function planCancel(job: JobStateView, now: number): StateChange | null {
     change.record = attemptRecord(lease, now, 'canceled', null);
   }
   return checked(change);
+}
+
+/**
+ * Holding a job that has not ended (HTCondor's condor_hold): a waiting one stays out of
+ * dispatch; a running one's attempt is recorded as held, does not count against maxAttempts,
+ * and its process is stopped by whoever runs it. Null for a job already held or ended.
+ */
+export function planHold(job: JobStateView, hold: HoldInfo, now: number): StateChange | null {
+  if (isTerminal(job.state) || job.state === 'held') return null;
+  const change: StateChange = { id: job.id, from: job.state, to: 'held', now, hold };
+  const lease = leaseOf(job);
+  if (lease !== undefined) {
+    change.lease = lease;
+    change.record = attemptRecord(lease, now, 'held', null);
+    change.uncounted = job.uncounted + 1;
+  }
+  return checked(change);
+}
+
+/**
+ * Releasing a held job: back to the queue now, or to `waiting` while it still has dependencies
+ * that have not succeeded. Null for a job that is not held.
+ */
+export function planRelease(
+  job: JobStateView,
+  now: number,
+  dependenciesPending: boolean,
+): StateChange | null {
+  if (job.state !== 'held') return null;
+  return checked({
+    id: job.id,
+    from: 'held',
+    to: dependenciesPending ? 'waiting' : 'queued',
+    now,
+    runAt: now,
+    hold: null,
+  });
+}
+
+/**
+ * Retrying an ended job by hand: it gets all its attempts again (the earlier ones stop
+ * counting) and a clean error; it waits for pending dependencies first. Null for a job that
+ * cannot be retried (it has not ended, or it succeeded).
+ */
+export function planRetry(
+  job: JobStateView,
+  now: number,
+  dependenciesPending: boolean,
+): StateChange | null {
+  if (job.state !== 'failed' && job.state !== 'canceled') return null;
+  return checked({
+    id: job.id,
+    from: job.state,
+    to: dependenciesPending ? 'waiting' : 'queued',
+    now,
+    runAt: now,
+    result: null,
+    error: null,
+    errorGroup: null,
+    requestFailures: 0,
+    uncounted: job.attempt,
+  });
+}
+
+/** A scheduled job (delayed, or backing off) runs now. Null for one that is not scheduled. */
+export function planRunNow(job: JobStateView, now: number): StateChange | null {
+  if (job.state !== 'scheduled') return null;
+  return checked({ id: job.id, from: 'scheduled', to: 'queued', now, runAt: now });
+}
+
+/** What a waiting job's dependencies are: each one's id and state. */
+export interface DependencyState {
+  id: number;
+  state: JobState;
+}
+
+/**
+ * A waiting job once a dependency ended: queued (or scheduled, before its run time) when all
+ * succeeded; canceled, naming the dependency, when one failed or was canceled; otherwise it
+ * keeps waiting (null).
+ */
+export function planDependencies(
+  job: { id: number; state: JobState; runAt: number },
+  dependencies: readonly DependencyState[],
+  now: number,
+): StateChange | null {
+  if (job.state !== 'waiting') return null;
+  const broken = dependencies.find((d) => d.state === 'failed' || d.state === 'canceled');
+  if (broken !== undefined) {
+    return checked({
+      id: job.id,
+      from: 'waiting',
+      to: 'canceled',
+      now,
+      error: {
+        code: 'dependency_failed',
+        message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
+        details: { dependency: String(broken.id), state: broken.state },
+      },
+    });
+  }
+  if (!dependencies.every((d) => d.state === 'succeeded')) return null;
+  return checked(
+    job.runAt > now
+      ? { id: job.id, from: 'waiting', to: 'scheduled', now }
+      : { id: job.id, from: 'waiting', to: 'queued', now, runAt: now },
+  );
 }

@@ -12,8 +12,15 @@
  * to disk where the implementation promises it) when its promise resolves, or none of it is.
  * Reads see committed state only.
  */
-import type { JobRecord, JobState, Labels, Progress } from '../domain/job.js';
-import type { StateChange } from '../domain/transitions.js';
+import type {
+  HoldInfo,
+  JobOptions,
+  JobRecord,
+  JobState,
+  Labels,
+  Progress,
+} from '../domain/job.js';
+import type { DependencyState, StateChange } from '../domain/transitions.js';
 
 export type { StateChange } from '../domain/transitions.js';
 
@@ -48,10 +55,19 @@ export interface NewJob {
   timeoutMs: number | null;
   killSignal: string;
   killGraceMs: number;
-  /** `queued`, or `scheduled` when runAt is in the future, or `held`/`waiting`. */
-  state: Extract<JobState, 'queued' | 'scheduled' | 'held' | 'waiting'>;
+  /**
+   * `queued`, or `scheduled` when runAt is in the future, or `held`/`waiting`; `canceled` for a
+   * job whose dependency had already failed when it was submitted (with `error`).
+   */
+  state: Extract<JobState, 'queued' | 'scheduled' | 'held' | 'waiting' | 'canceled'>;
   runAt: number;
   createdAt: number;
+  /** What the job asked for beyond the defaults (null for most jobs). */
+  options: JobOptions | null;
+  /** For a job submitted held. */
+  hold: HoldInfo | null;
+  /** For a job submitted canceled (see `state`). */
+  error?: { code: string; message: string; details?: unknown } | null;
 }
 
 /** What the broker keeps in memory of a job a worker runs: enough to assign it and decide its end. */
@@ -73,6 +89,8 @@ export interface RunningJob {
   workerId: string;
   workerName: string;
   nodeId: string;
+  uncounted: number;
+  options: JobOptions | null;
 }
 
 export interface ClaimParams {
@@ -101,12 +119,32 @@ export interface ClaimResult {
   exhausted: number[];
 }
 
-export interface JobQuery {
+/** Which jobs: every field present narrows the set; none is every job. */
+export interface JobSelector {
+  /** An empty list matches no job. */
   states?: readonly JobState[];
   queue?: string;
   type?: string;
   /** Jobs run (or being run) by the worker with this id or this name. */
   worker?: string;
+  /** Failed jobs of this error group (src/domain/error-groups.ts). */
+  group?: string;
+  /** Submitted at or after / before (ms). */
+  createdAfter?: number;
+  createdBefore?: number;
+  /** Ended at or after / before (ms); jobs that have not ended never match. */
+  finishedAfter?: number;
+  finishedBefore?: number;
+  /**
+   * Text found, ignoring ASCII case, in the id (exactly, when it is a number), the type, or the
+   * JSON of the payload, the meta or the error.
+   */
+  search?: string;
+  /** Jobs with this attribute (and, when `value` is given, this value). */
+  attribute?: { key: string; value?: string };
+}
+
+export interface JobQuery extends JobSelector {
   /** Exclusive: ids after (asc) or before (desc) this one. */
   cursor?: number;
   order: 'asc' | 'desc';
@@ -169,6 +207,49 @@ export interface NodeRecord {
 
 export type JobCounts = Record<JobState, number>;
 
+/** A change of a job that is not a change of state: its priority or its queue (new needs). */
+export interface JobReplan {
+  id: number;
+  /** Applied only if the job is still in this state (never `running` or ended). */
+  from: JobState;
+  priority?: number;
+  /** With `queue`: the needs of the job in its new queue. */
+  queue?: string;
+  needsId?: number;
+  now: number;
+}
+
+/** A waiting job that depends on some of the jobs asked about, with all its dependencies. */
+export interface Dependent {
+  id: number;
+  state: JobState;
+  needsId: number;
+  priority: number;
+  runAt: number;
+  dependencies: DependencyState[];
+}
+
+/** The job holding a uniqueness key, as deduplication needs to judge it. */
+export interface UniqueHolder {
+  jobId: number;
+  state: JobState;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** The holder's own rule (as it was submitted). */
+  forMs: number | null;
+  while: JobState[] | null;
+}
+
+/** One group of the failed queue. */
+export interface FailedGroupRow {
+  /** The queue, the type, or the error group. */
+  key: string;
+  count: number;
+  /** The newest failed job of the group. */
+  newestId: number;
+}
+
 /**
  * What nodes sharing a store tell each other: `wake` (queued jobs of some needs appeared; the
  * payload lists needs ids), `event` (events for subscribers on every node) and `control` (a
@@ -223,6 +304,41 @@ export interface StoreTx {
   jobAdopt(params: AdoptParams): Promise<RunningJob | undefined>;
   /** Moves due `scheduled` jobs to `queued` (earliest run time first); returns them. */
   jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }>;
+  /**
+   * Changes priorities and queues of jobs that wait (conditional on their state, as
+   * jobSetStateIfMany); returns per change whether it applied.
+   */
+  jobReplan(changes: readonly JobReplan[]): Promise<boolean[]>;
+  /**
+   * Deletes jobs with their logs, dependency links and the uniqueness keys they hold; returns
+   * how many existed.
+   */
+  jobDelete(ids: readonly number[]): Promise<number>;
+  /**
+   * Deletes up to `limit` jobs in `state` (an ended one) that ended before `finishedBefore`,
+   * oldest first, as jobDelete does; returns their ids.
+   */
+  jobPurge(state: JobState, finishedBefore: number, limit: number): Promise<number[]>;
+  /** Records that each `jobId` waits for `dependsOn`. */
+  jobDependenciesAdd(links: ReadonlyArray<{ jobId: number; dependsOn: number }>): Promise<void>;
+  /**
+   * The jobs in state `waiting` that depend on any of `ids`, each with the states of all of
+   * its dependencies (a deleted dependency counts as canceled).
+   */
+  jobDependents(ids: readonly number[]): Promise<Dependent[]>;
+  /**
+   * Takes the uniqueness key for this transaction: with several nodes, concurrent takers of one
+   * key wait for each other until commit. Returns the job holding it (null: none, or the holder
+   * was deleted); the caller then judges and either answers with the holder or gives the key to
+   * its new job with `uniqueSet`.
+   */
+  uniqueTake(key: string): Promise<UniqueHolder | null>;
+  /** Gives the key (taken in this transaction) to `jobId`, with its rule. */
+  uniqueSet(
+    key: string,
+    jobId: number,
+    rule: { forMs: number | null; while: JobState[] | null },
+  ): Promise<void>;
   /** Appends output; returns the seqs given, in order. Their jobs must exist. */
   jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]>;
   /**
@@ -264,6 +380,17 @@ export interface Store {
 
   jobGet(id: number): Promise<JobRecord | undefined>;
   jobList(query: JobQuery): Promise<JobRecord[]>;
+  /** Ids of the jobs the selector matches, ascending, after `afterId`: actions walk them in chunks. */
+  jobSelectIds(selector: JobSelector, afterId: number, limit: number): Promise<number[]>;
+  /** How many jobs the selector matches. */
+  jobCount(selector: JobSelector): Promise<number>;
+  /** A job's dependencies with their states, and the ids of the jobs that depend on it. */
+  jobDependencyView(id: number): Promise<{ dependencies: DependencyState[]; dependents: number[] }>;
+  /** The failed queue grouped by queue, type or error group: largest groups first. */
+  failedGroups(
+    by: 'queue' | 'type' | 'error',
+    limit: number,
+  ): Promise<{ total: number; groups: FailedGroupRow[] }>;
   jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]>;
   jobCounts(): Promise<JobCounts>;
   /** The earliest run time among scheduled jobs, or null. */

@@ -29,6 +29,8 @@ export interface ApiContext {
   sessions: Sessions;
   events: EventBus;
   isFrozen(): boolean;
+  /** Freezes or unfreezes every node (stored); resolves with the new setting once committed. */
+  setFrozen(frozen: boolean): Promise<boolean>;
   cluster(): Promise<ClusterState>;
   /** Told of every route as it is added (tests: the routes the OpenAPI document must describe). */
   onRoute?: (route: RouteOptions) => void;

@@ -15,6 +15,7 @@ import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
 import { openapiOptions } from './openapi.js';
 import { eventRoutes } from './routes/events.js';
+import { actionRoutes } from './routes/actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
 import type { ApiContext } from './context.js';
@@ -144,6 +145,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
 
   await app.register(jobRoutes(ctx));
+  await app.register(actionRoutes(ctx));
   await app.register(systemRoutes(ctx));
   await app.register(eventRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());

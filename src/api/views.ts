@@ -2,7 +2,7 @@
  * Store records → the API's JSON shapes (src/protocol/api.ts). One place, so that the REST
  * answers, the SDK and the dashboard agree.
  */
-import type { JobRecord } from '../domain/job.js';
+import type { JobRecord, JobState } from '../domain/job.js';
 import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
 import type { ClusterState } from './context.js';
 import type { LogEntry } from '../store/store.js';
@@ -22,8 +22,13 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 
 export function jobView(
   job: JobRecord,
-  extra?: { reason?: string; deduplicated?: boolean },
+  extra?: {
+    reason?: string;
+    deduplicated?: boolean;
+    links?: { dependencies: Array<{ id: number; state: JobState }>; dependents: number[] };
+  },
 ): JobBody {
+  const options = job.options;
   return {
     id: String(job.id),
     type: job.type,
@@ -66,6 +71,34 @@ export function jobView(
       outcome: a.outcome,
       error: a.error,
     })),
+    backoff:
+      options?.backoff === undefined
+        ? null
+        : {
+            type: options.backoff.type,
+            delay: options.backoff.delayMs / 1000,
+            maxDelay: options.backoff.maxDelayMs / 1000,
+            jitter: options.backoff.jitter,
+          },
+    silenceTimeout:
+      options?.silenceTimeoutMs === undefined ? null : options.silenceTimeoutMs / 1000,
+    unique:
+      options?.unique === undefined
+        ? null
+        : {
+            key: options.unique.key,
+            ...(options.unique.forMs === null ? {} : { for: options.unique.forMs / 1000 }),
+            ...(options.unique.while === null ? {} : { while: options.unique.while }),
+          },
+    hold:
+      job.hold === null ? null : { reason: job.hold.reason, by: job.hold.by, at: iso(job.hold.at) },
+    errorGroup: job.errorGroup,
+    ...(extra?.links !== undefined
+      ? {
+          dependencies: extra.links.dependencies.map((d) => ({ id: String(d.id), state: d.state })),
+          dependents: extra.links.dependents.map(String),
+        }
+      : {}),
     ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
     ...(extra?.deduplicated !== undefined ? { deduplicated: extra.deduplicated } : {}),
   };

@@ -13,12 +13,13 @@ import type { JobRecord, JobState } from '../domain/job.js';
 import type { RetryPolicy } from '../domain/retry.js';
 import {
   planCancel,
+  planDependencies,
   planEnd,
   type EndPolicy,
   type Outcome,
   type StateChange,
 } from '../domain/transitions.js';
-import type { QueuedRef, RunningJob, StoreTx } from '../store/store.js';
+import type { Dependent, QueuedRef, RunningJob, StoreTx } from '../store/store.js';
 import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -45,11 +46,21 @@ export interface Ending {
   outcome: Outcome;
 }
 
-/** What cancelling one job found: its state before, and the job after (unchanged if it had ended). */
-export interface Canceled {
+/**
+ * What a change of one job by hand found: its state before, and the job after (unchanged when
+ * the plan did not apply to it).
+ */
+export interface Changed {
   before: JobState;
   job: JobRecord;
+  changed: boolean;
 }
+
+/** Plans a change of one job as it is now (null: it does not apply to the job). */
+export type Planner = (job: JobRecord) => StateChange | null;
+
+/** A kept alias: cancelling was the first change by hand. */
+export type Canceled = Changed;
 
 export class Completion {
   constructor(private readonly deps: CompletionDeps) {}
@@ -87,12 +98,64 @@ export class Completion {
     }
     // Jobs going back to the queue are dispatchable in this very commit.
     if (requeued.length > 0) dispatcher.queued(requeued);
+    const ended: number[] = [];
+    for (let i = 0; i < changes.length; i++) {
+      const to = changes[i]!.to;
+      if (applied[i] && (to === 'succeeded' || to === 'failed')) ended.push(changes[i]!.id);
+    }
     ctx.afterCommit(() => {
       for (let i = 0; i < changes.length; i++) {
         if (applied[i]) this.announce(changes[i]!, endings[i]!.job);
       }
     });
+    await this.settle(tx, ctx, ended);
     return applied;
+  }
+
+  /**
+   * The jobs waiting for jobs that just ended (or were deleted), in the same commit as the end:
+   * queued once all their dependencies succeeded, canceled (naming the dependency) when one
+   * failed or was canceled — which in turn settles the jobs waiting for them.
+   */
+  async settle(tx: StoreTx, ctx: BatchContext, endedIds: readonly number[]): Promise<void> {
+    let ids = endedIds;
+    while (ids.length > 0) {
+      const dependents = await tx.jobDependents(ids);
+      ids = await this.settleWaiting(tx, ctx, dependents);
+    }
+  }
+
+  /** Plans and applies what waiting jobs' dependencies mean now; returns the ones canceled. */
+  private async settleWaiting(
+    tx: StoreTx,
+    ctx: BatchContext,
+    dependents: readonly Dependent[],
+  ): Promise<number[]> {
+    if (dependents.length === 0) return [];
+    const now = this.deps.clock.now();
+    const changes: StateChange[] = [];
+    const byId = new Map<number, Dependent>();
+    for (const d of dependents) {
+      const change = planDependencies(d, d.dependencies, now);
+      if (change !== null && !byId.has(d.id)) {
+        changes.push(change);
+        byId.set(d.id, d);
+      }
+    }
+    const applied = await tx.jobSetStateIfMany(changes);
+    const queued: QueuedRef[] = [];
+    const canceled: number[] = [];
+    changes.forEach((change, i) => {
+      if (!applied[i]) return;
+      const d = byId.get(change.id)!;
+      if (change.to === 'queued')
+        queued.push({ id: d.id, needsId: d.needsId, priority: d.priority });
+      if (change.to === 'canceled') canceled.push(d.id);
+      if (change.to === 'scheduled') change.runAt = d.runAt;
+      ctx.afterCommit(() => this.announce(change, { attempt: 0, workerId: null }));
+    });
+    if (queued.length > 0) this.deps.dispatcher.queued(queued);
+    return canceled;
   }
 
   /**
@@ -100,22 +163,39 @@ export class Completion {
    * node whose worker runs it is told to stop it (its late result then no longer applies).
    * Returns what was found per id; unknown ids are left out.
    */
-  async cancel(
+  cancel(tx: StoreTx, ctx: BatchContext, ids: readonly number[]): Promise<Map<number, Changed>> {
+    const now = this.deps.clock.now();
+    return this.change(tx, ctx, ids, (job) => planCancel(job, now));
+  }
+
+  /**
+   * Changes jobs by hand (cancel, hold, release, retry, run now), each as `plan` says for the
+   * job as it is now (its row locked until the commit with several nodes). A running job that
+   * leaves `running` is stopped wherever it runs; jobs entering the queue are dispatchable in
+   * this commit; jobs ending settle their dependents. Unknown ids are left out of the answer.
+   */
+  async change(
     tx: StoreTx,
     ctx: BatchContext,
     ids: readonly number[],
-  ): Promise<Map<number, Canceled>> {
-    const now = this.deps.clock.now();
+    plan: Planner,
+  ): Promise<Map<number, Changed>> {
     const found = await tx.jobGetForUpdate(ids);
-    const out = new Map<number, Canceled>();
+    const out = new Map<number, Changed>();
     const changes: StateChange[] = [];
+    const jobs = new Map<number, JobRecord>();
     for (const job of found) {
-      const change = planCancel(job, now);
-      if (change === null) out.set(job.id, { before: job.state, job });
-      else changes.push(change);
+      const change = plan(job);
+      if (change === null) out.set(job.id, { before: job.state, job, changed: false });
+      else {
+        changes.push(change);
+        jobs.set(job.id, job);
+      }
     }
     const applied = await tx.jobSetStateIfMany(changes);
     const changed = changes.filter((_, i) => applied[i]);
+    const queued: QueuedRef[] = [];
+    const ended: number[] = [];
     for (const change of changed) {
       const lease = change.lease;
       if (lease !== undefined) {
@@ -123,16 +203,23 @@ export class Completion {
           kind: 'stop',
           jobId: change.id,
           attempt: lease.attempt,
-          reason: 'canceled',
+          reason: change.to === 'held' ? 'held' : 'canceled',
         });
       }
+      const job = jobs.get(change.id)!;
+      if (change.to === 'queued') {
+        queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
+      }
+      if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
     }
     const byId = new Map(changed.map((c) => [c.id, c]));
     for (const job of await tx.jobGetForUpdate([...byId.keys()])) {
       const change = byId.get(job.id)!;
-      out.set(job.id, { before: change.from, job });
+      out.set(job.id, { before: change.from, job, changed: true });
       ctx.afterCommit(() => this.announce(change, job));
     }
+    if (queued.length > 0) this.deps.dispatcher.queued(queued);
+    await this.settle(tx, ctx, ended);
     return out;
   }
 

@@ -25,6 +25,8 @@ export interface BrokerEvents {
   'job:attribute': [{ id: number; attempt: number; key: string; value: string }];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
+  /** The broker was frozen or unfrozen (every node follows). */
+  'broker:frozen': [{ frozen: boolean }];
   /** Something went wrong in the backend that an operator should see (ReCodEx's backend error). */
   'backend:error': [{ message: string; details?: unknown }];
 }
@@ -38,6 +40,7 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'job:attribute',
   'worker:up',
   'worker:down',
+  'broker:frozen',
   'backend:error',
 ];
 

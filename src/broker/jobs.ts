@@ -2,19 +2,62 @@
  * Client-facing job operations: submit (one or a batch, one commit), cancel, and the reasons a
  * queued job gives for waiting. Answers only after the change is committed.
  */
-import { SwitchyardError, notFound } from '../domain/errors.js';
-import { isTerminal, type JobRecord, type JobState } from '../domain/job.js';
+import { SwitchyardError, invalid, notFound } from '../domain/errors.js';
+import { isTerminal, type HoldInfo, type JobRecord, type JobState } from '../domain/job.js';
+import { planCancel, planHold, planRelease, planRetry, planRunNow } from '../domain/transitions.js';
+import { isDuplicate } from '../domain/uniqueness.js';
+import { errorLabel } from '../domain/error-groups.js';
+
+/** One group of the failed queue, with its newest job. */
+export interface FailedGroup {
+  key: string;
+  label: string;
+  count: number;
+  newest: JobRecord;
+}
 import { describeNeeds, type Needs } from '../domain/matching.js';
 import type { Clock, Timer } from '../domain/clock.js';
 import { MAX_JOB_WAIT_S, type SubmitJob } from '../protocol/api.js';
-import type { Store } from '../store/store.js';
-import type { Committer } from './committer.js';
-import type { Completion } from './complete.js';
+import type { JobSelector, Store, StoreTx } from '../store/store.js';
+import type { BatchContext, Committer } from './committer.js';
+import type { Changed, Completion } from './complete.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
 import type { NeedsRegistry } from './needs.js';
 import type { Scheduler } from './scheduler.js';
-import { insertedRecord, prepareJob } from './submission.js';
+import { insertedRecord, prepareJob, type PreparedJob } from './submission.js';
+
+/** One answer of a submission: the job, and whether it is an existing one (a duplicate). */
+export interface Submitted {
+  job: JobRecord;
+  deduplicated: boolean;
+}
+
+/** An action on one job or on many (contract: POST /jobs/actions). */
+export type Action =
+  | { kind: 'cancel' }
+  | { kind: 'hold'; hold: Omit<HoldInfo, 'at'> }
+  | { kind: 'release' }
+  | { kind: 'retry' }
+  | { kind: 'run-now' }
+  | { kind: 'delete' }
+  | { kind: 'priority'; priority: number }
+  | { kind: 'move'; queue: string };
+
+/** What a filtered action walks per commit: small enough that dispatch goes on in between. */
+export const ACTION_CHUNK = 500;
+
+/** States an action may change (the rest are counted as matched, not changed). */
+const actionStates: Record<Action['kind'], readonly JobState[]> = {
+  cancel: ['waiting', 'scheduled', 'queued', 'running', 'held'],
+  hold: ['scheduled', 'queued', 'running'],
+  release: ['held'],
+  retry: ['failed', 'canceled'],
+  'run-now': ['scheduled'],
+  delete: ['waiting', 'scheduled', 'queued', 'running', 'held', 'succeeded', 'failed', 'canceled'],
+  priority: ['waiting', 'scheduled', 'queued', 'held'],
+  move: ['waiting', 'scheduled', 'queued', 'held'],
+};
 
 export interface JobServiceDeps {
   store: Store;
@@ -47,11 +90,13 @@ export class JobService {
 
   constructor(private readonly deps: JobServiceDeps) {}
 
-  async submit(inputs: readonly SubmitJob[], batch: boolean): Promise<JobRecord[]> {
+  async submit(inputs: readonly SubmitJob[], batch: boolean): Promise<Submitted[]> {
     const { committer, needs, dispatcher, scheduler, events, clock } = this.deps;
     if (this.deps.isFrozen()) throw new SwitchyardError('frozen', 'The broker is frozen.');
     const now = clock.now();
-    const prepared = inputs.map((input, i) => prepareJob(input, now, batch ? `jobs[${i}].` : ''));
+    const prepared = inputs.map((input, i) =>
+      prepareJob(input, now, batch ? `jobs[${i}].` : '', batch ? i : null),
+    );
     if (this.deps.rejectUnmatchable) {
       prepared.forEach((p, i) => {
         if (!needs.anyMatch(p)) {
@@ -63,18 +108,24 @@ export class JobService {
         }
       });
     }
+    // Uniqueness and dependencies look at other jobs, one submission after the other.
+    const linked = prepared.some((p) => p.options?.unique !== undefined || p.dependsOn);
     return committer.run(async (tx, ctx) => {
       for (const p of prepared) p.needsId = needs.known(p) ?? (await needs.resolve(tx, p));
-      const ids = await tx.jobInsertMany(prepared);
-      const records = ids.map((id, i) => insertedRecord(id, prepared[i]!));
+      const answers = linked
+        ? await this.insertLinked(tx, prepared, batch)
+        : (await tx.jobInsertMany(prepared)).map((id, i) => ({
+            job: insertedRecord(id, prepared[i]!),
+            deduplicated: false,
+          }));
       const queued = [];
       let nextRun: number | null = null;
-      for (let i = 0; i < prepared.length; i++) {
-        const row = prepared[i]!;
-        if (row.state === 'queued')
-          queued.push({ id: ids[i]!, needsId: row.needsId, priority: row.priority });
-        else if (row.state === 'scheduled' && (nextRun === null || row.runAt < nextRun))
-          nextRun = row.runAt;
+      for (const { job, deduplicated } of answers) {
+        if (deduplicated) continue;
+        if (job.state === 'queued')
+          queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
+        else if (job.state === 'scheduled' && (nextRun === null || job.runAt < nextRun))
+          nextRun = job.runAt;
       }
       if (queued.length > 0) dispatcher.queued(queued);
       ctx.afterCommit(() => {
@@ -82,7 +133,8 @@ export class JobService {
         // Jobs dispatched in this very commit are answered as running.
         const claimed = claimedInBatch(ctx);
         const announce = events.wants('job:created');
-        for (const r of records) {
+        for (const { job: r, deduplicated } of answers) {
+          if (deduplicated) continue;
           if (announce)
             events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
           const run = claimed?.get(r.id);
@@ -95,8 +147,90 @@ export class JobService {
           }
         }
       });
-      return records;
+      return answers;
     });
+  }
+
+  /**
+   * Inserts jobs that are unique or depend on others, in order: a key already held answers with
+   * its holder; dependencies (ids, or positions of earlier jobs of the batch) must exist, and
+   * decide the state: waiting while one has not succeeded, canceled if one failed or was
+   * canceled. Runs of plain jobs between them are inserted together.
+   */
+  private async insertLinked(
+    tx: StoreTx,
+    prepared: readonly PreparedJob[],
+    batch: boolean,
+  ): Promise<Submitted[]> {
+    const now = this.deps.clock.now();
+    const answers: Submitted[] = new Array<Submitted>(prepared.length);
+    let plain: number[] = [];
+    const flush = async (): Promise<void> => {
+      if (plain.length === 0) return;
+      const ids = await tx.jobInsertMany(plain.map((i) => prepared[i]!));
+      plain.forEach((at, k) => {
+        answers[at] = { job: insertedRecord(ids[k]!, prepared[at]!), deduplicated: false };
+      });
+      plain = [];
+    };
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!;
+      const unique = p.options?.unique;
+      if (unique === undefined && p.dependsOn === undefined) {
+        plain.push(i);
+        continue;
+      }
+      await flush();
+      const where = batch ? `jobs[${i}].` : '';
+      if (unique !== undefined) {
+        const holder = await tx.uniqueTake(unique.key);
+        if (holder !== null && isDuplicate(holder, now)) {
+          const [job] = await tx.jobGetForUpdate([holder.jobId]);
+          if (job !== undefined) {
+            answers[i] = { job, deduplicated: true };
+            continue;
+          }
+        }
+      }
+      let dependsOn: number[] = [];
+      if (p.dependsOn !== undefined) {
+        dependsOn = [
+          ...new Set(p.dependsOn.map((d) => ('id' in d ? d.id : answers[d.position]!.job.id))),
+        ];
+        const found = new Map((await tx.jobGetForUpdate(dependsOn)).map((j) => [j.id, j]));
+        const missing = dependsOn.find((id) => !found.has(id));
+        if (missing !== undefined) {
+          throw invalid(`${where}dependsOn: job ${missing} does not exist`);
+        }
+        const broken = dependsOn
+          .map((id) => found.get(id)!)
+          .find((j) => j.state === 'failed' || j.state === 'canceled');
+        if (broken !== undefined) {
+          p.state = 'canceled';
+          p.hold = null;
+          p.error = {
+            code: 'dependency_failed',
+            message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
+            details: { dependency: String(broken.id), state: broken.state },
+          };
+        } else if (
+          p.state === 'waiting' &&
+          dependsOn.every((id) => found.get(id)!.state === 'succeeded')
+        ) {
+          p.state = p.runAt > now ? 'scheduled' : 'queued';
+        }
+      }
+      const [id] = await tx.jobInsertMany([p]);
+      answers[i] = { job: insertedRecord(id!, p), deduplicated: false };
+      if (dependsOn.length > 0) {
+        await tx.jobDependenciesAdd(dependsOn.map((d) => ({ jobId: id!, dependsOn: d })));
+      }
+      if (unique !== undefined) {
+        await tx.uniqueSet(unique.key, id!, { forMs: unique.forMs, while: unique.while });
+      }
+    }
+    await flush();
+    return answers;
   }
 
   async get(id: number): Promise<JobRecord> {
@@ -165,15 +299,197 @@ export class JobService {
   }
 
   async cancel(id: number): Promise<JobRecord> {
-    const { committer, completion } = this.deps;
-    const outcome = await committer.run(async (tx, ctx) =>
-      (await completion.cancel(tx, ctx, [id])).get(id),
-    );
+    return this.actOnOne(id, { kind: 'cancel' });
+  }
+
+  /**
+   * An action on one job; a job the action does not apply to is a conflict naming its state.
+   * Answers with the job after the change.
+   */
+  async actOnOne(id: number, action: Action): Promise<JobRecord> {
+    const outcome = (await this.actOn([id], action)).get(id);
     if (!outcome) throw notFound('job', String(id));
-    if (isTerminal(outcome.before)) {
-      throw new SwitchyardError('conflict', `job ${id} has already ended: it is ${outcome.before}`);
+    if (!outcome.changed) {
+      throw new SwitchyardError('conflict', conflictMessage(id, action, outcome.before), {
+        state: outcome.before,
+      });
     }
     return outcome.job;
+  }
+
+  /**
+   * An action on jobs named by id, in one commit; returns per id what it found and did (unknown
+   * ids are left out).
+   */
+  async actOn(ids: readonly number[], action: Action): Promise<Map<number, Changed>> {
+    return this.deps.committer.run((tx, ctx) => this.applyAction(tx, ctx, ids, action));
+  }
+
+  /**
+   * An action on every job the selector matches, walked by id in chunks of one commit each,
+   * so that a retry of 100,000 failed jobs leaves room for dispatch between its commits. A job
+   * that came to match after the walk passed it is not included. `dryRun` counts, changes nothing.
+   */
+  async actOnAll(
+    selector: JobSelector,
+    action: Action,
+    dryRun: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ matched: number; changed: number }> {
+    const { store } = this.deps;
+    if (dryRun) {
+      const matched = await store.jobCount(selector);
+      const eligible = eligibleStates(selector, action);
+      const changed =
+        eligible.length === 0 ? 0 : await store.jobCount({ ...selector, states: eligible });
+      return { matched, changed };
+    }
+    let matched = 0;
+    let changed = 0;
+    let after = 0;
+    for (;;) {
+      if (signal?.aborted) break;
+      const ids = await store.jobSelectIds(selector, after, ACTION_CHUNK);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1]!;
+      const result = await this.actOn(ids, action);
+      matched += result.size;
+      for (const r of result.values()) if (r.changed) changed++;
+      // Let the event loop serve dispatch and requests before the next chunk.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return { matched, changed };
+  }
+
+  /** Counts what an action on these ids would change, without changing anything. */
+  async dryRunIds(
+    ids: readonly number[],
+    action: Action,
+  ): Promise<{ matched: number; changed: number }> {
+    let matched = 0;
+    let changed = 0;
+    const eligible = actionStates[action.kind];
+    for (const id of new Set(ids)) {
+      const job = await this.deps.store.jobGet(id);
+      if (job === undefined) continue;
+      matched++;
+      if (eligible.includes(job.state)) changed++;
+    }
+    return { matched, changed };
+  }
+
+  private async applyAction(
+    tx: StoreTx,
+    ctx: BatchContext,
+    ids: readonly number[],
+    action: Action,
+  ): Promise<Map<number, Changed>> {
+    const { completion, clock } = this.deps;
+    const now = clock.now();
+    switch (action.kind) {
+      case 'cancel':
+        return completion.cancel(tx, ctx, ids);
+      case 'hold': {
+        const hold: HoldInfo = { ...action.hold, at: now };
+        return completion.change(tx, ctx, ids, (job) => planHold(job, hold, now));
+      }
+      case 'run-now':
+        return completion.change(tx, ctx, ids, (job) => planRunNow(job, now));
+      case 'release':
+        return completion.change(tx, ctx, ids, (job) => planRelease(job, now));
+      case 'retry':
+        return completion.change(tx, ctx, ids, (job) => planRetry(job, now));
+      case 'delete':
+        return this.deleteJobs(tx, ctx, ids);
+      case 'priority':
+      case 'move':
+        return this.replan(tx, ids, action);
+    }
+  }
+
+  /**
+   * Deletes jobs: a running one is told to stop first (its late result finds no job); jobs
+   * waiting for a deleted one are canceled, naming it.
+   */
+  private async deleteJobs(
+    tx: StoreTx,
+    ctx: BatchContext,
+    ids: readonly number[],
+  ): Promise<Map<number, Changed>> {
+    const { completion, clock } = this.deps;
+    const now = clock.now();
+    // Stop what runs, as a cancellation would, then erase.
+    const stopped = await completion.change(tx, ctx, ids, (job) =>
+      job.state === 'running' ? planCancel(job, now) : null,
+    );
+    const found = await tx.jobGetForUpdate(ids);
+    await tx.jobDelete(found.map((j) => j.id));
+    const out = new Map<number, Changed>();
+    for (const job of found) {
+      const before = stopped.get(job.id)?.before ?? job.state;
+      out.set(job.id, { before, job: { ...job, state: before }, changed: true });
+    }
+    await completion.settle(tx, ctx, [...out.keys()]);
+    return out;
+  }
+
+  /** Changes the priority or the queue of jobs that wait (queued ones are dispatched by it). */
+  private async replan(
+    tx: StoreTx,
+    ids: readonly number[],
+    action: Extract<Action, { kind: 'priority' | 'move' }>,
+  ): Promise<Map<number, Changed>> {
+    const { needs, dispatcher, clock } = this.deps;
+    const now = clock.now();
+    const found = await tx.jobGetForUpdate(ids);
+    const allowed = actionStates[action.kind];
+    const targets = found.filter((j) => allowed.includes(j.state));
+    const changes = [];
+    for (const job of targets) {
+      if (action.kind === 'priority') {
+        changes.push({ id: job.id, from: job.state, priority: action.priority, now });
+      } else {
+        const target = { queue: action.queue, type: job.type, requires: job.requires };
+        const needsId = needs.known(target) ?? (await needs.resolve(tx, target));
+        changes.push({ id: job.id, from: job.state, queue: action.queue, needsId, now });
+      }
+    }
+    const applied = await tx.jobReplan(changes);
+    const out = new Map<number, Changed>();
+    for (const job of found) out.set(job.id, { before: job.state, job, changed: false });
+    const changedIds = changes.filter((_, i) => applied[i]).map((c) => c.id);
+    const queued = [];
+    for (const job of await tx.jobGetForUpdate(changedIds)) {
+      out.set(job.id, { before: job.state, job, changed: true });
+      if (job.state === 'queued') {
+        queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
+      }
+    }
+    // A queued job in its new place (or queue) is dispatchable in this commit.
+    if (queued.length > 0) dispatcher.queued(queued);
+    return out;
+  }
+
+  /** The failed queue in groups, each with its newest job and a label for people. */
+  async failedGroups(
+    by: 'queue' | 'type' | 'error',
+    limit: number,
+  ): Promise<{ by: typeof by; total: number; groups: FailedGroup[] }> {
+    const { store } = this.deps;
+    const { total, groups } = await store.failedGroups(by, limit);
+    const out: FailedGroup[] = [];
+    for (const g of groups) {
+      const newest = await store.jobGet(g.newestId);
+      if (newest === undefined) continue; // deleted meanwhile
+      const label =
+        by !== 'error'
+          ? g.key
+          : newest.error === null
+            ? '(no error recorded)'
+            : errorLabel(newest.error);
+      out.push({ key: g.key, label, count: g.count, newest });
+    }
+    return { by, total, groups: out };
   }
 
   /** Why a queued job is not running, for people reading it. */
@@ -191,4 +507,30 @@ export class JobService {
     if (free === 0) return `waiting for a free slot on one of ${matching} matching worker(s)`;
     return 'about to be dispatched';
   }
+}
+
+/** The states among the selector's that the action may change. */
+function eligibleStates(selector: JobSelector, action: Action): JobState[] {
+  const allowed = actionStates[action.kind];
+  return selector.states === undefined
+    ? [...allowed]
+    : selector.states.filter((s) => allowed.includes(s));
+}
+
+function conflictMessage(id: number, action: Action, state: JobState): string {
+  const verb: Record<Action['kind'], string> = {
+    cancel: 'canceled',
+    hold: 'held',
+    release: 'released',
+    retry: 'retried',
+    'run-now': 'run now',
+    delete: 'deleted',
+    priority: 'given another priority',
+    move: 'moved',
+  };
+  const can = actionStates[action.kind].join(', ');
+  if (isTerminal(state) && action.kind === 'cancel') {
+    return `job ${id} has already ended: it is ${state}`;
+  }
+  return `job ${id} cannot be ${verb[action.kind]}: it is ${state} (only ${can} jobs can)`;
 }

@@ -38,7 +38,13 @@ export interface MaintenanceDeps {
   noteScheduled(runAt: number): void;
   /** With several nodes: look for queued jobs again, in case a wake-up was lost. */
   rescan(): void;
+  /** How long ended jobs are kept per state (ms; 0: for ever). */
+  retention: { succeededMs: number; failedMs: number; canceledMs: number };
 }
+
+/** How often the leader deletes ended jobs past their retention, and how many per commit. */
+export const RETENTION_INTERVAL_MS = 60_000;
+export const RETENTION_BATCH = 500;
 
 /** A node as the cluster sees it. */
 export interface NodeView {
@@ -103,6 +109,40 @@ export class Maintenance {
         this.every(grace, () => this.rescueOrphans());
       }, grace),
     );
+    this.every(RETENTION_INTERVAL_MS, () => this.purgeEnded());
+  }
+
+  /**
+   * On the leader (so one node at a time): deletes ended jobs past their state's retention, with
+   * their attempts, output and links, in commits of RETENTION_BATCH jobs, letting the event loop
+   * serve dispatch between them. Returns how many.
+   */
+  async purgeEnded(): Promise<number> {
+    const { committer, clock, logger, retention } = this.deps;
+    if (!this.leading) return 0;
+    const keep = {
+      succeeded: retention.succeededMs,
+      failed: retention.failedMs,
+      canceled: retention.canceledMs,
+    } as const;
+    let purged = 0;
+    try {
+      for (const [state, ms] of Object.entries(keep) as Array<[keyof typeof keep, number]>) {
+        if (ms <= 0) continue;
+        const before = clock.now() - ms;
+        for (;;) {
+          if (this.stopped || !this.leading) return purged;
+          const ids = await committer.run((tx) => tx.jobPurge(state, before, RETENTION_BATCH));
+          purged += ids.length;
+          if (ids.length < RETENTION_BATCH) break;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      if (purged > 0) logger.info({ jobs: purged }, 'deleted ended jobs past their retention');
+    } catch (err) {
+      if (!this.stopped) logger.error({ err }, 'deleting ended jobs past their retention failed');
+    }
+    return purged;
   }
 
   stop(): void {

@@ -3,7 +3,8 @@
  * could never match, a shell payload's shape, a run time), and the defaults. Pure.
  */
 import { invalid } from '../domain/errors.js';
-import { jobDefaults, type JobRecord } from '../domain/job.js';
+import { jobDefaults, type HoldInfo, type JobOptions, type JobRecord } from '../domain/job.js';
+import { defaultRetryPolicy } from '../domain/retry.js';
 import { requirementProblem } from '../domain/matching.js';
 import type { SubmitJob } from '../protocol/api.js';
 import type { NewJob } from '../store/store.js';
@@ -11,8 +12,11 @@ import type { NewJob } from '../store/store.js';
 /**
  * A job ready for insertion; its `needsId` is 0 until the transaction resolves it (set in place:
  * copying the job into a new object per submission costs more than the insert's binding).
+ * `dependsOn` lists job ids and, in a batch, positions of earlier jobs (resolved at insertion).
  */
-export type PreparedJob = NewJob;
+export type PreparedJob = NewJob & { dependsOn?: Array<{ id: number } | { position: number }> };
+
+const seconds = (s: number): number => Math.max(0, Math.round(s * 1000));
 
 /** Checks a `shell` payload; returns the message naming the bad field, or null. */
 export function shellPayloadProblem(payload: unknown): string | null {
@@ -53,8 +57,91 @@ export function shellPayloadProblem(payload: unknown): string | null {
   return null;
 }
 
-/** Validates and fills in one submission. `where` prefixes messages (`jobs[3].`). */
-export function prepareJob(input: SubmitJob, now: number, where = ''): PreparedJob {
+/** What a job asks for beyond the defaults; null when nothing (most jobs). */
+function optionsOf(input: SubmitJob): JobOptions | null {
+  if (
+    input.backoff === undefined &&
+    input.silenceTimeout === undefined &&
+    input.unique === undefined &&
+    (input.dependsOn === undefined || input.dependsOn.length === 0)
+  ) {
+    return null;
+  }
+  const options: JobOptions = {};
+  if (input.backoff !== undefined) {
+    const b = input.backoff;
+    options.backoff = {
+      type: b.type,
+      delayMs: seconds(b.delay),
+      maxDelayMs: b.maxDelay === undefined ? defaultRetryPolicy.maxMs : seconds(b.maxDelay),
+      jitter: b.jitter ?? defaultRetryPolicy.jitter,
+    };
+  }
+  if (input.silenceTimeout !== undefined) {
+    options.silenceTimeoutMs = Math.max(1, seconds(input.silenceTimeout));
+  }
+  if (input.unique !== undefined) {
+    const u = input.unique;
+    options.unique = {
+      key: u.key,
+      forMs: u.for === undefined ? null : Math.max(1, seconds(u.for)),
+      while: u.while === undefined ? null : [...new Set(u.while)],
+    };
+  }
+  if (input.dependsOn !== undefined && input.dependsOn.length > 0) {
+    options.dependencies = new Set(input.dependsOn.map((d) => `${typeof d}:${d}`)).size;
+  }
+  return options;
+}
+
+/** The dependencies of a submission: ids, or positions of earlier jobs of its batch. */
+function dependenciesOf(
+  input: SubmitJob,
+  where: string,
+  position: number | null,
+): PreparedJob['dependsOn'] {
+  if (input.dependsOn === undefined || input.dependsOn.length === 0) return undefined;
+  const out: NonNullable<PreparedJob['dependsOn']> = [];
+  input.dependsOn.forEach((d, i) => {
+    if (typeof d === 'string') {
+      out.push({ id: Number(d) });
+      return;
+    }
+    if (position === null) {
+      throw invalid(
+        `${where}dependsOn[${i}]: a position (${d}) is only meaningful in a batch; give a job id as a string`,
+      );
+    }
+    if (d >= position) {
+      throw invalid(
+        `${where}dependsOn[${i}]: position ${d} is not an earlier job of the batch (this job is at ${position})`,
+      );
+    }
+    out.push({ position: d });
+  });
+  return out;
+}
+
+/** Who holds a job submitted held. */
+function holdOf(input: SubmitJob, now: number): HoldInfo | null {
+  if (input.hold === undefined || input.hold === false) return null;
+  return {
+    reason: input.hold === true ? 'submitted held' : input.hold,
+    by: 'submission',
+    at: now,
+  };
+}
+
+/**
+ * Validates and fills in one submission. `where` prefixes messages (`jobs[3].`); `position` is
+ * its place in a batch (null for a single submission).
+ */
+export function prepareJob(
+  input: SubmitJob,
+  now: number,
+  where = '',
+  position: number | null = null,
+): PreparedJob {
   const requires = input.requires ?? {};
   const problem = requirementProblem(requires);
   if (problem) throw invalid(where + problem);
@@ -65,11 +152,20 @@ export function prepareJob(input: SubmitJob, now: number, where = ''): PreparedJ
   }
   let runAt = now;
   if (input.runAt !== undefined) {
+    if (input.delay !== undefined) throw invalid(`${where}delay: give either runAt or delay`);
     const t = Date.parse(input.runAt);
     if (Number.isNaN(t)) throw invalid(`${where}runAt: not a date-time: "${input.runAt}"`);
     runAt = Math.max(t, now);
+  } else if (input.delay !== undefined) {
+    runAt = now + seconds(input.delay);
   }
-  return {
+  const hold = holdOf(input, now);
+  const dependsOn = dependenciesOf(input, where, position);
+  if (hold !== null && dependsOn !== undefined) {
+    // A release queues a held job: it would run before its dependencies.
+    throw invalid(`${where}hold: a job with dependsOn cannot be submitted held`);
+  }
+  const job: PreparedJob = {
     needsId: 0,
     type: input.type,
     queue: input.queue ?? jobDefaults.queue,
@@ -82,16 +178,28 @@ export function prepareJob(input: SubmitJob, now: number, where = ''): PreparedJ
     killSignal: input.killSignal ?? jobDefaults.killSignal,
     killGraceMs:
       input.killGrace === undefined ? jobDefaults.killGraceMs : Math.round(input.killGrace * 1000),
-    state: runAt > now ? 'scheduled' : 'queued',
+    state:
+      hold !== null
+        ? 'held'
+        : dependsOn !== undefined
+          ? 'waiting'
+          : runAt > now
+            ? 'scheduled'
+            : 'queued',
     runAt,
     createdAt: now,
+    options: optionsOf(input),
+    hold,
   };
+  if (dependsOn !== undefined) job.dependsOn = dependsOn;
+  return job;
 }
 
 /** The record of a job just inserted, without reading it back. */
 export function insertedRecord(id: number, job: PreparedJob): JobRecord {
   return {
     id,
+    needsId: job.needsId,
     type: job.type,
     queue: job.queue,
     payload: job.payload,
@@ -101,6 +209,10 @@ export function insertedRecord(id: number, job: PreparedJob): JobRecord {
     state: job.state,
     maxAttempts: job.maxAttempts,
     attempt: 0,
+    uncounted: 0,
+    options: job.options,
+    hold: job.hold,
+    errorGroup: null,
     requestFailures: 0,
     timeoutMs: job.timeoutMs,
     killSignal: job.killSignal,
@@ -109,14 +221,14 @@ export function insertedRecord(id: number, job: PreparedJob): JobRecord {
     createdAt: job.createdAt,
     updatedAt: job.createdAt,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: job.state === 'canceled' ? job.createdAt : null,
     workerId: null,
     workerName: null,
     nodeId: null,
     progress: null,
     attributes: {},
     result: null,
-    error: null,
+    error: job.error ?? null,
     attempts: [],
     outputDropped: 0,
     outputGapAfter: null,

@@ -250,6 +250,14 @@ export const fields: readonly Field[] = [
     parse: size(0, 1024 ** 3),
     set: (c, v) => (c.jobOutput = { ...c.jobOutput, tailBytes: v }),
   }),
+  ...(['succeeded', 'failed', 'canceled'] as const).map((state) =>
+    field({
+      key: `retention.${state}`,
+      env: `SWITCHYARD_RETENTION_${state.toUpperCase()}`,
+      parse: integer(0, 3_153_600_000, ' (seconds; 0 keeps them for ever)'),
+      set: (c, v) => (c.retention = { ...c.retention, [`${state}Ms`]: v * 1000 }),
+    }),
+  ),
 ];
 
 /** Sections of the file: mappings whose keys are fields. */

@@ -71,6 +71,11 @@ export interface BrokerConfig {
    * first `headBytes` and its last `tailBytes`; what lies between is dropped and counted.
    */
   jobOutput: { headBytes: number; tailBytes: number };
+  /**
+   * How long ended jobs are kept, per state, in milliseconds (0: for ever); then the leader
+   * deletes them with their attempts and output.
+   */
+  retention: { succeededMs: number; failedMs: number; canceledMs: number };
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -88,4 +93,5 @@ export const brokerDefaults: BrokerConfig = {
   retry: defaultRetryPolicy,
   bodyLimit: 1_048_576,
   jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
+  retention: { succeededMs: 7 * 86_400_000, failedMs: 30 * 86_400_000, canceledMs: 7 * 86_400_000 },
 };

@@ -47,7 +47,7 @@ const transitions: Readonly<Record<JobState, readonly JobState[]>> = {
   scheduled: ['queued', 'held', 'canceled'],
   queued: ['running', 'held', 'canceled'],
   running: ['succeeded', 'failed', 'scheduled', 'queued', 'held', 'canceled'],
-  held: ['queued', 'waiting', 'scheduled', 'canceled'],
+  held: ['queued', 'scheduled', 'canceled'],
   succeeded: [],
   failed: ['queued'],
   canceled: ['queued'],
@@ -131,6 +131,8 @@ export interface JobOptions {
   backoff?: Backoff;
   silenceTimeoutMs?: number;
   unique?: Uniqueness;
+  /** How many jobs it depends on (their links are in the store). */
+  dependencies?: number;
 }
 
 /** Why and by whom a held job is held. */
@@ -144,6 +146,8 @@ export interface HoldInfo {
 /** A job as the store holds it. Times are milliseconds since the epoch. */
 export interface JobRecord {
   id: number;
+  /** The job's needs (src/store/store.ts NeedsRecord): what the dispatcher matches. */
+  needsId: number;
   type: string;
   queue: string;
   payload: unknown;

@@ -288,12 +288,13 @@ export function planCancel(job: JobStateView, now: number): StateChange | null {
 }
 
 /**
- * Holding a job that has not ended (HTCondor's condor_hold): a waiting one stays out of
- * dispatch; a running one's attempt is recorded as held, does not count against maxAttempts,
- * and its process is stopped by whoever runs it. Null for a job already held or ended.
+ * Holding a job (HTCondor's condor_hold): a scheduled or queued one stays out of dispatch; a
+ * running one's attempt is recorded as held, does not count against maxAttempts, and its process
+ * is stopped by whoever runs it. A waiting job cannot be held (its release would skip its
+ * dependencies). Null for a job that cannot be held.
  */
 export function planHold(job: JobStateView, hold: HoldInfo, now: number): StateChange | null {
-  if (isTerminal(job.state) || job.state === 'held') return null;
+  if (job.state !== 'scheduled' && job.state !== 'queued' && job.state !== 'running') return null;
   const change: StateChange = { id: job.id, from: job.state, to: 'held', now, hold };
   const lease = leaseOf(job);
   if (lease !== undefined) {
@@ -304,41 +305,23 @@ export function planHold(job: JobStateView, hold: HoldInfo, now: number): StateC
   return checked(change);
 }
 
-/**
- * Releasing a held job: back to the queue now, or to `waiting` while it still has dependencies
- * that have not succeeded. Null for a job that is not held.
- */
-export function planRelease(
-  job: JobStateView,
-  now: number,
-  dependenciesPending: boolean,
-): StateChange | null {
+/** Releasing a held job: back to the queue now. Null for a job that is not held. */
+export function planRelease(job: JobStateView, now: number): StateChange | null {
   if (job.state !== 'held') return null;
-  return checked({
-    id: job.id,
-    from: 'held',
-    to: dependenciesPending ? 'waiting' : 'queued',
-    now,
-    runAt: now,
-    hold: null,
-  });
+  return checked({ id: job.id, from: 'held', to: 'queued', now, runAt: now, hold: null });
 }
 
 /**
- * Retrying an ended job by hand: it gets all its attempts again (the earlier ones stop
- * counting) and a clean error; it waits for pending dependencies first. Null for a job that
- * cannot be retried (it has not ended, or it succeeded).
+ * Retrying an ended job by hand: back to the queue with all its attempts again (the earlier ones
+ * stop counting) and a clean error. It runs whatever became of its dependencies: retry those
+ * first. Null for a job that cannot be retried (it has not ended, or it succeeded).
  */
-export function planRetry(
-  job: JobStateView,
-  now: number,
-  dependenciesPending: boolean,
-): StateChange | null {
+export function planRetry(job: JobStateView, now: number): StateChange | null {
   if (job.state !== 'failed' && job.state !== 'canceled') return null;
   return checked({
     id: job.id,
     from: job.state,
-    to: dependenciesPending ? 'waiting' : 'queued',
+    to: 'queued',
     now,
     runAt: now,
     result: null,

@@ -23,6 +23,7 @@ import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
 import { Maintenance } from '../broker/maintenance.js';
 import { NeedsRegistry } from '../broker/needs.js';
+import { Watchdog } from '../broker/watchdog.js';
 import { Persister } from '../broker/persist.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
@@ -59,6 +60,7 @@ export interface RunningBroker {
 }
 
 const FROZEN_KEY = 'frozen';
+const FROZEN_REREAD_MS = 5_000;
 
 function urlHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
@@ -139,6 +141,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       settings: liveness,
     });
+    const watchdog = new Watchdog({
+      clock,
+      committer,
+      completion,
+      logger,
+      sessions: () => sessions.list(),
+      stop: (jobId, attempt) => sessions.stopJob(jobId, attempt, 'timeout'),
+    });
+    watchdog.start();
+    cleanups.push(() => watchdog.stop());
     const endpoint = new WorkerEndpoint({
       registration: new Registration({
         store,
@@ -221,6 +233,31 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       });
     cleanups.push(() => endpoint.close());
 
+    // Frozen is a stored setting: set through any node, it reaches the others by their events
+    // at once and by re-reading it every few seconds (in case an event was lost on the way).
+    let frozenChanges = 0;
+    events.on('broker:frozen', (e) => {
+      frozen = e.frozen;
+      frozenChanges++;
+    });
+    const setFrozen = async (value: boolean): Promise<boolean> => {
+      await committer.run(async (tx, ctx) => {
+        await tx.settingSet(FROZEN_KEY, String(value));
+        ctx.afterCommit(() => events.emit('broker:frozen', { frozen: value }));
+      });
+      return value;
+    };
+    const frozenTimer = clock.setInterval(() => {
+      const seen = frozenChanges;
+      store.settingGet(FROZEN_KEY).then(
+        (value) => {
+          if (seen === frozenChanges) frozen = value === 'true';
+        },
+        () => undefined,
+      );
+    }, FROZEN_REREAD_MS);
+    cleanups.push(() => frozenTimer.cancel());
+
     const api = await buildApi({
       config,
       logger,
@@ -232,6 +269,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       sessions,
       events,
       isFrozen: () => frozen,
+      setFrozen,
       cluster: () => clusterView(),
       onRoute: options.onApiRoute,
     });
@@ -261,6 +299,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       livenessWindowMs: livenessWindow(config),
       noteScheduled: (runAt) => scheduler.note(runAt),
       rescan: () => dispatcher.rescan(),
+      retention: config.retention,
     });
     clusterView = async () => {
       const nodes = await maintenance.nodes();

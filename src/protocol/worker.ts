@@ -183,7 +183,12 @@ export const CancelMsg = Type.Object({
   attempt: AttemptNo,
   signal: Type.String(),
   graceMs: Type.Integer({ minimum: 0 }),
-  reason: Type.Union([Type.Literal('canceled'), Type.Literal('held'), Type.Literal('lost')]),
+  reason: Type.Union([
+    Type.Literal('canceled'),
+    Type.Literal('held'),
+    Type.Literal('lost'),
+    Type.Literal('timeout'),
+  ]),
 });
 
 /** Results the broker has committed; the worker may forget them. */

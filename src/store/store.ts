@@ -12,14 +12,7 @@
  * to disk where the implementation promises it) when its promise resolves, or none of it is.
  * Reads see committed state only.
  */
-import type {
-  HoldInfo,
-  JobOptions,
-  JobRecord,
-  JobState,
-  Labels,
-  Progress,
-} from '../domain/job.js';
+import type { HoldInfo, JobOptions, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
 import type { DependencyState, StateChange } from '../domain/transitions.js';
 
 export type { StateChange } from '../domain/transitions.js';

@@ -1,9 +1,8 @@
-/** `/api/v1/jobs`: submit, list, get, logs, cancel. */
+/** `/api/v1/jobs`: submit, list, get, logs (actions on jobs: ./actions.ts). */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../domain/errors.js';
-import type { JobState } from '../../domain/job.js';
 import {
   API_PREFIX,
   JobGetQuery,
@@ -16,6 +15,7 @@ import {
   type SubmitJob,
 } from '../../protocol/api.js';
 import type { ApiContext } from '../context.js';
+import { selectorOf } from '../filters.js';
 import { logText, readLogPage } from '../logs.js';
 import { errorResponses, responseBody } from '../openapi.js';
 import { jobView } from '../views.js';
@@ -41,13 +41,19 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           body: Type.Ref('SubmitJob'),
           response: {
             201: Type.Ref('Job', { description: 'The job, committed' }),
+            200: Type.Ref('Job', {
+              description:
+                'A duplicate (`unique`): the existing job, with `deduplicated: true`; nothing was added',
+            }),
             ...errorResponses([422, 503], { 503: submitUnavailable }),
           },
         },
       },
       async (request, reply) => {
-        const [job] = await ctx.jobs.submit([request.body], false);
-        return reply.status(201).send(jobView(job!));
+        const [answer] = await ctx.jobs.submit([request.body], false);
+        const { job, deduplicated } = answer!;
+        if (deduplicated) return reply.status(200).send(jobView(job, { deduplicated }));
+        return reply.status(201).send(jobView(job));
       },
     );
 
@@ -77,7 +83,11 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
         return reply
           .status(201)
           .type('application/json; charset=utf-8')
-          .send(JSON.stringify({ jobs: jobs.map((j) => jobView(j)) }));
+          .send(
+            JSON.stringify({
+              jobs: jobs.map((a) => jobView(a.job, a.deduplicated ? { deduplicated: true } : {})),
+            }),
+          );
       },
     );
 
@@ -101,10 +111,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
         const q = request.query;
         const limit = q.limit ?? 100;
         const jobs = await ctx.store.jobList({
-          ...(q.state ? { states: q.state.split(',') as JobState[] } : {}),
-          ...(q.queue ? { queue: q.queue } : {}),
-          ...(q.type ? { type: q.type } : {}),
-          ...(q.worker ? { worker: q.worker } : {}),
+          ...selectorOf(q),
           ...(q.cursor ? { cursor: Number(q.cursor) } : {}),
           order: q.order ?? 'desc',
           limit,
@@ -147,7 +154,8 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
         } else {
           job = await ctx.jobs.get(id);
         }
-        return jobView(job, reasonOf(ctx, job));
+        const links = await ctx.store.jobDependencyView(job.id);
+        return jobView(job, { ...reasonOf(ctx, job), links });
       },
     );
 
@@ -197,25 +205,6 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           request.query.limit ?? 1000,
         );
       },
-    );
-
-    app.post<{ Params: Static<typeof JobIdParams> }>(
-      `${API_PREFIX}/jobs/:id/cancel`,
-      {
-        schema: {
-          summary: 'Cancel a job',
-          description:
-            'A queued or scheduled job ends at once; a running one ends and its worker gets the kill signal. 409 if the job already ended.',
-          tags: ['jobs'],
-          operationId: 'cancelJob',
-          params: JobIdParams,
-          response: {
-            200: Type.Ref('Job', { description: 'The job, canceled' }),
-            ...errorResponses([404, 409, 503]),
-          },
-        },
-      },
-      async (request) => jobView(await ctx.jobs.cancel(Number(request.params.id))),
     );
   };
 }

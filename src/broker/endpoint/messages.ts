@@ -86,7 +86,7 @@ export class WorkerMessages {
           break;
         }
         case 'log':
-          if (session.holds(Number(m.jobId), m.attempt)) {
+          if (heard(session.holds(Number(m.jobId), m.attempt), now)) {
             reports.logs.push({
               jobId: Number(m.jobId),
               attempt: m.attempt,
@@ -97,7 +97,7 @@ export class WorkerMessages {
           }
           break;
         case 'progress':
-          if (session.holds(Number(m.jobId), m.attempt)) {
+          if (heard(session.holds(Number(m.jobId), m.attempt), now)) {
             reports.progress.push({
               id: Number(m.jobId),
               attempt: m.attempt,
@@ -106,7 +106,7 @@ export class WorkerMessages {
           }
           break;
         case 'attr':
-          if (session.holds(Number(m.jobId), m.attempt)) {
+          if (heard(session.holds(Number(m.jobId), m.attempt), now)) {
             reports.attributes.push({
               id: Number(m.jobId),
               attempt: m.attempt,
@@ -166,4 +166,11 @@ export class WorkerMessages {
       });
     });
   }
+}
+
+/** A report of a held attempt: it is alive (silenceTimeout); false for one no longer held. */
+function heard(held: HeldJob | undefined, now: number): boolean {
+  if (held === undefined) return false;
+  held.heardAt = now;
+  return true;
 }

@@ -266,7 +266,11 @@ export class Registration {
         for (const h of lost) s.held.delete(h.job.id);
         for (const id of abandoned) s.held.delete(id);
         for (const job of adopted)
-          s.held.set(job.id, { job, stopping: s.held.get(job.id)?.stopping ?? false });
+          s.held.set(job.id, {
+            job,
+            stopping: s.held.get(job.id)?.stopping ?? false,
+            heardAt: s.held.get(job.id)?.heardAt ?? this.deps.clock.now(),
+          });
       });
       return { adopted, abandoned };
     });

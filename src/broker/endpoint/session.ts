@@ -13,6 +13,8 @@ export interface HeldJob {
   job: RunningJob;
   /** Told to stop (canceled or held); the slot stays busy until the worker says it ended. */
   stopping: boolean;
+  /** When the attempt last reported anything (output, progress, an attribute), or started. */
+  heardAt: number;
 }
 
 /** How many ended attempts a session remembers, to acknowledge a result sent twice. */

@@ -115,7 +115,7 @@ export class Sessions {
   deliver(session: WorkerSession, jobs: readonly RunningJob[]): void {
     const announce = this.deps.events.wants('job:state');
     for (const job of jobs) {
-      session.held.set(job.id, { job, stopping: false });
+      session.held.set(job.id, { job, stopping: false, heardAt: this.deps.clock.now() });
       session.send({ type: 'assign', job: toAssigned(job) });
       if (announce)
         this.deps.events.emit('job:state', {
@@ -133,7 +133,7 @@ export class Sessions {
    * Tells the worker of this node that runs an attempt to stop it. Returns whether one does;
    * the slot stays taken until the worker says the attempt ended.
    */
-  stopJob(jobId: number, attempt: number, reason: 'canceled' | 'held'): boolean {
+  stopJob(jobId: number, attempt: number, reason: 'canceled' | 'held' | 'timeout'): boolean {
     for (const s of this.byId.values()) {
       const held = s.holds(jobId, attempt);
       if (held === undefined) continue;

@@ -53,6 +53,9 @@ const bad: Record<string, [yaml: string, reason: string]> = {
   body_limit: ['1', 'must be a size in bytes from 1024 to'],
   'job_output.head': ['-1', 'must be a size in bytes from 0 to'],
   'job_output.tail': ['2G', 'must be a size in bytes from 0 to'],
+  'retention.succeeded': ['-1', 'must be an integer from 0 to 3153600000 (seconds; 0 keeps'],
+  'retention.failed': ['1.5', 'must be an integer from 0'],
+  'retention.canceled': ['forever', 'must be an integer from 0'],
 };
 
 /** Fields that accept any non-empty string, so have no bad value from the environment. */

@@ -76,6 +76,7 @@ auth:
   worker_tokens: bbbbbbbbbbbbbbbbbbbb, cccccccccccccccccccc
   admin_tokens: [dddddddddddddddddddd]
 retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
+retention: { succeeded: 3600, failed: 0, canceled: 60 }
 `);
     expect(loadBrokerConfig({ file, env: {} })).toEqual({
       warnings: [],
@@ -98,6 +99,7 @@ retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
           adminTokens: ['dddddddddddddddddddd'],
         },
         retry: { baseMs: 500, factor: 1.5, maxMs: 60000, jitter: 0 },
+        retention: { succeededMs: 3_600_000, failedMs: 0, canceledMs: 60_000 },
       },
     });
   });

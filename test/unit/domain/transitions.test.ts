@@ -28,6 +28,8 @@ const job = (over: Partial<RunningJob> = {}): RunningJob => ({
   workerId: 'w_1',
   workerName: 'alpha',
   nodeId: 'n_1',
+  uncounted: 0,
+  options: null,
   ...over,
 });
 
@@ -154,6 +156,9 @@ describe('planCancel', () => {
     startedAt: null,
     maxAttempts: 3,
     requestFailures: 0,
+    uncounted: 0,
+    options: null,
+    runAt: 0,
     ...over,
   });
 

@@ -23,10 +23,13 @@ afterEach(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-async function start(clock: ManualClock): Promise<RunningBroker> {
+async function start(
+  clock: ManualClock,
+  over: Parameters<typeof testConfig>[1] = {},
+): Promise<RunningBroker> {
   dir = await mkdtemp(join(tmpdir(), 'switchyard-clock-'));
   broker = await startBroker({
-    config: testConfig(dir, { pingIntervalMs: 60_000, maxLiveness: 60 }),
+    config: testConfig(dir, { pingIntervalMs: 60_000, maxLiveness: 60, ...over }),
     logger: testLogger(),
     clock,
   });
@@ -83,5 +86,98 @@ describe('a broker on a manual clock', () => {
     expect(await w.next('error')).toMatchObject({ code: 'hello_timeout', fatal: true });
     await until(() => w.closed !== null);
     expect(w.closed?.code).toBe(1008);
+  });
+
+  it('ends an attempt whose worker never reports, past its timeout, and tells it to stop', async () => {
+    const clock = new ManualClock(T0);
+    const b = await start(clock);
+    const w = await registered(b);
+    const job = await submit(b.clientsUrl, {
+      type: 't',
+      timeout: 60,
+      killGrace: 5,
+      maxAttempts: 1,
+    });
+    await w.next('assign');
+    // The worker enforces 60 s itself; the broker waits for its report until 60 + 5 + 2 s.
+    clock.advance(66_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await getJob(b.clientsUrl, job.id)).state).toBe('running');
+    clock.advance(1_000);
+    await until(async () => (await getJob(b.clientsUrl, job.id)).state === 'failed');
+    const ended = await getJob(b.clientsUrl, job.id);
+    expect(ended.error).toMatchObject({ code: 'timeout' });
+    expect(ended.attempts).toMatchObject([{ outcome: 'failed', error: { code: 'timeout' } }]);
+    expect(await w.next('cancel')).toMatchObject({
+      jobId: job.id,
+      reason: 'timeout',
+      graceMs: 5000,
+    });
+  });
+
+  it('ends a hung attempt after its silenceTimeout without a report, and retries it', async () => {
+    const clock = new ManualClock(T0);
+    const b = await start(clock);
+    const w = await registered(b);
+    const job = await submit(b.clientsUrl, { type: 't', silenceTimeout: 30, maxAttempts: 2 });
+    const assign = await w.next('assign');
+    // Reports keep it alive: progress at 20 s, output at 40 s.
+    clock.advance(20_000);
+    w.send({ type: 'progress', jobId: job.id, attempt: assign.job.attempt, percent: 10 });
+    await new Promise((r) => setTimeout(r, 100));
+    clock.advance(20_000);
+    w.send({
+      type: 'log',
+      jobId: job.id,
+      attempt: assign.job.attempt,
+      stream: 'stdout',
+      data: 'still here\n',
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    clock.advance(29_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await getJob(b.clientsUrl, job.id)).state).toBe('running');
+    // Then nothing for 30 s: hung.
+    clock.advance(2_000);
+    await until(async () => (await getJob(b.clientsUrl, job.id)).state === 'scheduled');
+    const hung = await getJob(b.clientsUrl, job.id);
+    expect(hung.error).toMatchObject({ code: 'silence_timeout' });
+    expect(hung.silenceTimeout).toBe(30);
+    expect(await w.next('cancel')).toMatchObject({ jobId: job.id, reason: 'timeout' });
+  });
+
+  it('deletes ended jobs past their retention, per state, and keeps the others', async () => {
+    const clock = new ManualClock(T0);
+    const b = await start(clock, {
+      retention: { succeededMs: 3_600_000, failedMs: 0, canceledMs: 3_600_000 },
+    });
+    const w = await registered(b);
+    const failed = await submit(b.clientsUrl, { type: 't', maxAttempts: 1 });
+    const assign = await w.next('assign');
+    w.send({
+      type: 'fail',
+      jobId: failed.id,
+      attempt: assign.job.attempt,
+      error: { code: 'boom', message: 'it broke' },
+      retryable: false,
+    });
+    await until(async () => (await getJob(b.clientsUrl, failed.id)).state === 'failed');
+    const old = await submit(b.clientsUrl, { type: 'nobody-runs-this' });
+    const recent = await submit(b.clientsUrl, { type: 'nobody-runs-this' });
+    const cancel = (id: string) =>
+      fetch(`${b.clientsUrl}/api/v1/jobs/${id}/cancel`, { method: 'POST' });
+    await cancel(old.id);
+    clock.advance(30 * 60_000);
+    await cancel(recent.id);
+    // An hour after the first was canceled, the retention sweep (every minute) takes it; the
+    // failed job is kept for ever (retention 0), the recent one for another half hour.
+    clock.advance(31 * 60_000);
+    const status = async (id: string) => (await fetch(`${b.clientsUrl}/api/v1/jobs/${id}`)).status;
+    await until(async () => (await status(old.id)) === 404);
+    expect(await status(recent.id)).toBe(200);
+    expect(await status(failed.id)).toBe(200);
+    clock.advance(31 * 60_000);
+    await until(async () => (await status(recent.id)) === 404);
+    expect(await status(failed.id)).toBe(200);
   });
 });

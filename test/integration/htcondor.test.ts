@@ -91,8 +91,9 @@ it('runs a service as a job: endpoint attribute, hold (server gone), release (ne
 
   // List filters read attributes too.
   const withAttr = async (q: string) =>
-    (await api<{ jobs: Array<{ id: string }> }>(b.clientsUrl, 'GET', `/api/v1/jobs?attr=${q}`))
-      .json.jobs.map((j) => j.id);
+    (
+      await api<{ jobs: Array<{ id: string }> }>(b.clientsUrl, 'GET', `/api/v1/jobs?attr=${q}`)
+    ).json.jobs.map((j) => j.id);
   expect(await withAttr(encodeURIComponent(`endpoint=${second}`))).toEqual([id]);
   expect(await withAttr('endpoint')).toEqual([id]);
   expect(await withAttr(encodeURIComponent(`endpoint=${first}`))).toEqual([]);

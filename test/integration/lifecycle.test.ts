@@ -39,7 +39,11 @@ async function agent(b: BrokerProcess, name: string, extra: string[] = []): Prom
   const proc = cli(['worker', '--json', '--name', name, '--broker', b.workersUrl, ...extra]);
   await until(
     async () => {
-      const r = await api<{ workers: Array<{ name: string }> }>(b.clientsUrl, 'GET', '/api/v1/workers');
+      const r = await api<{ workers: Array<{ name: string }> }>(
+        b.clientsUrl,
+        'GET',
+        '/api/v1/workers',
+      );
       return r.json.workers.some((w) => w.name === name);
     },
     15_000,
@@ -176,7 +180,11 @@ describe('delays, run-now and back-off', () => {
     expect(failed.state).toBe('failed');
     expect(failed.attempts).toHaveLength(3);
     for (const a of failed.attempts) {
-      expect(a).toMatchObject({ outcome: 'failed', workerName: 'w1', error: { code: 'exit_code' } });
+      expect(a).toMatchObject({
+        outcome: 'failed',
+        workerName: 'w1',
+        error: { code: 'exit_code' },
+      });
       expect(Date.parse(a.finishedAt)).toBeGreaterThanOrEqual(Date.parse(a.startedAt));
     }
     expect(failed.errorGroup).toMatch(/^[0-9a-f]{12}$/);
@@ -239,7 +247,10 @@ describe('dependencies', () => {
     const fEnd = await waitJob(b.clientsUrl, f!.id);
     expect(fEnd).toMatchObject({
       state: 'canceled',
-      error: { code: 'dependency_failed', message: `job ${e!.id}, which this job depends on, failed` },
+      error: {
+        code: 'dependency_failed',
+        message: `job ${e!.id}, which this job depends on, failed`,
+      },
     });
     expect((await waitJob(b.clientsUrl, g!.id)).error?.message).toContain(
       `job ${f!.id}, which this job depends on, was canceled`,
@@ -250,7 +261,9 @@ describe('dependencies', () => {
       jobs: [{ ...step('x'), dependsOn: [0] }],
     });
     expect(bad.status).toBe(400);
-    expect(bad.json.error?.message).toContain('jobs[0].dependsOn[0]: position 0 is not an earlier job');
+    expect(bad.json.error?.message).toContain(
+      'jobs[0].dependsOn[0]: position 0 is not an earlier job',
+    );
     const unknown = await api(b.clientsUrl, 'POST', '/api/v1/jobs', {
       ...step('y'),
       dependsOn: ['999999'],
@@ -319,14 +332,16 @@ describe('the failed queue and actions on many jobs', () => {
       maxAttempts: 1,
     });
     const jobs = [];
-    for (let i = 1; i <= 6; i++) jobs.push(await submit(b.clientsUrl, failing(i <= 4 ? 'a' : 'b', i)));
+    for (let i = 1; i <= 6; i++)
+      jobs.push(await submit(b.clientsUrl, failing(i <= 4 ? 'a' : 'b', i)));
     const other = await submit(b.clientsUrl, {
       type: 'shell',
       payload: { command: 'kill -9 $$' },
       maxAttempts: 1,
     });
     await agent(b, 'w1', ['--queue', 'a', '--queue', 'b', '--queue', 'default', '--slots', '4']);
-    for (const j of [...jobs, other]) expect((await waitJob(b.clientsUrl, j.id)).state).toBe('failed');
+    for (const j of [...jobs, other])
+      expect((await waitJob(b.clientsUrl, j.id)).state).toBe('failed');
 
     const byError = await api<FailedGroups>(b.clientsUrl, 'GET', '/api/v1/failed/groups?by=error');
     expect(byError.json.total).toBe(7);
@@ -430,8 +445,22 @@ describe('freeze', () => {
     // Kept in the store: a restarted broker is still frozen.
     await killAll();
     const again = await broker('frozen');
-    expect((await api(again.clientsUrl, 'POST', '/api/v1/jobs', { type: 'shell', payload: { command: 'true' } })).status).toBe(503);
+    expect(
+      (
+        await api(again.clientsUrl, 'POST', '/api/v1/jobs', {
+          type: 'shell',
+          payload: { command: 'true' },
+        })
+      ).status,
+    ).toBe(503);
     expect((await post(again, '/unfreeze')).json).toEqual({ frozen: false });
-    expect((await api(again.clientsUrl, 'POST', '/api/v1/jobs', { type: 'shell', payload: { command: 'true' } })).status).toBe(201);
+    expect(
+      (
+        await api(again.clientsUrl, 'POST', '/api/v1/jobs', {
+          type: 'shell',
+          payload: { command: 'true' },
+        })
+      ).status,
+    ).toBe(201);
   });
 });

@@ -93,6 +93,16 @@ const handlerErrors: Record<string, number[]> = {
   'GET /api/v1/jobs/{id}': [404, 503],
   'GET /api/v1/jobs/{id}/logs': [404, 503],
   'POST /api/v1/jobs/{id}/cancel': [404, 409, 503],
+  'POST /api/v1/jobs/{id}/hold': [404, 409, 503],
+  'POST /api/v1/jobs/{id}/release': [404, 409, 503],
+  'POST /api/v1/jobs/{id}/retry': [404, 409, 503],
+  'POST /api/v1/jobs/{id}/run-now': [404, 409, 503],
+  'DELETE /api/v1/jobs/{id}': [404, 503],
+  'PATCH /api/v1/jobs/{id}': [404, 409, 503],
+  'POST /api/v1/jobs/actions': [503],
+  'GET /api/v1/failed/groups': [503],
+  'POST /api/v1/freeze': [503],
+  'POST /api/v1/unfreeze': [503],
   'GET /api/v1/workers': [],
   'GET /api/v1/stats': [503],
   'GET /api/v1/cluster': [503],
@@ -104,7 +114,7 @@ const handlerErrors: Record<string, number[]> = {
 function expectedErrors(key: string, route: RouteOptions, authOn: boolean): number[] {
   const statuses = new Set(handlerErrors[key]);
   const schema = route.schema ?? {};
-  const post = [route.method].flat().includes('POST');
+  const post = [route.method].flat().some((m) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(m));
   // Input that fails its schema, or a body that is no JSON.
   if (post || schema.params || schema.querystring || schema.body) statuses.add(400);
   if (post) {
@@ -330,6 +340,29 @@ describeDocument('the document of a broker without tokens', { bodyLimit: 4096 },
     headers: { 'content-type': 'text/plain' },
     status: 415,
   },
+  { key: 'POST /api/v1/jobs/{id}/hold', params: { id: '2' }, body: '{"reason":"r"}', status: 200 },
+  { key: 'POST /api/v1/jobs/{id}/hold', params: { id: '2' }, status: 409 },
+  { key: 'POST /api/v1/jobs/{id}/hold', params: { id: '999999' }, status: 404 },
+  { key: 'POST /api/v1/jobs/{id}/release', params: { id: '2' }, status: 200 },
+  { key: 'POST /api/v1/jobs/{id}/release', params: { id: '2' }, status: 409 },
+  { key: 'POST /api/v1/jobs/{id}/retry', params: { id: '1' }, status: 200 },
+  { key: 'POST /api/v1/jobs/{id}/retry', params: { id: '1' }, status: 409 },
+  { key: 'POST /api/v1/jobs/{id}/run-now', params: { id: '1' }, status: 409 },
+  { key: 'PATCH /api/v1/jobs/{id}', params: { id: '1' }, body: '{"priority":3}', status: 200 },
+  { key: 'PATCH /api/v1/jobs/{id}', params: { id: '1' }, body: '{}', status: 400 },
+  { key: 'PATCH /api/v1/jobs/{id}', params: { id: '999999' }, body: '{"priority":3}', status: 404 },
+  {
+    key: 'POST /api/v1/jobs/actions',
+    body: JSON.stringify({ action: 'hold', filter: { state: 'queued' }, dryRun: true }),
+    status: 200,
+  },
+  { key: 'POST /api/v1/jobs/actions', body: '{"action":"explode","ids":["1"]}', status: 400 },
+  { key: 'GET /api/v1/failed/groups', status: 200 },
+  { key: 'GET /api/v1/failed/groups', query: '?by=color', status: 400 },
+  { key: 'DELETE /api/v1/jobs/{id}', params: { id: '2' }, status: 200 },
+  { key: 'DELETE /api/v1/jobs/{id}', params: { id: '2' }, status: 404 },
+  { key: 'POST /api/v1/freeze', status: 200 },
+  { key: 'POST /api/v1/unfreeze', status: 200 },
   { key: 'GET /api/v1/workers', status: 200 },
   { key: 'GET /api/v1/stats', status: 200 },
   { key: 'GET /api/v1/cluster', status: 200 },

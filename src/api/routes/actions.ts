@@ -261,7 +261,7 @@ export function actionRoutes(ctx: ApiContext): FastifyPluginAsync {
             operationId: frozen ? 'freeze' : 'unfreeze',
             response: {
               200: responseBody('Whether the broker is frozen now', FreezeBody),
-              ...errorResponses([403, 503]),
+              ...errorResponses([503]),
             },
           },
         },

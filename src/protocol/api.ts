@@ -50,6 +50,58 @@ export const ErrorBody = Type.Object(
   { $id: 'Error' },
 );
 
+export const Backoff = Type.Object(
+  {
+    type: StringEnum(['exponential', 'fixed'] as const, {
+      description: 'exponential: delay · 2^(n−1) after the n-th failure; fixed: always delay',
+    }),
+    delay: Type.Number({ minimum: 0, maximum: 31_536_000, description: 'Seconds' }),
+    maxDelay: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 31_536_000, description: 'Seconds; default 1 hour' }),
+    ),
+    jitter: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Fraction by which each wait is spread up or down at random; default 0.2',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'How long a retryable failure waits before the next attempt',
+  },
+);
+export type Backoff = Static<typeof Backoff>;
+
+export const Unique = Type.Object(
+  {
+    key: Type.String({ minLength: 1, maxLength: 500, description: 'The uniqueness key' }),
+    for: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 31_536_000,
+        description:
+          'Seconds: a job with this key that was submitted, started or ended within this long ' +
+          '(or runs now) makes a new submission a duplicate. Absent: no time limit',
+      }),
+    ),
+    while: Type.Optional(
+      Type.Array(JobStateSchema, {
+        minItems: 1,
+        maxItems: 8,
+        description: 'Only while the existing job is in one of these states. Absent: any state',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A submission whose key is taken answers 200 with the existing job and `deduplicated: true`',
+  },
+);
+export type Unique = Static<typeof Unique>;
+
 export const SubmitJob = Type.Object(
   {
     type: Name('Job type; a worker runs only types it handles (`shell` for the agent)'),
@@ -106,6 +158,45 @@ export const SubmitJob = Type.Object(
       Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.Unknown(), {
         description: 'Free-form metadata, stored and shown, never matched',
       }),
+    ),
+    delay: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 31_536_000,
+        description: 'Seconds from now before the job may run (instead of `runAt`)',
+      }),
+    ),
+    hold: Type.Optional(
+      Type.Union([Type.Boolean(), Type.String({ minLength: 1, maxLength: 1000 })], {
+        description:
+          'Submit the job held: kept out of dispatch until released. A string is the reason',
+      }),
+    ),
+    backoff: Type.Optional(Backoff),
+    silenceTimeout: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 31_536_000,
+        description:
+          'Seconds a running attempt may go without reporting anything (output, progress, an ' +
+          'attribute) before it counts as hung: it is killed and retried or failed',
+      }),
+    ),
+    unique: Type.Optional(Unique),
+    dependsOn: Type.Optional(
+      Type.Array(
+        Type.Union([
+          Type.String({ pattern: ID_PATTERN, errorMessage: `job id: ${ID_MESSAGE}` }),
+          Type.Integer({ minimum: 0, maximum: 9_999 }),
+        ]),
+        {
+          maxItems: 1000,
+          description:
+            'Jobs that must succeed first: job ids (strings), or in a batch the positions ' +
+            '(integers) of earlier jobs of the same batch. The job is `waiting` until they all ' +
+            'succeeded; if one fails or is canceled, it is canceled',
+        },
+      ),
     ),
   },
   { additionalProperties: false, $id: 'SubmitJob' },
@@ -180,8 +271,37 @@ export const JobBody = Type.Object(
     }),
     error: Type.Union([JobErrorBody, Type.Null()]),
     attempts: Type.Array(AttemptBody),
-    reason: Type.Optional(Type.String({ description: 'Why a queued job is not running' })),
-    deduplicated: Type.Optional(Type.Boolean()),
+    backoff: Type.Union([Backoff, Type.Null()], { description: 'null: the broker default' }),
+    silenceTimeout: Type.Union([Type.Number(), Type.Null()], { description: 'Seconds' }),
+    unique: Type.Union([Unique, Type.Null()]),
+    hold: Type.Union(
+      [
+        Type.Object({
+          reason: Type.String(),
+          by: Type.String({ description: 'Who held it: `submission`, `token:<hash>`, `local`' }),
+          at: Iso,
+        }),
+        Type.Null(),
+      ],
+      { description: 'Why and by whom a held job is held' },
+    ),
+    errorGroup: Type.Union([Type.String(), Type.Null()], {
+      description: 'A failed job: its group in the failed queue (`GET /failed/groups?by=error`)',
+    }),
+    dependencies: Type.Optional(
+      Type.Array(Type.Object({ id: Type.String(), state: JobStateSchema }), {
+        description: 'The jobs this one depends on, with their states (single-job answers)',
+      }),
+    ),
+    dependents: Type.Optional(
+      Type.Array(Type.String(), { description: 'The jobs that depend on this one' }),
+    ),
+    reason: Type.Optional(
+      Type.String({ description: 'Why a queued (or waiting) job is not running' }),
+    ),
+    deduplicated: Type.Optional(
+      Type.Boolean({ description: 'The submission was a duplicate: this is the existing job' }),
+    ),
   },
   { $id: 'Job' },
 );
@@ -194,23 +314,71 @@ export const JobList = Type.Object({
 });
 export type JobList = Static<typeof JobList>;
 
+/** What selects jobs: the list's query and the filter of an action on many jobs. */
+const jobFilterFields = {
+  state: Type.Optional(
+    Type.String({
+      pattern: `^(${jobStates.join('|')})(,(${jobStates.join('|')}))*$`,
+      description: 'One state or several, comma-separated',
+      errorMessage: `must be one or more of ${jobStates.join(', ')}, separated by commas`,
+    }),
+  ),
+  queue: Type.Optional(Name('Only jobs of this queue')),
+  type: Type.Optional(Name('Only jobs of this type')),
+  worker: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: 'Only jobs run (or being run) by this worker: its id or its name',
+    }),
+  ),
+  group: Type.Optional(
+    Type.String({
+      pattern: '^[0-9a-f]{12}$',
+      description: 'Only failed jobs of this error group (`GET /failed/groups?by=error`)',
+      errorMessage: 'must be an error group key (12 hex digits)',
+    }),
+  ),
+  createdAfter: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only jobs submitted at or after this time' }),
+  ),
+  createdBefore: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only jobs submitted before this time' }),
+  ),
+  finishedAfter: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only jobs that ended at or after this time' }),
+  ),
+  finishedBefore: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only jobs that ended before this time' }),
+  ),
+  search: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description:
+        'Text found (case-insensitively) in the id, the type, the payload, the meta or the error',
+    }),
+  ),
+  attr: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 500,
+      pattern: '^[^=]+(=.*)?$',
+      description: 'Only jobs with this attribute: `KEY` (set at all) or `KEY=VALUE`',
+      errorMessage: 'must be KEY or KEY=VALUE',
+    }),
+  ),
+};
+
+export const JobFilter = Type.Object(jobFilterFields, {
+  additionalProperties: false,
+  $id: 'JobFilter',
+  description: 'Every field narrows the set; `{}` is every job',
+});
+export type JobFilter = Static<typeof JobFilter>;
+
 export const JobListQuery = Type.Object(
   {
-    state: Type.Optional(
-      Type.String({
-        pattern: `^(${jobStates.join('|')})(,(${jobStates.join('|')}))*$`,
-        description: 'One state or several, comma-separated',
-        errorMessage: `must be one or more of ${jobStates.join(', ')}, separated by commas`,
-      }),
-    ),
-    queue: Type.Optional(Name('Only jobs of this queue')),
-    type: Type.Optional(Name('Only jobs of this type')),
-    worker: Type.Optional(
-      Type.String({
-        maxLength: 200,
-        description: 'Only jobs run (or being run) by this worker: its id or its name',
-      }),
-    ),
+    ...jobFilterFields,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     cursor: Type.Optional(
       Type.String({
@@ -388,3 +556,110 @@ export const HealthBody = Type.Object({
   status: Type.Literal('ok'),
   version: Type.String(),
 });
+
+/** The actions on one job or on a set of jobs (`POST /jobs/actions`). */
+export const jobActions = [
+  'cancel',
+  'hold',
+  'release',
+  'retry',
+  'delete',
+  'run-now',
+  'priority',
+  'move',
+] as const;
+export type JobAction = (typeof jobActions)[number];
+
+const Priority = Type.Integer({
+  minimum: -1_000_000,
+  maximum: 1_000_000,
+  description: 'Higher runs first',
+});
+
+export const HoldBody = Type.Object(
+  { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+export type HoldBody = Static<typeof HoldBody>;
+
+export const PatchJob = Type.Object(
+  {
+    priority: Type.Optional(Priority),
+    queue: Type.Optional(Name('Move the job to this queue')),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type PatchJob = Static<typeof PatchJob>;
+
+export const ActionRequest = Type.Object(
+  {
+    action: StringEnum(jobActions, {
+      description:
+        'cancel, hold (`reason`), release, retry, delete, run-now, priority (`priority`) or ' +
+        'move (`queue`)',
+    }),
+    ids: Type.Optional(
+      Type.Array(Type.String({ pattern: ID_PATTERN, errorMessage: `job id: ${ID_MESSAGE}` }), {
+        minItems: 1,
+        maxItems: 10_000,
+      }),
+    ),
+    filter: Type.Optional(Type.Ref(JobFilter)),
+    dryRun: Type.Optional(
+      Type.Boolean({ description: 'Count what the action would change; change nothing' }),
+    ),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+    priority: Type.Optional(Priority),
+    queue: Type.Optional(Name('For move: the queue')),
+  },
+  { additionalProperties: false },
+);
+export type ActionRequest = Static<typeof ActionRequest>;
+
+export const ActionQuery = Type.Object(
+  { dryRun: Type.Optional(Type.Boolean({ description: 'Same as `dryRun` in the body' })) },
+  { additionalProperties: false },
+);
+
+export const ActionResult = Type.Object({
+  matched: Type.Integer({ description: 'Jobs the ids or the filter named' }),
+  changed: Type.Integer({
+    description: 'Jobs the action changed (with dryRun: would change)',
+  }),
+  dryRun: Type.Boolean(),
+});
+export type ActionResult = Static<typeof ActionResult>;
+
+export const failedGroupings = ['queue', 'type', 'error'] as const;
+export type FailedGrouping = (typeof failedGroupings)[number];
+
+export const FailedGroupsQuery = Type.Object(
+  {
+    by: Type.Optional(StringEnum(failedGroupings, { default: 'error' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FailedGroups = Type.Object({
+  by: StringEnum(failedGroupings),
+  total: Type.Integer({ description: 'Failed jobs in all' }),
+  groups: Type.Array(
+    Type.Object({
+      key: Type.String({
+        description:
+          'The queue, the type, or the error group (use as `group` in a filter); largest first',
+      }),
+      label: Type.String({
+        description:
+          'For people: the queue, the type, or the error with numbers, ids and paths replaced',
+      }),
+      count: Type.Integer(),
+      newest: Type.Ref(JobBody),
+    }),
+  ),
+});
+export type FailedGroups = Static<typeof FailedGroups>;
+
+export const FreezeBody = Type.Object({ frozen: Type.Boolean() });
+export type FreezeBody = Static<typeof FreezeBody>;

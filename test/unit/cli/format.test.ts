@@ -45,6 +45,11 @@ function job(patch: Partial<JobBody> = {}): JobBody {
     result: null,
     error: null,
     attempts: [],
+    backoff: null,
+    silenceTimeout: null,
+    unique: null,
+    hold: null,
+    errorGroup: null,
     ...patch,
   };
 }

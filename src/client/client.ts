@@ -225,12 +225,12 @@ export class Client {
     });
   }
 
-  /** Releases a held job back to dispatch. Conflict if it is not held. */
+  /** Releases a held job: back to `queued` (or `waiting`). Conflict if it is not held. */
   release(id: string): Promise<JobBody> {
     return this.request<JobBody>('POST', `${jobPath(id)}/release`);
   }
 
-  /** Puts a job that ended back to `queued`. Conflict if its state does not allow it. */
+  /** Retries a failed or canceled job: back to `queued`. Conflict in other states. */
   retry(id: string): Promise<JobBody> {
     return this.request<JobBody>('POST', `${jobPath(id)}/retry`);
   }
@@ -240,12 +240,15 @@ export class Client {
     return this.request<JobBody>('POST', `${jobPath(id)}/run-now`);
   }
 
-  /** Deletes a job, its attempts and its output; resolves with the job as it was. */
+  /**
+   * Deletes a job, its attempts and its output (a running one is stopped first); resolves with
+   * the job as it was.
+   */
   delete(id: string): Promise<JobBody> {
     return this.request<JobBody>('DELETE', jobPath(id));
   }
 
-  /** Changes a job's priority, its queue, or both. Conflict if its state does not allow it. */
+  /** Changes the priority or the queue of a job that waits. Conflict if it runs or ended. */
   update(id: string, patch: PatchJob): Promise<JobBody> {
     return this.request<JobBody>('PATCH', jobPath(id), { body: patch });
   }

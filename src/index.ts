@@ -31,11 +31,21 @@ export {
 export { SwitchyardError, type ErrorCode } from './domain/errors.js';
 export type { JobState } from './domain/job.js';
 export type {
+  ActionRequest,
+  ActionResult,
+  Backoff,
+  FailedGrouping,
+  FailedGroups,
+  FreezeBody,
+  JobAction,
   JobBody as Job,
+  JobFilter,
   JobList,
   JobListQuery,
   LogList,
+  PatchJob,
   StatsBody as Stats,
   SubmitJob,
+  Unique,
   WorkerBody as WorkerInfo,
 } from './protocol/api.js';

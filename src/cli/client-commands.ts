@@ -1,19 +1,17 @@
 /**
- * The client commands that read or change jobs and show the broker's state: `jobs`, `job`,
- * `cancel`, `workers` and `stats`. Each talks to the broker through the SDK.
+ * The client commands that read jobs and show the broker's state: `jobs`, `job`, `workers` and
+ * `stats`. Each talks to the broker through the SDK; the commands that change jobs are in
+ * ./action-commands.ts.
  */
 import { droppedLine, type JobBody, type JobListQuery, type LogList } from '../protocol/api.js';
 import { clientFor, type CliContext, type ClientFlags } from './context.js';
 import { UsageError } from './errors.js';
+import { jobFilter, type FilterFlags } from './filter.js';
 import { jobAttribute, jobDetails, jobsTable, statsText, workersTable } from './format.js';
 import { sprintf, unescapeFormat } from './printf.js';
 
 /** The options of `switchyard jobs`. */
-export interface JobsFlags extends ClientFlags {
-  state?: string;
-  queue?: string;
-  type?: string;
-  worker?: string;
+export interface JobsFlags extends ClientFlags, FilterFlags {
   limit?: string;
   all?: boolean;
   json?: boolean;
@@ -55,11 +53,7 @@ export function formatJob(job: JobBody, pairs: readonly FormatPair[]): string {
 /** Runs `switchyard jobs`. */
 export async function jobsCommand(ctx: CliContext, flags: JobsFlags): Promise<void> {
   const pairs = flags.format === undefined ? null : formatPairs(flags.format);
-  const query: JobListQuery = {};
-  if (flags.state !== undefined) query.state = flags.state.replace(/\s+/g, '');
-  if (flags.queue !== undefined) query.queue = flags.queue;
-  if (flags.type !== undefined) query.type = flags.type;
-  if (flags.worker !== undefined) query.worker = flags.worker;
+  const query: JobListQuery = jobFilter(flags, ctx.now());
   if (flags.limit !== undefined) {
     if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1 || Number(flags.limit) > 1000) {
       throw new UsageError(`--limit: must be an integer from 1 to 1000, got "${flags.limit}"`);
@@ -129,16 +123,6 @@ export async function jobCommand(ctx: CliContext, id: string, flags: JobFlags): 
     ctx.stdout.write(entry.data);
   }
   if (!marked) ctx.stdout.write(droppedLine(dropped!.bytes));
-}
-
-/** Runs `switchyard cancel ID`. */
-export async function cancelCommand(
-  ctx: CliContext,
-  id: string,
-  flags: ClientFlags,
-): Promise<void> {
-  const job = await clientFor(ctx, flags).cancel(id);
-  ctx.stdout.write(`job ${job.id}: ${job.state}\n`);
 }
 
 /** Runs `switchyard workers`. */

@@ -1,7 +1,8 @@
 /**
- * What a command may touch in the outside world: the environment, stdout and stderr, the clock,
- * fetch and the stop signals. `run` gets one; tests pass their own.
+ * What a command may touch in the outside world: the environment, stdin, stdout and stderr, the
+ * clock, fetch and the stop signals. `run` gets one; tests pass their own.
  */
+import { createInterface } from 'node:readline';
 import { Client, DEFAULT_URL } from '../client/client.js';
 
 /** A text output (stdout or stderr). */
@@ -12,9 +13,19 @@ export interface Output {
   columns?: number;
 }
 
+/** A text input (stdin), read a line at a time. */
+export interface Input {
+  /** A terminal: a person is there to answer a question. */
+  isTTY?: boolean;
+  /** The next line, without its line end; null at the end of the input. */
+  readLine(): Promise<string | null>;
+}
+
 /** The world a command runs in. */
 export interface CliContext {
   env: NodeJS.ProcessEnv;
+  /** Absent: there is no input, as if stdin were empty and not a terminal. */
+  stdin?: Input;
   stdout: Output;
   stderr: Output;
   now(): number;
@@ -28,6 +39,13 @@ export interface CliContext {
 export function processContext(): CliContext {
   return {
     env: process.env,
+    // A getter and a function: process.stdin is opened only by a command that asks for it.
+    stdin: {
+      get isTTY() {
+        return process.stdin.isTTY === true;
+      },
+      readLine: () => readLine(process.stdin),
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     now: () => Date.now(),
@@ -40,6 +58,19 @@ export function processContext(): CliContext {
       };
     },
   };
+}
+
+/** One line of `input`, then the input is left alone (paused) for whoever reads it next. */
+function readLine(input: NodeJS.ReadableStream): Promise<string | null> {
+  const lines = createInterface({ input, terminal: false });
+  return new Promise((resolve) => {
+    let line: string | null = null;
+    lines.once('line', (l) => {
+      line = l;
+      lines.close();
+    });
+    lines.once('close', () => resolve(line));
+  });
 }
 
 /** The options every client command has. */

@@ -1,8 +1,15 @@
 /**
- * Text the CLI prints for people: tables of jobs and workers, one job's details, stats, ages and
- * job attributes for `--format`. Pure: the clock is a parameter.
+ * Text the CLI prints for people: tables of jobs, workers and failed groups, one job's details,
+ * stats, ages and job attributes for `--format`. Pure: the clock is a parameter.
  */
-import type { JobBody, StatsBody, WorkerBody } from '../protocol/api.js';
+import type {
+  Backoff,
+  FailedGroups,
+  JobBody,
+  StatsBody,
+  Unique,
+  WorkerBody,
+} from '../protocol/api.js';
 
 /** Aligns rows under headers, two spaces apart; the last column is not padded. */
 export function formatTable(
@@ -47,8 +54,13 @@ export function summary(job: Pick<JobBody, 'type' | 'payload'>, max = 60): strin
   if (typeof command === 'string') text = command;
   else if (Array.isArray(command)) text = command.map((w) => shellQuote(String(w))).join(' ');
   else text = JSON.stringify(job.payload) ?? '';
-  text = text.replace(/\s+/g, ' ').trim();
-  return width(text) > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
+  return oneLine(text, max);
+}
+
+/** Text on one line: runs of white space made one space, cut to `max` characters with `…`. */
+function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return width(line) > max ? `${[...line].slice(0, max - 1).join('')}…` : line;
 }
 
 /** The table `switchyard jobs` prints. */
@@ -86,6 +98,32 @@ export function workersTable(workers: readonly WorkerBody[], now: number): strin
   );
 }
 
+/**
+ * The table `switchyard failed` prints: a group per line, largest first, with its newest job and
+ * (by error) the error with its particulars replaced, otherwise the newest job's error; then the
+ * total.
+ */
+export function failedGroupsTable(failed: FailedGroups, now: number): string {
+  if (failed.groups.length === 0) return 'no failed jobs\n';
+  const byError = failed.by === 'error';
+  const table = formatTable(
+    ['COUNT', byError ? 'GROUP' : failed.by.toUpperCase(), 'NEWEST', 'AGE', 'ERROR'],
+    failed.groups.map((g) => [
+      String(g.count),
+      g.key,
+      g.newest.id,
+      age(g.newest.finishedAt ?? g.newest.updatedAt, now),
+      oneLine(byError ? g.label : (g.newest.error?.message ?? '-'), 80),
+    ]),
+  );
+  const shown = failed.groups.reduce((n, g) => n + g.count, 0);
+  const rest = failed.total - shown;
+  return (
+    `${table}${failed.total} failed job${failed.total === 1 ? '' : 's'} in all` +
+    `${rest > 0 ? `, ${rest} in groups not shown` : ''}\n`
+  );
+}
+
 function labelsText(labels: Record<string, string[]>): string {
   return Object.entries(labels)
     .flatMap(([k, values]) => values.map((v) => `${k}=${v}`))
@@ -105,6 +143,12 @@ export function jobDetails(job: JobBody, now: number): string {
     ['created', `${job.createdAt} (${age(job.createdAt, now)} ago)`],
   ];
   const optional: [string, string | null | undefined][] = [
+    [
+      'held',
+      job.hold && `${job.hold.reason || 'no reason given'} (by ${job.hold.by}, ${job.hold.at})`,
+    ],
+    ['depends on', job.dependencies?.map((d) => `${d.id} (${d.state})`).join(', ')],
+    ['dependents', job.dependents?.join(', ')],
     ['requires', entries(job.requires)],
     ['meta', entries(job.meta)],
     ['worker', job.workerName],
@@ -116,6 +160,9 @@ export function jobDetails(job: JobBody, now: number): string {
         ? null
         : `${job.timeout} s (${job.killSignal}, grace ${job.killGrace} s)`,
     ],
+    ['silence timeout', job.silenceTimeout == null ? null : `${job.silenceTimeout} s`],
+    ['backoff', job.backoff && backoffText(job.backoff)],
+    ['unique', job.unique && uniqueText(job.unique)],
     [
       'progress',
       job.progress &&
@@ -125,11 +172,26 @@ export function jobDetails(job: JobBody, now: number): string {
     ],
     ['attributes', entries(job.attributes)],
     ['error', job.error && `${job.error.message} (${job.error.code})`],
+    ['error group', job.errorGroup],
     ['exit code', exitCodeOf(job)],
   ];
   for (const [key, value] of optional) if (value) rows.push([key, value]);
   const pad = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(pad)} ${v}`).join('\n') + '\n';
+}
+
+function backoffText(backoff: Backoff): string {
+  const parts = [`${backoff.type} from ${backoff.delay} s`];
+  if (backoff.maxDelay !== undefined) parts.push(`at most ${backoff.maxDelay} s`);
+  if (backoff.jitter !== undefined) parts.push(`jitter ${backoff.jitter}`);
+  return parts.join(', ');
+}
+
+function uniqueText(unique: Unique): string {
+  const limits = [];
+  if (unique.for !== undefined) limits.push(`for ${unique.for} s`);
+  if (unique.while !== undefined) limits.push(`while ${unique.while.join(', ')}`);
+  return limits.length === 0 ? unique.key : `${unique.key} (${limits.join('; ')})`;
 }
 
 function entries(record: Record<string, unknown>): string | null {

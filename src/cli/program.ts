@@ -1,13 +1,20 @@
 /**
  * The `switchyard` command tree: every command, option and help text, declared with commander.
- * Actions live in ./submit.ts, ./client-commands.ts and ./server-commands.ts; errors are thrown
- * to the one top-level catch in ./run.ts.
+ * The action verbs on jobs are declared in ./action-verbs.ts. Actions live in ./submit.ts,
+ * ./client-commands.ts, ./action-commands.ts and ./server-commands.ts; errors are thrown to the
+ * one top-level catch in ./run.ts.
  */
 import { Command } from 'commander';
-import { DEFAULT_URL } from '../client/client.js';
 import { version } from '../version.js';
 import {
-  cancelCommand,
+  cleanslateCommand,
+  failedCommand,
+  freezeCommand,
+  type CleanslateFlags,
+  type FailedFlags,
+} from './action-commands.js';
+import { addActionVerbs } from './action-verbs.js';
+import {
   jobCommand,
   jobsCommand,
   statsCommand,
@@ -17,6 +24,7 @@ import {
 } from './client-commands.js';
 import type { CliContext, ClientFlags } from './context.js';
 import { exitStatusHelp } from './errors.js';
+import { clientOptions, collect, filterOptions, TIME_HELP } from './options.js';
 import {
   brokerCommand,
   DEFAULT_BROKER,
@@ -30,18 +38,6 @@ import {
 import { submitCommand, type SubmitFlags } from './submit.js';
 
 type ListFlags = ClientFlags & { json?: boolean };
-
-/** Repeatable options; no commander default, so that help shows only the documented ones. */
-const collect = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  value,
-];
-
-function clientOptions(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', `the broker's client API (env SWITCHYARD_URL; default ${DEFAULT_URL})`)
-    .option('--token <token>', 'bearer token for the client API (env SWITCHYARD_TOKEN)');
-}
 
 function logOptions(cmd: Command, configured = true): Command {
   return cmd
@@ -215,6 +211,43 @@ export function buildProgram(ctx: CliContext): Command {
         '--payload <json>',
         'the job\'s input as JSON; for shell jobs {"command", "cwd", "env", "stdin"}',
       )
+      .option('--delay <seconds>', 'seconds before the job may run (or 90s, 5m, 2h)')
+      .option('--hold', 'submit the job held: it waits until switchyard release')
+      .option('--hold-reason <reason>', 'submit the job held, with this reason')
+      .option(
+        '--depends-on <id>',
+        'a job that must succeed first (if it fails or is canceled, so is this one); repeatable',
+        collect,
+      )
+      .option(
+        '--backoff-delay <seconds>',
+        "wait before the first retry (or 90s, 5m, 2h); default: the broker's back-off",
+      )
+      .option(
+        '--backoff-type <type>',
+        'exponential (the wait doubles after each failure; the default) or fixed',
+      )
+      .option('--backoff-max <seconds>', 'longest wait before a retry (default 1 hour)')
+      .option(
+        '--backoff-jitter <fraction>',
+        'spread each wait up or down at random by this fraction, 0 to 1 (default 0.2)',
+      )
+      .option(
+        '--silence-timeout <seconds>',
+        'an attempt without output, progress or attributes this long is hung: killed, then retried or failed',
+      )
+      .option(
+        '--unique-key <key>',
+        'if a job with this key exists, submit nothing and print its id instead (a duplicate)',
+      )
+      .option(
+        '--unique-for <seconds>',
+        'a duplicate only if that job was submitted, started or ended within this long, or runs now',
+      )
+      .option(
+        '--unique-while <states>',
+        'a duplicate only while that job is in one of these states, comma-separated',
+      )
       .option(
         '--wait',
         'follow the job on stderr, print its output tail, exit 1 if it fails or is canceled',
@@ -226,23 +259,22 @@ export function buildProgram(ctx: CliContext): Command {
       '\nExamples:\n' +
         '  switchyard submit -- make -j4\n' +
         "  switchyard submit --wait 'cd /src && make test'\n" +
+        '  switchyard submit --unique-key nightly --unique-while queued,running -- ./nightly.sh\n' +
+        '  switchyard submit --backoff-type fixed --backoff-delay 30s --max-attempts 10 -- ./sync\n' +
         '  switchyard submit --require env=python --require threads=4 --timeout 10m -- python train.py\n' +
         '  switchyard submit --type resize --payload \'{"image": "a.png"}\'\n',
     )
     .action((words: string[], flags: SubmitFlags) => submitCommand(ctx, words, flags));
 
   clientOptions(
-    program
-      .command('jobs')
-      .summary('list jobs')
-      .description('List jobs, newest first: a table, JSON lines, or printf-style with --format.')
-      .option(
-        '--state <states>',
-        'only jobs in these states, comma-separated (waiting, scheduled, queued, running, held, succeeded, failed, canceled)',
-      )
-      .option('--queue <queue>', 'only jobs of this queue')
-      .option('--type <type>', 'only jobs of this type')
-      .option('--worker <worker>', 'only jobs run by this worker (its name or its id)')
+    filterOptions(
+      program
+        .command('jobs')
+        .summary('list jobs')
+        .description(
+          'List jobs, newest first: a table, JSON lines, or printf-style with --format.',
+        ),
+    )
       .option('--limit <n>', 'jobs per page, 1 to 1000 (default 100)')
       .option('--all', 'all matching jobs, following every page')
       .option('--json', 'one JSON object per job and line')
@@ -253,7 +285,8 @@ export function buildProgram(ctx: CliContext): Command {
   )
     .addHelpText(
       'after',
-      '\n--format works like condor_q -format: FMT is printed for each job that has ATTR, with\n' +
+      TIME_HELP +
+        '\n--format works like condor_q -format: FMT is printed for each job that has ATTR, with\n' +
         'no newline added; the escapes \\n and \\t are interpreted. Conversions: %s %d %i %f %e\n' +
         '%g %x %o %c %%, with flags -, 0, +, a width and a .precision (%-10s, %5d, %.2f).\n' +
         'ATTR is an attribute a job set with ::attr, or a job field: id, state, type, queue,\n' +
@@ -273,13 +306,57 @@ export function buildProgram(ctx: CliContext): Command {
       .option('--logs', "also print the job's output"),
   ).action((id: string, flags: JobFlags) => jobCommand(ctx, id, flags));
 
+  addActionVerbs(program, ctx);
+
   clientOptions(
     program
-      .command('cancel')
-      .summary('cancel a job')
-      .description('Cancel a job; a running one is stopped with its kill signal.')
-      .argument('<id>', 'job id'),
-  ).action((id: string, flags: ClientFlags) => cancelCommand(ctx, id, flags));
+      .command('cleanslate')
+      .summary('erase every job')
+      .description(
+        'Erase every job of the broker, with its attempts and output. On a terminal it asks you ' +
+          'to type yes first; without one it needs --yes.',
+      )
+      .option('--yes', 'erase without asking')
+      .option('--dry-run', 'count the jobs it would erase; erase nothing'),
+  ).action((flags: CleanslateFlags) => cleanslateCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('failed')
+      .summary('show the failed jobs by group')
+      .description(
+        'Show the failed jobs counted by error group, queue or type, largest group first, with ' +
+          'the newest failure of each.',
+      )
+      .option('--by <grouping>', 'error, queue or type (default error)')
+      .option('--limit <n>', 'groups at most, 1 to 1000 (default 100)')
+      .option('--json', 'print the groups as JSON'),
+  )
+    .addHelpText(
+      'after',
+      '\nAn error group is failures with the same error once numbers, ids and paths are set\n' +
+        'aside. Act on one with --group KEY, e.g.:\n' +
+        '  switchyard retry --group KEY --dry-run\n' +
+        '  switchyard retry --state failed --queue KEY    (after --by queue)\n',
+    )
+    .action((flags: FailedFlags) => failedCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('freeze')
+      .summary('freeze the broker: refuse submissions')
+      .description(
+        'Freeze the broker: it refuses submissions until unfrozen; queued and running jobs go ' +
+          'on. Needs an admin token.',
+      ),
+  ).action((flags: ClientFlags) => freezeCommand(ctx, true, flags));
+
+  clientOptions(
+    program
+      .command('unfreeze')
+      .summary('unfreeze the broker: accept submissions again')
+      .description('Unfreeze the broker: it accepts submissions again. Needs an admin token.'),
+  ).action((flags: ClientFlags) => freezeCommand(ctx, false, flags));
 
   clientOptions(
     program

@@ -6,6 +6,7 @@ import { KILL_SIGNALS, type JobBody, type SubmitJob } from '../protocol/api.js';
 import type { CliContext } from './context.js';
 import { clientFor, type ClientFlags } from './context.js';
 import { JobEndedError, UsageError } from './errors.js';
+import { parseId, parseStates } from './filter.js';
 import { ProgressView } from './progress.js';
 
 /** The options of `switchyard submit`, as commander gives them. */
@@ -21,6 +22,18 @@ export interface SubmitFlags extends ClientFlags {
   killGrace?: string;
   meta?: string[];
   payload?: string;
+  hold?: boolean;
+  holdReason?: string;
+  delay?: string;
+  backoffType?: string;
+  backoffDelay?: string;
+  backoffMax?: string;
+  backoffJitter?: string;
+  silenceTimeout?: string;
+  uniqueKey?: string;
+  uniqueFor?: string;
+  uniqueWhile?: string;
+  dependsOn?: string[];
   wait?: boolean;
   json?: boolean;
 }
@@ -46,6 +59,19 @@ export function buildSubmitJob(flags: SubmitFlags, words: readonly string[]): Su
   if (flags.timeout !== undefined) job.timeout = seconds('--timeout', flags.timeout, false);
   if (flags.killGrace !== undefined) job.killGrace = seconds('--kill-grace', flags.killGrace, true);
   if (flags.killSignal !== undefined) job.killSignal = signal(flags.killSignal);
+  if (flags.delay !== undefined) job.delay = seconds('--delay', flags.delay, true);
+  if (flags.holdReason !== undefined) {
+    if (flags.holdReason.trim() === '') throw new UsageError('--hold-reason: must not be empty');
+    job.hold = flags.holdReason;
+  } else if (flags.hold === true) job.hold = true;
+  const backoff = backoffOf(flags);
+  if (backoff !== undefined) job.backoff = backoff;
+  if (flags.silenceTimeout !== undefined)
+    job.silenceTimeout = seconds('--silence-timeout', flags.silenceTimeout, false);
+  const unique = uniqueOf(flags);
+  if (unique !== undefined) job.unique = unique;
+  if (flags.dependsOn !== undefined)
+    job.dependsOn = flags.dependsOn.map((id) => parseId('--depends-on', id.trim()));
 
   let payload: unknown;
   if (flags.payload !== undefined) {
@@ -106,6 +132,56 @@ function integer(flag: string, value: string): number {
   return Number(value);
 }
 
+const BACKOFF_TYPES = ['exponential', 'fixed'] as const;
+
+/** The --backoff-* flags as a Backoff; the type defaults to exponential, the delay is needed. */
+function backoffOf(flags: SubmitFlags): SubmitJob['backoff'] {
+  const { backoffType, backoffDelay, backoffMax, backoffJitter } = flags;
+  if (backoffDelay === undefined) {
+    const given = [
+      ['--backoff-type', backoffType],
+      ['--backoff-max', backoffMax],
+      ['--backoff-jitter', backoffJitter],
+    ].find(([, value]) => value !== undefined);
+    if (given !== undefined) throw new UsageError(`${given[0]}: needs --backoff-delay too`);
+    return undefined;
+  }
+  const type = BACKOFF_TYPES.find((t) => t === (backoffType ?? 'exponential').trim());
+  if (type === undefined) {
+    throw new UsageError(`--backoff-type: must be exponential or fixed, got "${backoffType}"`);
+  }
+  const backoff: NonNullable<SubmitJob['backoff']> = {
+    type,
+    delay: seconds('--backoff-delay', backoffDelay, true),
+  };
+  if (backoffMax !== undefined) backoff.maxDelay = seconds('--backoff-max', backoffMax, true);
+  if (backoffJitter !== undefined) {
+    const jitter = Number(backoffJitter.trim());
+    if (backoffJitter.trim() === '' || !(jitter >= 0 && jitter <= 1)) {
+      throw new UsageError(
+        `--backoff-jitter: must be a number from 0 to 1, got "${backoffJitter}"`,
+      );
+    }
+    backoff.jitter = jitter;
+  }
+  return backoff;
+}
+
+/** The --unique-* flags as a Unique; --unique-for and --unique-while need --unique-key. */
+function uniqueOf(flags: SubmitFlags): SubmitJob['unique'] {
+  const { uniqueKey, uniqueFor, uniqueWhile } = flags;
+  if (uniqueKey === undefined) {
+    if (uniqueFor !== undefined) throw new UsageError('--unique-for: needs --unique-key too');
+    if (uniqueWhile !== undefined) throw new UsageError('--unique-while: needs --unique-key too');
+    return undefined;
+  }
+  if (uniqueKey === '') throw new UsageError('--unique-key: must not be empty');
+  const unique: NonNullable<SubmitJob['unique']> = { key: uniqueKey };
+  if (uniqueFor !== undefined) unique.for = seconds('--unique-for', uniqueFor, false);
+  if (uniqueWhile !== undefined) unique.while = parseStates('--unique-while', uniqueWhile);
+  return unique;
+}
+
 const UNIT: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600 };
 
 /** Seconds, plain (`90`, `1.5`) or with a unit (`90s`, `5m`, `2h`). */
@@ -151,14 +227,20 @@ export async function submitCommand(
   const job = buildSubmitJob(flags, words);
   const client = clientFor(ctx, flags);
   const submitted = await client.submit(job);
+  // A duplicate is not an error: the job asked for exists, and its id is the answer.
+  if (submitted.deduplicated === true) {
+    const key = submitted.unique?.key ?? job.unique?.key;
+    ctx.stderr.write(
+      `duplicate of job ${submitted.id}${key === undefined ? '' : ` (unique key "${key}")`}: ` +
+        'no new job was submitted\n',
+    );
+  }
   if (flags.wait !== true) {
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(submitted)}\n` : `${submitted.id}\n`);
     return;
   }
   const view = new ProgressView(ctx.stderr, submitted.id);
-  ctx.stderr.write(
-    `job ${submitted.id} submitted${submitted.deduplicated ? ' (deduplicated)' : ''}\n`,
-  );
+  if (submitted.deduplicated !== true) ctx.stderr.write(`job ${submitted.id} submitted\n`);
   let done: JobBody;
   try {
     done = await client.wait(submitted.id, { onUpdate: (j) => view.update(j) });

@@ -10,16 +10,23 @@ import { openEventStream, type BrokerEventMessage, type EventStream } from './ev
 import {
   fetchTransport,
   httpTransport,
+  type HttpMethod,
   type Transport,
   type TransportResponse,
 } from './transport.js';
 import {
   API_PREFIX,
+  type ActionRequest,
+  type ActionResult,
+  type FailedGrouping,
+  type FailedGroups,
+  type FreezeBody,
   type HealthBody,
   type JobBody,
   type JobList,
   type JobListQuery,
   type LogList,
+  type PatchJob,
   type StatsBody,
   type SubmitJob,
   type WorkerBody,
@@ -179,7 +186,7 @@ export class Client {
 
   /** One job with its attempts, progress, attributes, result or error. */
   get(id: string): Promise<JobBody> {
-    return this.request<JobBody>('GET', `/jobs/${encodeURIComponent(id)}`);
+    return this.request<JobBody>('GET', jobPath(id));
   }
 
   /** One page of jobs; pass `nextCursor` as `cursor` for the next. */
@@ -205,12 +212,73 @@ export class Client {
 
   /** Cancels a job; a running one is stopped. Conflict if it already ended. */
   cancel(id: string): Promise<JobBody> {
-    return this.request<JobBody>('POST', `/jobs/${encodeURIComponent(id)}/cancel`);
+    return this.request<JobBody>('POST', `${jobPath(id)}/cancel`);
+  }
+
+  /**
+   * Holds a job: it stays out of dispatch, in state `held`, until `release`; a running one is
+   * stopped first. Conflict if its state does not allow it (the message names the state).
+   */
+  hold(id: string, reason?: string): Promise<JobBody> {
+    return this.request<JobBody>('POST', `${jobPath(id)}/hold`, {
+      body: reason === undefined ? {} : { reason },
+    });
+  }
+
+  /** Releases a held job: back to `queued` (or `waiting`). Conflict if it is not held. */
+  release(id: string): Promise<JobBody> {
+    return this.request<JobBody>('POST', `${jobPath(id)}/release`);
+  }
+
+  /** Retries a failed or canceled job: back to `queued`. Conflict in other states. */
+  retry(id: string): Promise<JobBody> {
+    return this.request<JobBody>('POST', `${jobPath(id)}/retry`);
+  }
+
+  /** Makes a scheduled job (delayed, or backing off) due now. Conflict in other states. */
+  runNow(id: string): Promise<JobBody> {
+    return this.request<JobBody>('POST', `${jobPath(id)}/run-now`);
+  }
+
+  /**
+   * Deletes a job, its attempts and its output (a running one is stopped first); resolves with
+   * the job as it was.
+   */
+  delete(id: string): Promise<JobBody> {
+    return this.request<JobBody>('DELETE', jobPath(id));
+  }
+
+  /** Changes the priority or the queue of a job that waits. Conflict if it runs or ended. */
+  update(id: string, patch: PatchJob): Promise<JobBody> {
+    return this.request<JobBody>('PATCH', jobPath(id), { body: patch });
+  }
+
+  /**
+   * One action on many jobs, named by `ids` or chosen by a `filter` (`{}` is every job):
+   * how many jobs matched and how many it changed (with `dryRun`: would change).
+   */
+  act(request: ActionRequest): Promise<ActionResult> {
+    return this.request<ActionResult>('POST', '/jobs/actions', { body: request });
+  }
+
+  /** The failed jobs counted by queue, type or error group (the broker's default), largest first. */
+  failedGroups(by?: FailedGrouping, limit?: number): Promise<FailedGroups> {
+    return this.request<FailedGroups>('GET', '/failed/groups', { query: { by, limit } });
+  }
+
+  /** Freezes the broker: it refuses submissions until `unfreeze`. Needs an admin token. */
+  freeze(): Promise<FreezeBody> {
+    return this.request<FreezeBody>('POST', '/freeze');
+  }
+
+  /** Unfreezes the broker: it accepts submissions again. Needs an admin token. */
+  unfreeze(): Promise<FreezeBody> {
+    return this.request<FreezeBody>('POST', '/unfreeze');
   }
 
   /** One page of a job's output lines. */
   logs(id: string, query: LogQuery = {}): Promise<LogList> {
-    return this.request<LogList>('GET', `/jobs/${encodeURIComponent(id)}/logs`, {
+    return this.request<LogList>('GET', `${jobPath(id)}/logs`, {
       query: { ...query },
     });
   }
@@ -286,7 +354,7 @@ export class Client {
 
   /** Long polls until the job ends or the deadline passes. */
   private async waitEnded(id: string, options: WaitOptions, deadline: number): Promise<JobBody> {
-    const path = `/jobs/${encodeURIComponent(id)}`;
+    const path = jobPath(id);
     for (;;) {
       options.signal?.throwIfAborted();
       const left = deadline - Date.now();
@@ -328,7 +396,7 @@ export class Client {
   }
 
   private async request<T>(
-    method: 'GET' | 'POST',
+    method: HttpMethod,
     path: string,
     options: { body?: unknown; query?: Query; prefix?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
@@ -363,6 +431,10 @@ export class Client {
       );
     }
   }
+}
+
+function jobPath(id: string): string {
+  return `/jobs/${encodeURIComponent(id)}`;
 }
 
 /** What `wait` compares to decide that a job changed. */

@@ -14,11 +14,21 @@ export type { BrokerEventMessage, EventStream } from './events.js';
 export { SwitchyardError, type ErrorCode } from '../domain/errors.js';
 export type { JobState } from '../domain/job.js';
 export type {
+  ActionRequest,
+  ActionResult,
+  Backoff,
+  FailedGrouping,
+  FailedGroups,
+  FreezeBody,
+  JobAction,
   JobBody,
+  JobFilter,
   JobList,
   JobListQuery,
   LogList,
+  PatchJob,
   StatsBody,
   SubmitJob,
+  Unique,
   WorkerBody,
 } from '../protocol/api.js';

@@ -7,8 +7,11 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/** The HTTP methods the client API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
 export interface TransportRequest {
-  method: 'GET' | 'POST';
+  method: HttpMethod;
   headers: Record<string, string>;
   body?: string;
   /** Aborts the request (it then rejects with the signal's reason). */

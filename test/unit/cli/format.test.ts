@@ -3,6 +3,7 @@ import { formatJob, formatPairs } from '../../../src/cli/client-commands.js';
 import { UsageError } from '../../../src/cli/errors.js';
 import {
   age,
+  failedGroupsTable,
   formatTable,
   jobAttribute,
   jobDetails,
@@ -45,6 +46,11 @@ function job(patch: Partial<JobBody> = {}): JobBody {
     result: null,
     error: null,
     attempts: [],
+    backoff: null,
+    silenceTimeout: null,
+    unique: null,
+    hold: null,
+    errorGroup: null,
     ...patch,
   };
 }
@@ -193,6 +199,109 @@ describe('jobDetails', () => {
     expect(text).toContain('exit code:  2\n');
     expect(text).not.toContain('meta:');
     expect(text).not.toContain('worker:');
+  });
+
+  it('shows the hold, dependencies, dependents, back-off, silence timeout, unique key and error group', () => {
+    const text = jobDetails(
+      job({
+        state: 'held',
+        hold: { reason: 'disk full', by: 'token:ab12', at: '2024-01-01T00:30:00.000Z' },
+        dependencies: [
+          { id: '3', state: 'succeeded' },
+          { id: '4', state: 'running' },
+        ],
+        dependents: ['8', '9'],
+        backoff: { type: 'exponential', delay: 10, maxDelay: 600, jitter: 0.1 },
+        silenceTimeout: 120,
+        unique: { key: 'nightly', for: 3600, while: ['queued', 'running'] },
+        errorGroup: '0123456789ab',
+      }),
+      NOW,
+    );
+    expect(text).toContain(
+      'held:            disk full (by token:ab12, 2024-01-01T00:30:00.000Z)\n',
+    );
+    expect(text).toContain('depends on:      3 (succeeded), 4 (running)\n');
+    expect(text).toContain('dependents:      8, 9\n');
+    expect(text).toContain('backoff:         exponential from 10 s, at most 600 s, jitter 0.1\n');
+    expect(text).toContain('silence timeout: 120 s\n');
+    expect(text).toContain('unique:          nightly (for 3600 s; while queued, running)\n');
+    expect(text).toContain('error group:     0123456789ab\n');
+  });
+
+  it('shows a plain back-off and unique key, and none of the new rows when they are unset', () => {
+    const text = jobDetails(
+      job({ backoff: { type: 'fixed', delay: 30 }, unique: { key: 'k' }, dependencies: [] }),
+      NOW,
+    );
+    expect(text).toContain('backoff:  fixed from 30 s\n');
+    expect(text).toContain('unique:   k\n');
+    for (const row of ['held:', 'depends on:', 'dependents:', 'silence timeout:', 'error group:'])
+      expect(text).not.toContain(row);
+  });
+});
+
+describe('failedGroupsTable', () => {
+  const failed = (id: string, message: string, finishedAt: string): JobBody =>
+    job({ id, state: 'failed', finishedAt, error: { code: 'exit_code', message } });
+
+  it('by error shows the group key and its label, and counts the groups not shown', () => {
+    expect(
+      failedGroupsTable(
+        {
+          by: 'error',
+          total: 10,
+          groups: [
+            {
+              key: '0123456789ab',
+              label: 'cannot open <path>: disk full',
+              count: 6,
+              newest: failed('41', 'cannot open /tmp/a: disk full', '2024-01-01T00:58:00.000Z'),
+            },
+            {
+              key: 'ba9876543210',
+              label: 'exited with <n>',
+              count: 3,
+              newest: failed('7', 'exited with 2', '2024-01-01T00:00:00.000Z'),
+            },
+          ],
+        },
+        NOW,
+      ),
+    ).toBe(
+      'COUNT  GROUP         NEWEST  AGE  ERROR\n' +
+        '6      0123456789ab  41      2m   cannot open <path>: disk full\n' +
+        '3      ba9876543210  7       1h   exited with <n>\n' +
+        '10 failed jobs in all, 1 in groups not shown\n',
+    );
+  });
+
+  it('by type shows the newest error, cut to one line', () => {
+    const long = `line one\n${'x'.repeat(100)}`;
+    const text = failedGroupsTable(
+      {
+        by: 'type',
+        total: 1,
+        groups: [
+          {
+            key: 'resize',
+            label: 'resize',
+            count: 1,
+            newest: failed('2', long, '2024-01-01T00:59:00.000Z'),
+          },
+        ],
+      },
+      NOW,
+    );
+    const [header, row, total] = text.split('\n');
+    expect(header).toBe('COUNT  TYPE    NEWEST  AGE  ERROR');
+    expect(row).toMatch(/^1 {6}resize {2}2 {7}1m {3}line one x+…$/);
+    expect([...(row ?? '')].length).toBe(28 + 80);
+    expect(total).toBe('1 failed job in all');
+  });
+
+  it('says when there are no failed jobs', () => {
+    expect(failedGroupsTable({ by: 'error', total: 0, groups: [] }, NOW)).toBe('no failed jobs\n');
   });
 });
 

@@ -89,6 +89,11 @@ function job(patch: Partial<JobBody> = {}): JobBody {
     result: null,
     error: null,
     attempts: [],
+    backoff: null,
+    silenceTimeout: null,
+    unique: null,
+    hold: null,
+    errorGroup: null,
     ...patch,
   };
 }
@@ -113,7 +118,25 @@ describe('--help', () => {
   );
 
   it('of client commands documents --url and --token with their variables', () => {
-    for (const name of ['submit', 'jobs', 'job', 'cancel', 'workers', 'stats']) {
+    for (const name of [
+      'submit',
+      'jobs',
+      'job',
+      'hold',
+      'release',
+      'retry',
+      'delete',
+      'priority',
+      'move',
+      'run-now',
+      'cancel',
+      'cleanslate',
+      'failed',
+      'freeze',
+      'unfreeze',
+      'workers',
+      'stats',
+    ]) {
       const help = program.commands.find((c) => c.name() === name)?.helpInformation() ?? '';
       expect(help).toContain('SWITCHYARD_URL');
       expect(help).toContain('SWITCHYARD_TOKEN');
@@ -149,6 +172,9 @@ describe('usage errors', () => {
     [['submit'], /^switchyard: missing COMMAND/],
     [['jobs', '--limit', '0'], /^switchyard: --limit: must be an integer from 1 to 1000/],
     [['jobs', '--format', '%s'], /^switchyard: --format takes two values/],
+    [['jobs', '--state', 'done'], /^switchyard: --state: "done" is not a job state/],
+    [['jobs', '--finished-after', 'later'], /^switchyard: --finished-after: must be a date/],
+    [['cancel'], /^switchyard: cancel: which jobs\?/],
     [
       ['worker', '--broker', 'http://x'],
       /^switchyard: --broker: must be a ws:\/\/ or wss:\/\/ URL/,
@@ -188,6 +214,37 @@ describe('client commands', () => {
         body: { type: 'shell', priority: 3, payload: { command: ['echo', 'hi'] } },
       },
     ]);
+  });
+
+  it('submit of a duplicate prints the existing id and says so on stderr, exit 0', async () => {
+    routes = () => ({
+      status: 200,
+      json: job({ id: '17', deduplicated: true, unique: { key: 'nightly' } }),
+    });
+    const ctx = context();
+    expect(await run(['submit', '--unique-key', 'nightly', '--', 'true'], ctx)).toBe(0);
+    expect(ctx.out()).toBe('17\n');
+    expect(ctx.err()).toBe(
+      'duplicate of job 17 (unique key "nightly"): no new job was submitted\n',
+    );
+    expect(requests[0]?.body).toEqual({
+      type: 'shell',
+      unique: { key: 'nightly' },
+      payload: { command: ['true'] },
+    });
+  });
+
+  it('submit --wait of a duplicate follows the existing job', async () => {
+    routes = (method) =>
+      method === 'POST'
+        ? { status: 200, json: job({ id: '17', deduplicated: true, unique: { key: 'k' } }) }
+        : { json: job({ id: '17', state: 'succeeded', result: { exitCode: 0, stdout: 'ok\n' } }) };
+    const ctx = context();
+    expect(await run(['submit', '--wait', '--unique-key', 'k', '--', 'true'], ctx)).toBe(0);
+    expect(ctx.out()).toBe('ok\n');
+    expect(ctx.err()).toMatch(
+      /^duplicate of job 17 \(unique key "k"\): no new job was submitted\n(?!job 17 submitted)/,
+    );
   });
 
   it('--url and --token override the environment', async () => {
@@ -260,6 +317,31 @@ describe('client commands', () => {
       /^ID +STATE +TYPE +QUEUE +PRI +ATTEMPT +WORKER +AGE +COMMAND$/,
     );
     expect(ctx.out().split('\n')[1]).toMatch(/^2 +queued +shell +default +0 +0\/5 +- +10s +true$/);
+
+    requests.length = 0;
+    ctx = context();
+    expect(
+      await run(
+        [
+          'jobs',
+          '--group',
+          '0123456789ab',
+          '--search',
+          'disk',
+          '--attr',
+          'host',
+          '--created-after',
+          '10s',
+          '--finished-before',
+          '2024-01-01',
+        ],
+        ctx,
+      ),
+    ).toBe(0);
+    expect(requests[0]?.url).toBe(
+      '/api/v1/jobs?group=0123456789ab&search=disk&attr=host' +
+        '&createdAfter=2024-01-01T00%3A00%3A00.000Z&finishedBefore=2024-01-01T00%3A00%3A00.000Z',
+    );
 
     ctx = context();
     expect(await run(['jobs', '--json'], ctx)).toBe(0);

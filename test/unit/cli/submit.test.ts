@@ -75,6 +75,46 @@ describe('buildSubmitJob', () => {
     });
   });
 
+  it('maps the lifecycle options: delay, hold, back-off, silence timeout, uniqueness, dependencies', () => {
+    expect(
+      buildSubmitJob(
+        {
+          delay: '5m',
+          holdReason: 'wait for the data',
+          backoffType: 'fixed',
+          backoffDelay: '30s',
+          backoffMax: '1h',
+          backoffJitter: '0.5',
+          silenceTimeout: '90',
+          uniqueKey: 'nightly',
+          uniqueFor: '2h',
+          uniqueWhile: 'queued, running',
+          dependsOn: ['3', ' 4'],
+        },
+        ['x'],
+      ),
+    ).toEqual({
+      type: 'shell',
+      payload: { command: ['x'] },
+      delay: 300,
+      hold: 'wait for the data',
+      backoff: { type: 'fixed', delay: 30, maxDelay: 3600, jitter: 0.5 },
+      silenceTimeout: 90,
+      unique: { key: 'nightly', for: 7200, while: ['queued', 'running'] },
+      dependsOn: ['3', '4'],
+    });
+  });
+
+  it('holds without a reason, and backs off exponentially unless told otherwise', () => {
+    expect(buildSubmitJob({ hold: true, backoffDelay: '0', uniqueKey: 'k' }, ['x'])).toEqual({
+      type: 'shell',
+      payload: { command: ['x'] },
+      hold: true,
+      backoff: { type: 'exponential', delay: 0 },
+      unique: { key: 'k' },
+    });
+  });
+
   it.each([
     ['90', 90],
     ['1.5', 1.5],
@@ -116,6 +156,31 @@ describe('buildSubmitJob', () => {
     [{ timeout: '5d' }, ['y'], /^--timeout: /],
     [{ killGrace: 'soon' }, ['y'], /^--kill-grace: must be a number of seconds/],
     [{ killSignal: 'SIGSEGV' }, ['y'], /^--kill-signal: must be one of SIGTERM, /],
+    [{ delay: 'soon' }, ['y'], /^--delay: must be a number of seconds/],
+    [{ holdReason: '' }, ['y'], /^--hold-reason: must not be empty/],
+    [{ backoffType: 'fixed' }, ['y'], /^--backoff-type: needs --backoff-delay too/],
+    [{ backoffMax: '1' }, ['y'], /^--backoff-max: needs --backoff-delay too/],
+    [{ backoffJitter: '1' }, ['y'], /^--backoff-jitter: needs --backoff-delay too/],
+    [
+      { backoffDelay: '1', backoffType: 'linear' },
+      ['y'],
+      /^--backoff-type: must be exponential or fixed, got "linear"/,
+    ],
+    [{ backoffDelay: '-1' }, ['y'], /^--backoff-delay: must be a number of seconds/],
+    [{ backoffDelay: '1', backoffMax: 'x' }, ['y'], /^--backoff-max: must be a number/],
+    [
+      { backoffDelay: '1', backoffJitter: '1.5' },
+      ['y'],
+      /^--backoff-jitter: must be a number from 0 to 1, got "1.5"/,
+    ],
+    [{ backoffDelay: '1', backoffJitter: '' }, ['y'], /^--backoff-jitter: must be a number/],
+    [{ silenceTimeout: '0' }, ['y'], /^--silence-timeout: must be a positive number of seconds/],
+    [{ uniqueFor: '5' }, ['y'], /^--unique-for: needs --unique-key too/],
+    [{ uniqueWhile: 'queued' }, ['y'], /^--unique-while: needs --unique-key too/],
+    [{ uniqueKey: '' }, ['y'], /^--unique-key: must not be empty/],
+    [{ uniqueKey: 'k', uniqueFor: '0' }, ['y'], /^--unique-for: must be a positive number/],
+    [{ uniqueKey: 'k', uniqueWhile: 'done' }, ['y'], /^--unique-while: "done" is not a job state/],
+    [{ dependsOn: ['3', 'abc'] }, ['y'], /^--depends-on: "abc" is not a job id: must be an id/],
   ] as [SubmitFlags, string[], RegExp][])('rejects %j %j', (flags, words, message) => {
     expect(usage(flags, words)).toMatch(message);
   });

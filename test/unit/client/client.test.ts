@@ -80,6 +80,11 @@ function job(patch: Partial<JobBody> = {}): JobBody {
     result: null,
     error: null,
     attempts: [],
+    backoff: null,
+    silenceTimeout: null,
+    unique: null,
+    hold: null,
+    errorGroup: null,
     ...patch,
   };
 }
@@ -221,6 +226,81 @@ describe('Client requests', () => {
     ]);
   });
 
+  it('submit resolves with the existing job when the broker answers 200 deduplicated', async () => {
+    handler = () => ({ status: 200, json: job({ id: '3', deduplicated: true }) });
+    const client = new Client({ url: base });
+    const alone = await client.submit({ type: 'shell', unique: { key: 'nightly' } });
+    expect(alone).toMatchObject({ id: '3', deduplicated: true });
+    handler = () => ({
+      status: 200,
+      json: { jobs: [job({ id: '3', deduplicated: true }), job({ id: '4' })] },
+    });
+    const both = await Promise.all([
+      client.submit({ type: 'shell', unique: { key: 'nightly' } }),
+      client.submit({ type: 'shell' }),
+    ]);
+    expect(both.map((j) => [j.id, j.deduplicated ?? false])).toEqual([
+      ['3', true],
+      ['4', false],
+    ]);
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/jobs', '/api/v1/jobs/batch']);
+  });
+
+  it('the job actions use their routes, methods and bodies', async () => {
+    handler = () => ({ json: job({ id: '12' }) });
+    const client = new Client({ url: base });
+    await client.hold('12', 'disk full');
+    await client.hold('12');
+    await client.release('12');
+    await client.retry('12');
+    await client.runNow('12');
+    expect((await client.delete('12')).id).toBe('12');
+    await client.update('12', { priority: 5, queue: 'emails' });
+    expect(seen.map((s) => [`${s.method} ${s.url}`, s.body])).toEqual([
+      ['POST /api/v1/jobs/12/hold', { reason: 'disk full' }],
+      ['POST /api/v1/jobs/12/hold', {}],
+      ['POST /api/v1/jobs/12/release', undefined],
+      ['POST /api/v1/jobs/12/retry', undefined],
+      ['POST /api/v1/jobs/12/run-now', undefined],
+      ['DELETE /api/v1/jobs/12', undefined],
+      ['PATCH /api/v1/jobs/12', { priority: 5, queue: 'emails' }],
+    ]);
+  });
+
+  it('act POSTs the action request and gives back the counts', async () => {
+    handler = () => ({ json: { matched: 4, changed: 3, dryRun: true } });
+    const request = {
+      action: 'retry',
+      filter: { state: 'failed', queue: 'emails' },
+      dryRun: true,
+    } as const;
+    expect(await new Client({ url: base }).act(request)).toEqual({
+      matched: 4,
+      changed: 3,
+      dryRun: true,
+    });
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/v1/jobs/actions', body: request });
+  });
+
+  it('failedGroups passes by and limit, and freeze and unfreeze POST to theirs', async () => {
+    handler = (req) => {
+      if (req.url.startsWith('/api/v1/failed/groups'))
+        return { json: { by: 'queue', total: 0, groups: [] } };
+      return { json: { frozen: req.url === '/api/v1/freeze' } };
+    };
+    const client = new Client({ url: base });
+    expect(await client.failedGroups('queue', 5)).toEqual({ by: 'queue', total: 0, groups: [] });
+    await client.failedGroups();
+    expect(await client.freeze()).toEqual({ frozen: true });
+    expect(await client.unfreeze()).toEqual({ frozen: false });
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'GET /api/v1/failed/groups?by=queue&limit=5',
+      'GET /api/v1/failed/groups',
+      'POST /api/v1/freeze',
+      'POST /api/v1/unfreeze',
+    ]);
+  });
+
   it('list passes its filters as the query string', async () => {
     handler = () => ({ json: { jobs: [], nextCursor: null } });
     await new Client({ url: base }).list({
@@ -234,6 +314,17 @@ describe('Client requests', () => {
     });
     expect(seen[0]?.url).toBe(
       '/api/v1/jobs?state=queued%2Crunning&queue=q&type=t&worker=w&limit=5&cursor=9&order=asc',
+    );
+    await new Client({ url: base }).list({
+      group: '0123456789ab',
+      search: 'disk full',
+      attr: 'host=a',
+      createdAfter: '2024-01-01T00:00:00.000Z',
+      finishedBefore: '2024-01-02T00:00:00.000Z',
+    });
+    expect(seen[1]?.url).toBe(
+      '/api/v1/jobs?group=0123456789ab&search=disk+full&attr=host%3Da' +
+        '&createdAfter=2024-01-01T00%3A00%3A00.000Z&finishedBefore=2024-01-02T00%3A00%3A00.000Z',
     );
   });
 

@@ -19,33 +19,57 @@ export interface JobsFlags extends ClientFlags, FilterFlags {
   format?: string[];
 }
 
-/** A `--format FMT ATTR` pair, its escapes interpreted. */
-export interface FormatPair {
-  format: string;
-  attribute: string;
-}
+/**
+ * One `--format`: a printf format and the attribute it prints (`--format FMT ATTR`, as
+ * condor_q -format), or a template naming its attributes (`--format '%{id} %{attributes.x}\n'`),
+ * its escapes interpreted.
+ */
+export type FormatPair = { format: string; attribute: string } | { template: string };
 
-/** Pairs up the values of repeated `--format FMT ATTR` options. */
+/** `%{name}` in a template: a job's attribute or field (see jobAttribute). */
+const TEMPLATE_FIELD = /%\{([^}]+)\}/g;
+
+/**
+ * The values of repeated `--format` options: a value with `%{` is a template alone; any other
+ * is a format followed by the attribute it prints.
+ */
 export function formatPairs(values: readonly string[]): FormatPair[] {
-  if (values.length % 2 !== 0) {
-    throw new UsageError(
-      `--format takes two values, a format and an attribute name, e.g. --format "%s\\n" id; ` +
-        `got ${values.length} value${values.length === 1 ? '' : 's'}`,
-    );
-  }
   const out: FormatPair[] = [];
-  for (let i = 0; i < values.length; i += 2) {
-    out.push({ format: unescapeFormat(values[i] as string), attribute: values[i + 1] as string });
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as string;
+    if (value.includes('%{')) {
+      out.push({ template: unescapeFormat(value) });
+      continue;
+    }
+    if (i + 1 >= values.length) {
+      throw new UsageError(
+        `--format takes a format and an attribute name (--format "%s\\n" id) or a template ` +
+          `(--format '%{id} %{state}\\n'); "${value}" has no attribute after it`,
+      );
+    }
+    out.push({ format: unescapeFormat(value), attribute: values[++i] as string });
   }
   return out;
 }
 
-/** One job under `--format`: each pair whose attribute the job has, concatenated, no newline added. */
+/**
+ * One job under `--format`, no newline added: each pair whose attribute the job has, and each
+ * template all of whose attributes it has, concatenated.
+ */
 export function formatJob(job: JobBody, pairs: readonly FormatPair[]): string {
   return pairs
-    .map(({ format, attribute }) => {
-      const value = jobAttribute(job, attribute);
-      return value === undefined ? '' : sprintf(format, value);
+    .map((pair) => {
+      if ('template' in pair) {
+        let missing = false;
+        const text = pair.template.replace(TEMPLATE_FIELD, (_all, name: string) => {
+          const value = jobAttribute(job, name.trim());
+          if (value === undefined) missing = true;
+          return typeof value === 'object' ? JSON.stringify(value) : String(value);
+        });
+        return missing ? '' : text;
+      }
+      const value = jobAttribute(job, pair.attribute);
+      return value === undefined ? '' : sprintf(pair.format, value);
     })
     .join('');
 }

@@ -280,7 +280,7 @@ export function buildProgram(ctx: CliContext): Command {
       .option('--json', 'one JSON object per job and line')
       .option(
         '--format <fmt attr...>',
-        'print attribute ATTR with printf format FMT for each job that has it; repeatable',
+        'print attribute ATTR with printf format FMT for each job that has it, or a template of %{ATTR}s; repeatable',
       ),
   )
     .addHelpText(
@@ -290,9 +290,12 @@ export function buildProgram(ctx: CliContext): Command {
         'no newline added; the escapes \\n and \\t are interpreted. Conversions: %s %d %i %f %e\n' +
         '%g %x %o %c %%, with flags -, 0, +, a width and a .precision (%-10s, %5d, %.2f).\n' +
         'ATTR is an attribute a job set with ::attr, or a job field: id, state, type, queue,\n' +
-        'priority, attempt, maxAttempts, worker, createdAt, progress.percent, meta.KEY, ...\n\n' +
-        'Example:\n' +
-        '  switchyard jobs --state running --format "%-8s " id --format "%s\\n" endpoint\n',
+        'priority, attempt, maxAttempts, worker, createdAt, progress.percent, meta.KEY, ...\n' +
+        'A FMT with %{ATTR} in it is a template, given alone: it is printed for each job that has\n' +
+        'every ATTR it names, each %{ATTR} replaced by its value.\n\n' +
+        'Examples:\n' +
+        '  switchyard jobs --state running --format "%-8s " id --format "%s\\n" endpoint\n' +
+        "  switchyard jobs --attr endpoint --format '%{id} %{attributes.endpoint}\\n'\n",
     )
     .action((flags: JobsFlags) => jobsCommand(ctx, flags));
 

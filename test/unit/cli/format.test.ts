@@ -351,7 +351,21 @@ describe('--format', () => {
 
   it('needs an attribute for every format', () => {
     expect(() => formatPairs(['%s'])).toThrow(UsageError);
-    expect(() => formatPairs(['%s', 'id', '%d'])).toThrow(/takes two values.*got 3 values/);
+    expect(() => formatPairs(['%s', 'id', '%d'])).toThrow(/"%d" has no attribute after it/);
+  });
+
+  it('prints a template for jobs that have every attribute it names, in any mix with pairs', () => {
+    const pairs = formatPairs(['%{id} %{attributes.endpoint}\\n', '%s|', 'state']);
+    expect(pairs).toEqual([
+      { template: '%{id} %{attributes.endpoint}\n' },
+      { format: '%s|', attribute: 'state' },
+    ]);
+    const served = job({ id: '7', state: 'running', attributes: { endpoint: '127.0.0.1:5672' } });
+    expect(formatJob(served, pairs)).toBe('7 127.0.0.1:5672\nrunning|');
+    expect(formatJob(job({ id: '8', state: 'queued' }), pairs)).toBe('queued|');
+    expect(formatJob(served, formatPairs(['%{ endpoint }/%{queue}']))).toBe(
+      '127.0.0.1:5672/default',
+    );
   });
 
   it('prints each pair only for jobs that have the attribute, adding no newline', () => {

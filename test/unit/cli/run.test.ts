@@ -171,7 +171,7 @@ describe('usage errors', () => {
     [['job'], /^switchyard: missing required argument 'id'/],
     [['submit'], /^switchyard: missing COMMAND/],
     [['jobs', '--limit', '0'], /^switchyard: --limit: must be an integer from 1 to 1000/],
-    [['jobs', '--format', '%s'], /^switchyard: --format takes two values/],
+    [['jobs', '--format', '%s'], /^switchyard: --format takes a format and an attribute name/],
     [['jobs', '--state', 'done'], /^switchyard: --state: "done" is not a job state/],
     [['jobs', '--finished-after', 'later'], /^switchyard: --finished-after: must be a date/],
     [['cancel'], /^switchyard: cancel: which jobs\?/],

@@ -12,14 +12,7 @@
  * to disk where the implementation promises it) when its promise resolves, or none of it is.
  * Reads see committed state only.
  */
-import type {
-  HoldInfo,
-  JobOptions,
-  JobRecord,
-  JobState,
-  Labels,
-  Progress,
-} from '../domain/job.js';
+import type { HoldInfo, JobOptions, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
 import type { DependencyState, StateChange } from '../domain/transitions.js';
 
 export type { StateChange } from '../domain/transitions.js';
@@ -323,7 +316,9 @@ export interface StoreTx {
   jobDependenciesAdd(links: ReadonlyArray<{ jobId: number; dependsOn: number }>): Promise<void>;
   /**
    * The jobs in state `waiting` that depend on any of `ids`, each with the states of all of
-   * its dependencies (a deleted dependency counts as canceled).
+   * its dependencies (a deleted dependency counts as canceled). With several nodes the
+   * dependents are locked until the commit: asked in the write that ended the dependencies, of
+   * two nodes ending two dependencies of one job at once the second sees both ended.
    */
   jobDependents(ids: readonly number[]): Promise<Dependent[]>;
   /**

@@ -219,6 +219,10 @@ export function describeInsert(factory: StoreFactory): void {
         result: null,
         error: null,
         attempts: [],
+        uncounted: 0,
+        options: null,
+        hold: null,
+        errorGroup: null,
         outputDropped: 0,
         outputGapAfter: null,
       };

@@ -24,14 +24,15 @@ const changeSql = `
       ELSE j.attempts || jsonb_build_array(c.record::jsonb) END,
     hold = CASE WHEN c.set_hold THEN c.hold::jsonb ELSE j.hold END,
     uncounted = coalesce(c.uncounted, j.uncounted),
-    error_group = CASE WHEN c.set_error_group THEN c.error_group ELSE j.error_group END
+    error_group = CASE WHEN c.set_error_group THEN c.error_group ELSE j.error_group END,
+    attributes = coalesce(c.attributes::jsonb, j.attributes)
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[],
     $7::text[], $8::boolean[], $9::text[], $10::integer[], $11::bigint[], $12::bigint[],
     $13::text[], $14::integer[], $15::text[], $16::text[], $17::boolean[], $18::text[],
-    $19::integer[], $20::boolean[], $21::text[])
+    $19::integer[], $20::boolean[], $21::text[], $22::text[])
     WITH ORDINALITY AS c(id, from_state, to_state, run_at, ahead, set_result, result, set_error,
       error, request_failures, finished_at, now, record, attempt, worker_id, node_id, set_hold,
-      hold, uncounted, set_error_group, error_group, ord)
+      hold, uncounted, set_error_group, error_group, attributes, ord)
   WHERE j.id = c.id AND j.state = c.from_state
     AND (c.attempt IS NULL
       OR (j.attempt = c.attempt AND j.worker_id = c.worker_id AND j.node_id = c.node_id))
@@ -101,6 +102,7 @@ async function applyRound(
     list.map((s) => s.uncounted ?? null),
     list.map((s) => s.errorGroup !== undefined),
     list.map((s) => s.errorGroup ?? null),
+    list.map((s) => (s.attributes === undefined ? null : jsonb(s.attributes))),
   ]);
   for (const { ord } of rows) {
     const entry = round[ord - 1];

@@ -87,6 +87,7 @@ export { storableJson as jsonb } from '../text.js';
 export function jobFromRow(row: JobRow): JobRecord {
   return {
     id: row.id,
+    needsId: row.needs_id,
     type: row.type,
     queue: row.queue,
     payload: row.payload,

@@ -29,7 +29,8 @@ const changeSql =
   `request_failures = coalesce(?, request_failures), finished_at = ?, updated_at = ?, ` +
   `attempts = CASE WHEN ? IS NULL THEN attempts ELSE json_insert(attempts, '$[#]', json(?)) END, ` +
   `hold = CASE WHEN ? THEN ? ELSE hold END, uncounted = coalesce(?, uncounted), ` +
-  `error_group = CASE WHEN ? THEN ? ELSE error_group END ` +
+  `error_group = CASE WHEN ? THEN ? ELSE error_group END, ` +
+  `attributes = coalesce(?, attributes) ` +
   `WHERE id = ? AND state = ? AND ` +
   `(? IS NULL OR (attempt = ? AND worker_id = ? AND node_id = ?))`;
 
@@ -42,7 +43,7 @@ const replanSql =
 const getSql = 'SELECT * FROM jobs WHERE id = ?';
 
 /** Reused for every general change: binding an array is cheaper than building one per change. */
-const params: unknown[] = new Array<unknown>(23);
+const params: unknown[] = new Array<unknown>(24);
 
 function applyChange(c: Conn, s: StateChange): boolean {
   const record = s.record === undefined ? null : JSON.stringify(s.record);
@@ -69,12 +70,13 @@ function applyChange(c: Conn, s: StateChange): boolean {
   params[14] = s.uncounted ?? null;
   params[15] = s.errorGroup === undefined ? 0 : 1;
   params[16] = s.errorGroup ?? null;
-  params[17] = s.id;
-  params[18] = s.from;
-  params[19] = lease === undefined ? null : 1;
-  params[20] = lease?.attempt ?? null;
-  params[21] = lease?.workerId ?? null;
-  params[22] = lease?.nodeId ?? null;
+  params[17] = s.attributes === undefined ? null : JSON.stringify(s.attributes);
+  params[18] = s.id;
+  params[19] = s.from;
+  params[20] = lease === undefined ? null : 1;
+  params[21] = lease?.attempt ?? null;
+  params[22] = lease?.workerId ?? null;
+  params[23] = lease?.nodeId ?? null;
   return c.stmt(changeSql).run(params).changes === 1;
 }
 

@@ -75,6 +75,7 @@ export function jsonOrNull(value: unknown): string | null {
 export function jobFromRow(row: JobRow): JobRecord {
   return {
     id: row.id,
+    needsId: row.needs_id,
     type: row.type,
     queue: row.queue,
     payload: JSON.parse(row.payload),

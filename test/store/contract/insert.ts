@@ -193,6 +193,7 @@ export function describeInsert(factory: StoreFactory): void {
       );
       const expected: JobRecord = {
         id,
+        needsId,
         type: 'compile',
         queue: 'builds',
         payload,

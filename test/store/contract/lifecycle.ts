@@ -109,7 +109,7 @@ export function describeLifecycle(factory: StoreFactory): void {
       const held = planHold(await forUpdate(ctx.store, id), hold, NOW);
       expect(await setStates(ctx.store, [held!])).toEqual([true]);
       expect(await getJob(ctx.store, id)).toMatchObject({ state: 'held', hold, uncounted: 0 });
-      const released = planRelease(await forUpdate(ctx.store, id), NOW + 1, false);
+      const released = planRelease(await forUpdate(ctx.store, id), NOW + 1);
       expect(released).toMatchObject({ hold: null });
       expect(await setStates(ctx.store, [released!])).toEqual([true]);
       expect(await getJob(ctx.store, id)).toMatchObject({
@@ -134,6 +134,10 @@ export function describeLifecycle(factory: StoreFactory): void {
     it('holds a running job: its attempt recorded as held and not counted', async () => {
       const needsId = await addNeeds(ctx.store);
       const job = await runningJob(ctx.store, needsId);
+      await ctx.store.write((tx) =>
+        tx.jobAttributeSet([{ id: job.id, attempt: 1, key: 'endpoint', value: 'h:1' }]),
+      );
+      expect((await getJob(ctx.store, job.id)).attributes).toEqual({ endpoint: 'h:1' });
       const change = planHold(await forUpdate(ctx.store, job.id), hold, NOW);
       expect(change).toMatchObject({ uncounted: 1, lease: { attempt: 1 } });
       expect(await setStates(ctx.store, [change!])).toEqual([true]);
@@ -141,10 +145,12 @@ export function describeLifecycle(factory: StoreFactory): void {
         state: 'held',
         hold,
         uncounted: 1,
+        // The service it published is gone with its process.
+        attributes: {},
         attempts: [attemptOf(job, 'held', NOW)],
       });
       // Released and run again: the claim tells the broker what did not count.
-      await setStates(ctx.store, [planRelease(await forUpdate(ctx.store, job.id), NOW, false)!]);
+      await setStates(ctx.store, [planRelease(await forUpdate(ctx.store, job.id), NOW)!]);
       const again = await claimId(ctx.store, job.id, worker1, NOW + 1);
       expect(again).toMatchObject({ attempt: 2, uncounted: 1, options: null });
     });
@@ -167,7 +173,7 @@ export function describeLifecycle(factory: StoreFactory): void {
     it('retries a failed job by hand: error and group cleared, earlier attempts uncounted', async () => {
       const needsId = await addNeeds(ctx.store);
       const { id } = await failedJob(ctx.store, needsId);
-      const retry = planRetry(await forUpdate(ctx.store, id), NOW, false);
+      const retry = planRetry(await forUpdate(ctx.store, id), NOW);
       expect(retry).toMatchObject({ errorGroup: null, error: null, uncounted: 1 });
       expect(await setStates(ctx.store, [retry!])).toEqual([true]);
       expect(await getJob(ctx.store, id)).toMatchObject({

@@ -80,7 +80,7 @@ export function describeSelect(factory: StoreFactory): void {
       // Failed, then retried by hand: its error is gone, and so is its text.
       const retried = await failedJob(ctx.store, a, 'null and void', T0 + 5_500, inA);
       const job = await forUpdate(ctx.store, retried.id);
-      await setStates(ctx.store, [planRetry(job, T0 + 9_500, false)!]);
+      await setStates(ctx.store, [planRetry(job, T0 + 9_500)!]);
       expect(disk2.errorGroup).toBe(disk.errorGroup);
       return {
         ids: { make, percent, lookalike, disk: disk.id, timeout: timeout.id, old: old.id },

@@ -177,10 +177,14 @@ describe('POST /api/v1/jobs/batch', () => {
       ['a', {}, 0, null],
       ['b', [1, 'two'], 3, 1.5],
     ]);
-    // Each answer is the job as it reads back (which adds why it waits): nothing ran it.
+    // Each answer is the job as it reads back (which adds why it waits and its links): nothing
+    // ran it.
     for (const job of jobs) {
-      const { reason, ...got } = (await call('GET', `/api/v1/jobs/${String(job.id)}`)).json;
+      const { reason, dependencies, dependents, ...got } = (
+        await call('GET', `/api/v1/jobs/${String(job.id)}`)
+      ).json;
       expect(reason).toMatch(/^no worker matches/);
+      expect([dependencies, dependents]).toEqual([[], []]);
       expect(got).toEqual(job);
     }
   });

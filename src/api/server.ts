@@ -9,7 +9,7 @@ import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import { invalid, SwitchyardError } from '../domain/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepAt } from '../protocol/depth.js';
-import { API_PREFIX, ErrorBody, JobBody, SubmitJob } from '../protocol/api.js';
+import { API_PREFIX, ErrorBody, JobBody, JobFilter, SubmitJob } from '../protocol/api.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
@@ -40,6 +40,7 @@ function makeAjv(options: AjvOptions): Ajv {
   });
   addFormats.default(ajv);
   ajv.addSchema(SubmitJob);
+  ajv.addSchema(JobFilter);
   return ajv;
 }
 
@@ -140,6 +141,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
 
   app.addSchema(ErrorBody);
   app.addSchema(SubmitJob);
+  app.addSchema(JobFilter);
   app.addSchema(JobBody);
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));

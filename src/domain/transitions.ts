@@ -63,6 +63,8 @@ export interface StateChange {
   uncounted?: number;
   /** A failed job's group in the failed queue; null clears it. */
   errorGroup?: string | null;
+  /** Replaces the job's attributes (a held service's endpoint is gone with it). */
+  attributes?: Record<string, string>;
 }
 
 /** Thrown for a plan the transition table forbids: a bug in the broker, never a client error. */
@@ -301,6 +303,7 @@ export function planHold(job: JobStateView, hold: HoldInfo, now: number): StateC
     change.lease = lease;
     change.record = attemptRecord(lease, now, 'held', null);
     change.uncounted = job.uncounted + 1;
+    change.attributes = {};
   }
   return checked(change);
 }

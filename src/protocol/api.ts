@@ -79,7 +79,7 @@ export const Unique = Type.Object(
     key: Type.String({ minLength: 1, maxLength: 500, description: 'The uniqueness key' }),
     for: Type.Optional(
       Type.Number({
-        exclusiveMinimum: 0,
+        minimum: 0.001,
         maximum: 31_536_000,
         description:
           'Seconds: a job with this key that was submitted, started or ended within this long ' +

@@ -316,7 +316,9 @@ export interface StoreTx {
   jobDependenciesAdd(links: ReadonlyArray<{ jobId: number; dependsOn: number }>): Promise<void>;
   /**
    * The jobs in state `waiting` that depend on any of `ids`, each with the states of all of
-   * its dependencies (a deleted dependency counts as canceled).
+   * its dependencies (a deleted dependency counts as canceled). With several nodes the
+   * dependents are locked until the commit: asked in the write that ended the dependencies, of
+   * two nodes ending two dependencies of one job at once the second sees both ended.
    */
   jobDependents(ids: readonly number[]): Promise<Dependent[]>;
   /**

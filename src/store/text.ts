@@ -92,3 +92,11 @@ export function storableJson(value: unknown): string {
 export function restoreJson(text: string, parsed: unknown): unknown {
   return text.includes(ESCAPE) ? mapStrings(parsed, decodeText) : parsed;
 }
+
+/**
+ * The inverse of storableJson for a jsonb value that arrived nested in a `json` one (a row
+ * turned into JSON by `json_agg`), which the connection's jsonb parser never saw.
+ */
+export function restoreNested(value: unknown): unknown {
+  return restoreJson(JSON.stringify(value) ?? '', value);
+}

@@ -123,7 +123,13 @@ describe('a broker on a manual clock', () => {
     const assign = await w.next('assign');
     // Reports keep it alive: progress at 20 s, output at 40 s.
     clock.advance(20_000);
-    w.send({ type: 'progress', jobId: job.id, attempt: assign.job.attempt, percent: 10 });
+    w.send({
+      type: 'progress',
+      jobId: job.id,
+      attempt: assign.job.attempt,
+      percent: 10,
+      message: null,
+    });
     await new Promise((r) => setTimeout(r, 100));
     clock.advance(20_000);
     w.send({

@@ -16,16 +16,23 @@ import { clientConfig, lockKey } from '../../src/store/postgres/connection.js';
 import { parseLocation } from '../../src/store/postgres/location.js';
 import { claimSql } from '../../src/store/postgres/jobs-claim.js';
 import { promoteSql } from '../../src/store/postgres/jobs-enqueue.js';
-import { nextRunSql } from '../../src/store/postgres/jobs-read.js';
-import { latestVersion, migrate, SchemaTooNewError } from '../../src/store/postgres/migrations.js';
+import { failedBySql, nextRunSql } from '../../src/store/postgres/jobs-read.js';
+import { purgeSql } from '../../src/store/postgres/jobs-remove.js';
+import {
+  latestVersion,
+  migrate,
+  migrations,
+  SchemaTooNewError,
+} from '../../src/store/postgres/migrations.js';
 import { StoreUnavailableError } from '../../src/store/faults.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { ClusterChannel, NewLogEntry } from '../../src/store/store.js';
+import type { ClusterChannel, Dependent, NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { until } from './contract/cluster.js';
 import {
   addNeeds,
   claim,
+  endOf,
   insertJob,
   insertJobs,
   newJob,
@@ -124,6 +131,54 @@ describe('PostgresStore', () => {
       expect(applied.filter((a) => a.length === 0)).toHaveLength(2);
     });
 
+    it('give jobs from before migration 3 what the lifecycle reads of them', async () => {
+      const schema = freshSchema();
+      made.push(schema);
+      await withClient((c) => c.query(`CREATE SCHEMA ${schema}`));
+      // A schema as version 2 left it, with a held, a failed and a queued job.
+      await withClient(async (c) => {
+        await c.query(`CREATE TABLE schema_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+        for (const m of migrations.slice(0, 2)) {
+          await c.query(m.sql);
+          await c.query('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            T0,
+          ]);
+        }
+        await c.query(
+          `INSERT INTO needs (id, key, queue, type, requires) VALUES (1, 'k', 'default', 'shell', '{}')`,
+        );
+        const insert = `INSERT INTO jobs (id, needs_id, type, queue, payload, requires, meta,
+            priority, state, max_attempts, kill_signal, kill_grace_ms, run_at, created_at,
+            updated_at, finished_at, error)
+          VALUES ($1, 1, 'shell', 'default', '{}', '{}', '{}', 0, $2, 3, 'SIGTERM', 10000, $3, $3,
+            $4, $5, $6)`;
+        await c.query(insert, [1, 'held', T0, T0 + 1, null, null]);
+        await c.query(insert, [2, 'failed', T0, T0 + 2, T0 + 2, '{"code":"exit_code"}']);
+        await c.query(insert, [3, 'queued', T0, T0, null, null]);
+      }, schema);
+      const store = await open(schema);
+      const lifecycle = { uncounted: 0, options: null, errorGroup: null };
+      expect(await store.jobGet(1)).toMatchObject({
+        ...lifecycle,
+        state: 'held',
+        hold: { reason: '', by: 'unknown', at: T0 + 1 },
+      });
+      expect(await store.jobGet(2)).toMatchObject({ ...lifecycle, state: 'failed', hold: null });
+      expect(await store.jobGet(3)).toMatchObject({ ...lifecycle, state: 'queued', hold: null });
+      expect(await store.failedGroups('error', 10)).toEqual({
+        total: 1,
+        groups: [{ key: '', count: 1, newestId: 2 }],
+      });
+      expect(await store.jobSelectIds({ group: '' }, 0, 10)).toEqual([2]);
+      const [released] = await store.write((tx) =>
+        tx.jobSetStateIfMany([{ id: 1, from: 'held', to: 'queued', now: T0 + 3, hold: null }]),
+      );
+      expect(released).toBe(true);
+    });
+
     it('refuse a schema written by a newer Switchyard, naming both versions', async () => {
       const schema = freshSchema();
       await (await open(schema)).close();
@@ -176,6 +231,9 @@ describe('PostgresStore', () => {
           `finished_at = 1`,
           `started_at = 1`,
           `attempt = -1`,
+          `uncounted = -1`,
+          `state = 'held'`,
+          `hold = '{}'`,
         ]) {
           await expect(
             c.query(`UPDATE ${schema}.jobs SET ${set} WHERE id = $1`, [id]),
@@ -233,6 +291,54 @@ describe('PostgresStore', () => {
         expect(plan).toMatch(/Index (Only )?Scan using jobs_scheduled/);
         expect(plan).not.toMatch(/Seq Scan on jobs|Sort/);
       }
+    });
+  });
+
+  describe('query plans of the lifecycle, on a few thousand analysed jobs', () => {
+    const planOf = async (schema: string, sql: string, params: unknown[]): Promise<string> => {
+      const { rows } = await withClient(
+        (c) => c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params),
+        schema,
+      );
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+
+    it('purge ended jobs and walk an error group through their partial indexes', async () => {
+      const schema = freshSchema();
+      const store = await open(schema);
+      const needsId = await addNeeds(store);
+      await insertJobs(
+        store,
+        Array.from({ length: 3_000 }, () => newJob(needsId)),
+      );
+      const { jobs } = await claim(store, [needsId], 2_000);
+      await store.write((tx) =>
+        tx.jobSetStateIfMany(
+          jobs.map((job, i) =>
+            i % 4 === 0
+              ? endOf(job, 'failed', { errorGroup: `00000000000${i % 7}`, now: T0 + i })
+              : endOf(job, 'succeeded', { now: T0 + i }),
+          ),
+        ),
+      );
+      await withClient((c) => c.query('ANALYZE'), schema);
+      const purge = await planOf(schema, purgeSql, ['succeeded', T0 + 1_000, 10]);
+      expect(purge).toMatch(/Index (Only )?Scan using jobs_ended/);
+      expect(purge).not.toMatch(/Seq Scan on jobs/);
+      // Only the jobs purged are sorted (for the answer), never the candidates.
+      expect(purge.match(/Sort Key: .*/g)).toEqual(['Sort Key: gone.finished_at, gone.id']);
+      // The shape jobs-select.ts builds for a group filter.
+      const group = await planOf(
+        schema,
+        `SELECT id FROM jobs WHERE state = 'failed' AND error_group = $1 AND id > $2 ` +
+          `ORDER BY id LIMIT $3`,
+        ['000000000003', 0, 10],
+      );
+      expect(group).toMatch(/Index (Only )?Scan using jobs_failed_group/);
+      // The groups read the failed jobs from their own index, not from the whole table.
+      const groups = await planOf(schema, failedBySql('error_group'), [10]);
+      expect(groups).toMatch(/(Scan using|Scan on) jobs_failed_group/);
+      expect(groups).not.toMatch(/Seq Scan on jobs/);
     });
   });
 
@@ -296,6 +402,104 @@ describe('PostgresStore', () => {
       expect(byB.jobs.map((j) => j.id)).toEqual(ids.slice(2));
       // Two of its jobs were locked, not claimed, by B: not reported exhausted.
       expect(byB.exhausted).toEqual([]);
+    });
+
+    it('let one of many concurrent submitters with one uniqueness key insert its job; the others see it', async () => {
+      const schema = freshSchema();
+      const first = await open(schema);
+      const needsId = await addNeeds(first);
+      // Each store writes one transaction at a time: twenty stores, twenty at once.
+      const nodes = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const store = await PostgresStore.open({ url, schema, poolSize: 1 });
+          stores.push(store);
+          return store;
+        }),
+      );
+      /** Every store submits at once; a canceled holder is no duplicate. Returns who inserted. */
+      const race = async (): Promise<number[]> => {
+        let begun = 0;
+        const outcomes = await Promise.all(
+          nodes.map((store, n) =>
+            store.write(async (tx) => {
+              begun++;
+              // Every transaction has begun before any takes the key.
+              await until(() => begun === nodes.length, 'every transaction to begin');
+              const holder = await tx.uniqueTake('nightly');
+              if (holder !== null && holder.state !== 'canceled') {
+                return { holder: holder.jobId, inserted: null };
+              }
+              const [id] = await tx.jobInsertMany([newJob(needsId, { payload: { n } })]);
+              // Long enough for the others to pile up behind the key.
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              await tx.uniqueSet('nightly', id!, { forMs: null, while: null });
+              return { holder: null, inserted: id! };
+            }),
+          ),
+        );
+        const inserted = outcomes.flatMap((o) => (o.inserted === null ? [] : [o.inserted]));
+        expect(inserted).toHaveLength(1);
+        expect(outcomes.filter((o) => o.holder === inserted[0])).toHaveLength(19);
+        return inserted;
+      };
+      // A new key: the others wait for the first inserter of its row.
+      const [one] = await race();
+      expect(await first.jobSelectIds({}, 0, 100)).toEqual([one]);
+      // A key held by a job that no longer counts: the others wait for the lock on its row, and
+      // then see the job that replaced the holder.
+      await first.write((tx) =>
+        tx.jobSetStateIfMany([{ id: one!, from: 'queued', to: 'canceled', now: T0 }]),
+      );
+      const [two] = await race();
+      expect(await first.jobSelectIds({}, 0, 100)).toEqual([one, two]);
+    });
+
+    it('let the last of two ending the dependencies of one job at once see both ended', async () => {
+      const schema = freshSchema();
+      const a = await open(schema);
+      const b = await open(schema);
+      const needsId = await addNeeds(a);
+      const first = await runningJob(a, needsId);
+      const second = await runningJob(a, needsId);
+      const waiting = await insertJob(a, newJob(needsId, { state: 'waiting' }));
+      await a.write((tx) =>
+        tx.jobDependenciesAdd([
+          { jobId: waiting, dependsOn: first.id },
+          { jobId: waiting, dependsOn: second.id },
+        ]),
+      );
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let seenByA: Dependent[] | undefined;
+      let seenByB: Dependent[] | undefined;
+      const endingA = a.write(async (tx) => {
+        await tx.jobSetStateIfMany([endOf(first, 'succeeded')]);
+        seenByA = await tx.jobDependents([first.id]);
+        await gate;
+      });
+      await until(() => seenByA !== undefined, 'the first end');
+      const endingB = b.write(async (tx) => {
+        await tx.jobSetStateIfMany([endOf(second, 'succeeded')]);
+        seenByB = await tx.jobDependents([second.id]);
+      });
+      // B waits for the dependent A has locked.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const early = seenByB;
+      release();
+      await Promise.all([endingA, endingB]);
+      expect(early).toBeUndefined();
+      expect(seenByA?.map((d) => d.dependencies)).toEqual([
+        [
+          { id: first.id, state: 'succeeded' },
+          { id: second.id, state: 'running' },
+        ],
+      ]);
+      expect(seenByB?.map((d) => d.dependencies)).toEqual([
+        [
+          { id: first.id, state: 'succeeded' },
+          { id: second.id, state: 'succeeded' },
+        ],
+      ]);
     });
 
     it('hear what any of them publishes, their own messages included', async () => {

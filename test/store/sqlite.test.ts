@@ -11,7 +11,8 @@ import { StartupError } from '../../src/domain/errors.js';
 import { openStore } from '../../src/store/open.js';
 import { claimCandidatesSql, claimNeedsSql } from '../../src/store/sqlite/jobs-claim.js';
 import { promoteSql } from '../../src/store/sqlite/jobs-enqueue.js';
-import { nextRunSql } from '../../src/store/sqlite/jobs-read.js';
+import { failedByErrorSql, nextRunSql } from '../../src/store/sqlite/jobs-read.js';
+import { purgeCandidatesSql } from '../../src/store/sqlite/jobs-remove.js';
 import {
   latestVersion,
   migrate,
@@ -184,6 +185,56 @@ describe('SqliteStore', () => {
     ]);
   });
 
+  it('migration 4 gives jobs from before it what the lifecycle reads of them', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = join(dir, 'test.db');
+    const db = raw(path);
+    try {
+      // A database as version 3 left it, with a held, a failed and a queued job.
+      db.exec(`CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+      for (const m of migrations.slice(0, 3)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, T0);
+      }
+      db.prepare(
+        `INSERT INTO needs (id, key, queue, type, requires) VALUES (1, 'k', 'default', 'shell', '{}')`,
+      ).run();
+      const insert = db.prepare(
+        `INSERT INTO jobs (needs_id, type, queue, payload, requires, meta, priority, state,
+           max_attempts, kill_signal, kill_grace_ms, run_at, created_at, updated_at, finished_at,
+           error)
+         VALUES (1, 'shell', 'default', '{}', '{}', '{}', 0, ?, 3, 'SIGTERM', 10000, ?, ?, ?, ?, ?)`,
+      );
+      insert.run('held', T0, T0, T0 + 1, null, null);
+      insert.run('failed', T0, T0, T0 + 2, T0 + 2, '{"code":"exit_code","message":"boom"}');
+      insert.run('queued', T0, T0, T0, null, null);
+    } finally {
+      db.close();
+    }
+    const store = open(path);
+    const lifecycle = { uncounted: 0, options: null, errorGroup: null };
+    expect(await store.jobGet(1)).toMatchObject({
+      ...lifecycle,
+      state: 'held',
+      hold: { reason: '', by: 'unknown', at: T0 + 1 },
+    });
+    expect(await store.jobGet(2)).toMatchObject({ ...lifecycle, state: 'failed', hold: null });
+    expect(await store.jobGet(3)).toMatchObject({ ...lifecycle, state: 'queued', hold: null });
+    // A failure from before error groups groups with the others like it, under ''.
+    expect(await store.failedGroups('error', 10)).toEqual({
+      total: 1,
+      groups: [{ key: '', count: 1, newestId: 2 }],
+    });
+    expect(await store.jobSelectIds({ group: '' }, 0, 10)).toEqual([2]);
+    // The held job leaves held as any other does.
+    const [released] = await store.write((tx) =>
+      tx.jobSetStateIfMany([{ id: 1, from: 'held', to: 'queued', now: T0 + 3, hold: null }]),
+    );
+    expect(released).toBe(true);
+  });
+
   it('refuses a database written by a newer Switchyard, naming both versions', async () => {
     const store = open();
     const path = fileOf(store);
@@ -244,6 +295,9 @@ describe('SqliteStore', () => {
         expect(update(`UPDATE jobs SET finished_at = 1 WHERE id = ?`)).toThrow(/CHECK/);
         expect(update(`UPDATE jobs SET started_at = 1 WHERE id = ?`)).toThrow(/CHECK/);
         expect(update(`UPDATE jobs SET attempt = -1 WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET uncounted = -1 WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET state = 'held' WHERE id = ?`)).toThrow(/CHECK/);
+        expect(update(`UPDATE jobs SET hold = '{}' WHERE id = ?`)).toThrow(/CHECK/);
       } finally {
         db.close();
       }
@@ -294,6 +348,18 @@ describe('SqliteStore', () => {
       expect(plan).toMatch(/USING COVERING INDEX jobs_scheduled/);
       expect(plan).not.toMatch(/TEMP B-TREE/);
     }
+  });
+
+  it('purges ended jobs oldest first from their own index, sorting none', () => {
+    const plan = planOf(fileOf(open()), purgeCandidatesSql);
+    expect(plan).toEqual([expect.stringContaining('USING COVERING INDEX jobs_ended')]);
+  });
+
+  it('groups the failed queue by error from its own index alone', () => {
+    const plan = planOf(fileOf(open()), failedByErrorSql).join('\n');
+    expect(plan).toMatch(/SCAN jobs USING COVERING INDEX jobs_failed_group/);
+    // Only the groups are sorted (by size), never the jobs.
+    expect(plan).not.toMatch(/TEMP B-TREE FOR GROUP BY/);
   });
 
   it('finishes writes already called before closing, then refuses new ones', async () => {

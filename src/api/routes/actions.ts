@@ -87,15 +87,21 @@ export function actionRoutes(ctx: ApiContext): FastifyPluginAsync {
 
     app.post<{ Params: IdParams; Body: Static<typeof HoldBody> | undefined }>(
       `${API_PREFIX}/jobs/:id/hold`,
-      one(
-        'Hold a job (HTCondor condor_hold)',
-        'Keeps a waiting, scheduled or queued job out of dispatch. A running one is stopped ' +
-          '(kill signal, SIGKILL after the grace time) and its attempt recorded as held; held ' +
-          'attempts do not count against maxAttempts. The job shows `hold` (reason, by, at). ' +
-          '409 for a job already held or ended.',
-        'holdJob',
-        Type.Optional(HoldBody),
-      ),
+      {
+        // The body is optional: none is `{}`.
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
+        ...one(
+          'Hold a job (HTCondor condor_hold)',
+          'Keeps a waiting, scheduled or queued job out of dispatch. A running one is stopped ' +
+            '(kill signal, SIGKILL after the grace time) and its attempt recorded as held; held ' +
+            'attempts do not count against maxAttempts. The job shows `hold` (reason, by, at). ' +
+            '409 for a job already held or ended.',
+          'holdJob',
+          HoldBody,
+        ),
+      },
       async (request) => {
         const reason = request.body?.reason ?? 'held';
         return jobView(

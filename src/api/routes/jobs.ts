@@ -155,7 +155,14 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           job = await ctx.jobs.get(id);
         }
         const links = await ctx.store.jobDependencyView(job.id);
-        return jobView(job, { ...reasonOf(ctx, job), links });
+        const pending = links.dependencies.filter((d) => d.state !== 'succeeded');
+        const reason =
+          job.state === 'waiting' && pending.length > 0
+            ? {
+                reason: `waiting for ${pending.map((d) => `job ${d.id} (${d.state})`).join(', ')}`,
+              }
+            : reasonOf(ctx, job);
+        return jobView(job, { ...reason, links });
       },
     );
 

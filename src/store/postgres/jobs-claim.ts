@@ -22,7 +22,13 @@
  */
 import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store.js';
 import type { Queryable } from './connection.js';
-import { runningColumns, runningColumnsOf, runningFromRow, type RunningRow } from './rows.js';
+import {
+  runningColumns,
+  runningColumnsOf,
+  runningFromJson,
+  runningFromRow,
+  type RunningRow,
+} from './rows.js';
 
 /** Exported for the query-plan test. */
 export const claimSql = `
@@ -113,7 +119,7 @@ export async function jobClaim(c: Queryable, params: ClaimParams): Promise<Claim
   ]);
   const row = rows[0];
   if (row === undefined) throw new Error('the claim statement returned no row');
-  return { jobs: row.jobs.map(runningFromRow), exhausted: row.exhausted };
+  return { jobs: row.jobs.map(runningFromJson), exhausted: row.exhausted };
 }
 
 /** Claims the named jobs that are still queued, in the order given. */

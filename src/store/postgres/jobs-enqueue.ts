@@ -12,14 +12,17 @@ import { json, jsonb } from './rows.js';
  */
 const insertSql = `
   INSERT INTO jobs (needs_id, type, queue, payload, requires, meta, priority, state,
-    max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, updated_at)
+    max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, updated_at,
+    options, hold, error, finished_at)
   SELECT needs_id, type, queue, payload::json, requires::jsonb, meta::json, priority, state,
-    max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, created_at
+    max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, created_at,
+    options::jsonb, hold::jsonb, error::json, finished_at
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::integer[], $8::text[], $9::integer[], $10::bigint[], $11::text[], $12::bigint[],
-    $13::bigint[], $14::bigint[])
+    $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::bigint[])
     WITH ORDINALITY AS t(needs_id, type, queue, payload, requires, meta, priority, state,
-      max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, ord)
+      max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, options, hold,
+      error, finished_at, ord)
   ORDER BY ord
   RETURNING id`;
 
@@ -54,6 +57,12 @@ export async function jobInsertMany(c: Queryable, jobs: readonly NewJob[]): Prom
     jobs.map((j) => j.killGraceMs),
     jobs.map((j) => j.runAt),
     jobs.map((j) => j.createdAt),
+    // SQL NULL for none: jsonb(null) would be JSON null.
+    jobs.map((j) => (j.options === null ? null : jsonb(j.options))),
+    jobs.map((j) => (j.hold === null ? null : jsonb(j.hold))),
+    jobs.map((j) => (j.error == null ? null : json(j.error))),
+    // A job submitted canceled (its dependency had already failed) ended as it was submitted.
+    jobs.map((j) => (j.state === 'canceled' ? j.createdAt : null)),
   ]);
   return rows.map((r) => r.id).sort((a, b) => a - b);
 }

@@ -1,8 +1,9 @@
 /**
- * Reads of jobs and their logs. Run on the pool, outside any write: committed state only.
+ * Reads of jobs and their logs (selecting jobs by filters is ./jobs-select.ts). Run on the
+ * pool, outside any write: committed state only.
  */
 import { jobStates, type JobRecord, type JobState } from '../../domain/job.js';
-import type { JobCounts, JobQuery, LogEntry, QueuedRef, RunningJob } from '../store.js';
+import type { FailedGroupRow, JobCounts, LogEntry, QueuedRef, RunningJob } from '../store.js';
 import type { Queryable } from './connection.js';
 import {
   jobFromRow,
@@ -29,46 +30,21 @@ const queuedRefsSql =
   `SELECT id, needs_id, priority, ahead FROM jobs WHERE state = 'queued' AND id > $1 ` +
   `ORDER BY id LIMIT $2`;
 
+const failedTotalSql = `SELECT count(*) AS n FROM jobs WHERE state = 'failed'`;
+/**
+ * The failed queue by error group, from its own index; jobs that failed before groups existed
+ * have none: they make the group ''. By queue or type: the failed rows, through jobs_state
+ * (see migration 3). Exported for the query-plan test.
+ */
+export const failedBySql = (column: 'queue' | 'type' | 'error_group'): string =>
+  `SELECT coalesce(${column}, '') AS key, count(*) AS n, max(id) AS newest FROM jobs ` +
+  `WHERE state = 'failed' GROUP BY ${column} ORDER BY n DESC, newest DESC LIMIT $1`;
+
 /** One job with everything it carries. */
 export async function jobGet(c: Queryable, id: number): Promise<JobRecord | undefined> {
   const { rows } = await c.query<JobRow>(getSql, [id]);
   const row = rows[0];
   return row === undefined ? undefined : jobFromRow(row);
-}
-
-/** The SQL and parameters of one list query; filters absent from the query are left out. */
-function listQuery(q: JobQuery, states: readonly JobState[] | undefined, limit: number) {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (condition: string, value: unknown): void => {
-    params.push(value);
-    where.push(condition.replace('?', `$${params.length}`));
-  };
-  if (states !== undefined) add('state = ANY(?::text[])', states);
-  if (q.queue !== undefined) add('queue = ?', q.queue);
-  if (q.type !== undefined) add('type = ?', q.type);
-  if (q.worker !== undefined) {
-    params.push(q.worker);
-    where.push(`(worker_id = $${params.length} OR worker_name = $${params.length})`);
-  }
-  const desc = q.order === 'desc';
-  if (q.cursor !== undefined) add(desc ? 'id < ?' : 'id > ?', q.cursor);
-  params.push(limit);
-  const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
-  const sql =
-    `SELECT * FROM jobs${filter} ORDER BY id ${desc ? 'DESC' : 'ASC'} ` + `LIMIT $${params.length}`;
-  return { sql, params };
-}
-
-/** An empty `states` list matches no job. */
-export async function jobList(c: Queryable, q: JobQuery): Promise<JobRecord[]> {
-  const limit = Math.floor(q.limit);
-  if (limit <= 0) return [];
-  const states = q.states === undefined ? undefined : [...new Set(q.states)];
-  if (states !== undefined && states.length === 0) return [];
-  const { sql, params } = listQuery(q, states, limit);
-  const { rows } = await c.query<JobRow>(sql, params);
-  return rows.map(jobFromRow);
 }
 
 /** A page of one job's log lines after `afterSeq`, oldest first. */
@@ -131,4 +107,20 @@ export async function jobQueuedRefs(
     ahead: boolean;
   }>(queuedRefsSql, [afterId, Math.floor(limit)]);
   return rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority, ahead: r.ahead }));
+}
+
+/** The failed queue's size, and its largest groups (the newest job of each is its largest id). */
+export async function failedGroups(
+  c: Queryable,
+  by: 'queue' | 'type' | 'error',
+  limit: number,
+): Promise<{ total: number; groups: FailedGroupRow[] }> {
+  const { rows: totals } = await c.query<{ n: number }>(failedTotalSql);
+  const total = totals[0]?.n ?? 0;
+  if (limit <= 0) return { total, groups: [] };
+  const { rows } = await c.query<{ key: string; n: number; newest: number }>(
+    failedBySql(by === 'error' ? 'error_group' : by),
+    [Math.floor(limit)],
+  );
+  return { total, groups: rows.map((r) => ({ key: r.key, count: r.n, newestId: r.newest })) };
 }

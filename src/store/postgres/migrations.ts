@@ -162,6 +162,59 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN output_gap_after BIGINT;
     `,
   },
+  {
+    version: 3,
+    name: 'job lifecycle: holds, options, error groups, dependencies, uniqueness keys',
+    sql: `
+      -- Attempts that do not count against max_attempts (stopped by a hold, or before a retry
+      -- by hand); what a job asked for beyond the defaults (back-off, silence timeout,
+      -- uniqueness), NULL for most jobs; why and by whom a held job is held; a failed job's
+      -- group in the failed queue (src/domain/error-groups.ts; NULL for jobs that failed
+      -- before this version).
+      ALTER TABLE jobs ADD COLUMN uncounted INTEGER NOT NULL DEFAULT 0 CHECK (uncounted >= 0);
+      ALTER TABLE jobs ADD COLUMN options JSONB CHECK (jsonb_typeof(options) = 'object');
+      ALTER TABLE jobs ADD COLUMN hold JSONB CHECK (jsonb_typeof(hold) = 'object');
+      ALTER TABLE jobs ADD COLUMN error_group TEXT;
+      -- Jobs held before this version get a hold that says nothing of why or by whom.
+      UPDATE jobs SET hold = jsonb_build_object('reason', '', 'by', 'unknown', 'at', updated_at)
+      WHERE state = 'held';
+      ALTER TABLE jobs ADD CONSTRAINT jobs_held_iff_hold
+        CHECK ((hold IS NOT NULL) = (state = 'held'));
+
+      -- The failed queue: jobs of one error group in id order (a filter), and the groups with
+      -- their sizes. Partial, so that only a job's failure and its retry write it. Grouping by
+      -- queue or type reads the failed rows through jobs_state instead: an index for each would
+      -- cost every failure two more writes for a dashboard.
+      CREATE INDEX jobs_failed_group ON jobs (error_group, id) WHERE state = 'failed';
+      -- Purging ended jobs oldest first (retention), as River's cleaner does. Exactly the ended
+      -- jobs have an end time, so the partial index holds only them: a job writes it once, as
+      -- it ends, and live jobs' transitions never touch it (see the SQLite migration 4 for
+      -- what it costs).
+      CREATE INDEX jobs_ended ON jobs (state, finished_at, id) WHERE finished_at IS NOT NULL;
+
+      -- A waiting job waits for each of its dependencies to succeed. depends_on is no foreign
+      -- key: a dependency deleted meanwhile stays named here, and counts as canceled.
+      CREATE TABLE job_deps (
+        job_id BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        depends_on BIGINT NOT NULL,
+        PRIMARY KEY (job_id, depends_on)
+      );
+      -- The jobs waiting for one that just ended (index-only).
+      CREATE INDEX job_deps_depends_on ON job_deps (depends_on, job_id);
+
+      -- Deduplication of submissions: the job that holds each key, with its rule (while_states
+      -- an array of states, NULL for any). job_id is no foreign key: a key is taken (with job
+      -- 0) before its job exists (unique.ts), and a key whose job is gone is free.
+      CREATE TABLE unique_keys (
+        key TEXT PRIMARY KEY,
+        job_id BIGINT NOT NULL,
+        for_ms BIGINT,
+        while_states JSONB CHECK (jsonb_typeof(while_states) = 'array')
+      );
+      -- Deleting jobs deletes the keys they hold.
+      CREATE INDEX unique_keys_job ON unique_keys (job_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -3,9 +3,26 @@
  * jsonb already parsed, booleans as booleans), and the one place each becomes a domain record.
  * Column lists live next to their mappers so that a query selects exactly what its mapper reads.
  */
-import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../../domain/job.js';
-import type { LogEntry, NeedsRecord, NodeRecord, RunningJob, WorkerRecord } from '../store.js';
-import { decodeText } from '../text.js';
+import type {
+  Attempt,
+  HoldInfo,
+  JobError,
+  JobOptions,
+  JobRecord,
+  JobState,
+  Labels,
+  Progress,
+} from '../../domain/job.js';
+import type { DependencyState } from '../../domain/transitions.js';
+import type {
+  LogEntry,
+  NeedsRecord,
+  NodeRecord,
+  RunningJob,
+  UniqueHolder,
+  WorkerRecord,
+} from '../store.js';
+import { decodeText, restoreNested } from '../text.js';
 
 /** A `jobs` row, every column. */
 export interface JobRow {
@@ -40,6 +57,10 @@ export interface JobRow {
   ahead: boolean;
   output_dropped: number;
   output_gap_after: number | null;
+  uncounted: number;
+  options: JobOptions | null;
+  hold: HoldInfo | null;
+  error_group: string | null;
 }
 
 /**
@@ -66,6 +87,7 @@ export { storableJson as jsonb } from '../text.js';
 export function jobFromRow(row: JobRow): JobRecord {
   return {
     id: row.id,
+    needsId: row.needs_id,
     type: row.type,
     queue: row.queue,
     payload: row.payload,
@@ -92,6 +114,10 @@ export function jobFromRow(row: JobRow): JobRecord {
     result: row.result,
     error: row.error,
     attempts: row.attempts,
+    uncounted: row.uncounted,
+    options: row.options,
+    hold: row.hold,
+    errorGroup: row.error_group,
     outputDropped: row.output_dropped,
     outputGapAfter: row.output_gap_after,
   };
@@ -101,7 +127,7 @@ export function jobFromRow(row: JobRow): JobRecord {
 export const runningColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
   'request_failures, timeout_ms, kill_signal, kill_grace_ms, started_at, worker_id, ' +
-  'worker_name, node_id';
+  'worker_name, node_id, uncounted, options';
 
 /** `runningColumns` qualified by a table alias, for statements that join. */
 export function runningColumnsOf(alias: string): string {
@@ -113,7 +139,8 @@ export function runningColumnsOf(alias: string): string {
 
 /**
  * A row of `runningColumns` of a job in state running (the schema guarantees the NOT NULLs).
- * Also the shape of such a row turned into JSON by `json_agg`: the same names and values.
+ * Also the shape of such a row turned into JSON by `json_agg`: the same names and values, but
+ * for the strings of jsonb columns, which come as stored (see `runningFromJson`).
  */
 export interface RunningRow {
   id: number;
@@ -133,6 +160,8 @@ export interface RunningRow {
   worker_id: string;
   worker_name: string;
   node_id: string;
+  uncounted: number;
+  options: JobOptions | null;
 }
 
 /** What the broker keeps of a running job. */
@@ -155,7 +184,19 @@ export function runningFromRow(row: RunningRow): RunningJob {
     workerId: row.worker_id,
     workerName: row.worker_name,
     nodeId: row.node_id,
+    uncounted: row.uncounted,
+    options: row.options,
   };
+}
+
+/**
+ * The same, for a row that came through `json_agg` (a claim): options, absent for most jobs,
+ * get their strings restored as the jsonb parser would have (src/store/text.ts).
+ */
+export function runningFromJson(row: RunningRow): RunningJob {
+  const job = runningFromRow(row);
+  if (job.options !== null) job.options = restoreNested(job.options) as JobOptions;
+  return job;
 }
 
 /** A `needs` row. */
@@ -243,5 +284,48 @@ export function nodeFromRow(row: NodeRow): NodeRecord {
     address: row.address,
     startedAt: row.started_at,
     heartbeatAt: row.heartbeat_at,
+  };
+}
+
+/**
+ * A `job_deps` row with its dependency's state: NULL when the dependency was deleted, which
+ * counts as canceled (it can never succeed).
+ */
+export interface DependencyRow {
+  job_id: number;
+  depends_on: number;
+  state: JobState | null;
+}
+
+/** A dependency as planning reads it. */
+export function dependencyFromRow(row: DependencyRow): DependencyState {
+  return { id: row.depends_on, state: row.state ?? 'canceled' };
+}
+
+/** A `unique_keys` row. */
+export interface UniqueRow {
+  job_id: number;
+  for_ms: number | null;
+  while_states: JobState[] | null;
+}
+
+/** The times of the job holding a key, read after the key was locked. */
+export interface HolderRow {
+  state: JobState;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** The holder of a key, from its row and its job's. */
+export function uniqueHolderFromRows(key: UniqueRow, job: HolderRow): UniqueHolder {
+  return {
+    jobId: key.job_id,
+    state: job.state,
+    createdAt: job.created_at,
+    startedAt: job.started_at,
+    finishedAt: job.finished_at,
+    forMs: key.for_ms,
+    while: key.while_states,
   };
 }

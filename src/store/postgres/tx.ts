@@ -8,13 +8,15 @@
  * one statement costs one round trip however many there are. PostgreSQL folds identical
  * messages (same channel and payload) sent in one transaction into one.
  */
-import type { JobRecord } from '../../domain/job.js';
+import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
   AdoptParams,
   AttributeUpdate,
   ClaimParams,
   ClaimResult,
   ClusterChannel,
+  Dependent,
+  JobReplan,
   NeedsRecord,
   NewJob,
   LogDrop,
@@ -25,12 +27,15 @@ import type {
   RunningJob,
   StateChange,
   StoreTx,
+  UniqueHolder,
   WorkerRecord,
 } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
-import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
+import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
+import { jobGetForUpdate, jobReplan, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
+import { jobDelete, jobPurge } from './jobs-remove.js';
 import {
   jobAttributeSet,
   jobLogAppend,
@@ -48,6 +53,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import { uniqueSet, uniqueTake } from './unique.js';
 
 /** The most a published payload may carry (the interface's promise; NOTIFY allows 8,000). */
 export const maxPayloadBytes = 7_000;
@@ -130,6 +136,40 @@ export class PostgresTx implements StoreTx {
 
   async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
     return jobPromoteDue(this.c, now, limit);
+  }
+
+  async jobReplan(changes: readonly JobReplan[]): Promise<boolean[]> {
+    return jobReplan(this.c, changes);
+  }
+
+  async jobDelete(ids: readonly number[]): Promise<number> {
+    return jobDelete(this.c, ids);
+  }
+
+  async jobPurge(state: JobState, finishedBefore: number, limit: number): Promise<number[]> {
+    return jobPurge(this.c, state, finishedBefore, limit);
+  }
+
+  async jobDependenciesAdd(
+    links: ReadonlyArray<{ jobId: number; dependsOn: number }>,
+  ): Promise<void> {
+    return jobDependenciesAdd(this.c, links);
+  }
+
+  async jobDependents(ids: readonly number[]): Promise<Dependent[]> {
+    return jobDependents(this.c, ids);
+  }
+
+  async uniqueTake(key: string): Promise<UniqueHolder | null> {
+    return uniqueTake(this.c, key);
+  }
+
+  async uniqueSet(
+    key: string,
+    jobId: number,
+    rule: { forMs: number | null; while: JobState[] | null },
+  ): Promise<void> {
+    return uniqueSet(this.c, key, jobId, rule);
   }
 
   async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {

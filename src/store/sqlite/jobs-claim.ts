@@ -7,6 +7,7 @@
  * per needs walks the partial dispatch index and stops after `limit` rows, however long the
  * queue. The candidates are merged in memory.
  */
+import type { JobOptions } from '../../domain/job.js';
 import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store.js';
 import type { Conn } from './connection.js';
 import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
@@ -17,7 +18,7 @@ import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
  */
 const claimedColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
-  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead';
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead, uncounted, options';
 
 type ClaimedRow = [
   id: number,
@@ -35,6 +36,9 @@ type ClaimedRow = [
   killGraceMs: number,
   /** Only for ordering: 1 for a job re-queued ahead of its priority. */
   ahead: number,
+  uncounted: number,
+  /** NULL for most jobs: parsed only when present. */
+  options: string | null,
 ];
 
 /** The best queued jobs of one needs (exported for the query-plan test). */
@@ -91,6 +95,8 @@ function claimed(row: ClaimedRow, who: Lessee): RunningJob {
     workerId: who.workerId,
     workerName: who.workerName,
     nodeId: who.nodeId,
+    uncounted: row[14],
+    options: row[15] === null ? null : (JSON.parse(row[15]) as JobOptions),
   };
 }
 

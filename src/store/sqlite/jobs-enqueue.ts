@@ -6,9 +6,9 @@ import type { Conn } from './connection.js';
 
 const insertColumns =
   '(needs_id, type, queue, payload, requires, meta, priority, state, max_attempts, timeout_ms, ' +
-  'kill_signal, kill_grace_ms, run_at, created_at, updated_at)';
+  'kill_signal, kill_grace_ms, run_at, created_at, updated_at, options, hold, error, finished_at)';
 /** Bound parameters per row: one per column above (see `bindRow`). */
-const PARAMS_PER_ROW = 15;
+const PARAMS_PER_ROW = 19;
 const rowParams = `(${Array<string>(PARAMS_PER_ROW).fill('?').join(', ')})`;
 
 /** Rows per multi-row INSERT: a third cheaper per row here than one statement per row. */
@@ -73,6 +73,11 @@ function bindRow(params: unknown[], at: number, j: NewJob): void {
   params[at + 12] = j.runAt;
   params[at + 13] = j.createdAt;
   params[at + 14] = j.createdAt;
+  params[at + 15] = j.options === null ? null : JSON.stringify(j.options);
+  params[at + 16] = j.hold === null ? null : JSON.stringify(j.hold);
+  params[at + 17] = j.error == null ? null : JSON.stringify(j.error);
+  // A job submitted canceled (its dependency had already failed) ended as it was submitted.
+  params[at + 18] = j.state === 'canceled' ? j.createdAt : null;
 }
 
 /** Moves due scheduled jobs to queued; returns them, earliest run time (then id) first. */

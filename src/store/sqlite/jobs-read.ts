@@ -1,8 +1,9 @@
 /**
- * Reads of jobs and their logs. Run on the read-only connection: committed state only.
+ * Reads of jobs and their logs (selecting jobs by filters is ./jobs-select.ts). Run on the
+ * read-only connection: committed state only.
  */
 import { jobStates, type JobRecord, type JobState } from '../../domain/job.js';
-import type { JobCounts, JobQuery, LogEntry, QueuedRef, RunningJob } from '../store.js';
+import type { FailedGroupRow, JobCounts, LogEntry, QueuedRef, RunningJob } from '../store.js';
 import type { Conn } from './connection.js';
 import {
   jobFromRow,
@@ -30,50 +31,28 @@ const orphansSql =
 const byWorkerSql = `SELECT ${runningColumns} FROM jobs WHERE state = 'running' AND worker_id = ? ORDER BY id`;
 const queuedRefsSql = `SELECT id, needs_id, priority, ahead FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`;
 
+/** A covering range of jobs_state. */
+const failedTotalSql = `SELECT count(*) AS n FROM jobs WHERE state = 'failed'`;
+/**
+ * The failed queue by error group: one walk of its own index, in group order (no sort but that
+ * of the groups by size). Exported for the query-plan test. Jobs that failed before groups
+ * existed have none: they make the group ''.
+ */
+export const failedByErrorSql =
+  `SELECT coalesce(error_group, '') AS key, count(*) AS n, max(id) AS newest ` +
+  `FROM jobs INDEXED BY jobs_failed_group WHERE state = 'failed' GROUP BY error_group ` +
+  `ORDER BY n DESC, newest DESC LIMIT ?`;
+/** By queue or type: the failed rows, read through jobs_state (see migration 4). */
+const failedBySql = (column: 'queue' | 'type'): string =>
+  `SELECT ${column} AS key, count(*) AS n, max(id) AS newest FROM jobs ` +
+  `WHERE state = 'failed' GROUP BY ${column} ORDER BY n DESC, newest DESC LIMIT ?`;
+const failedByQueueSql = failedBySql('queue');
+const failedByTypeSql = failedBySql('type');
+
 /** One job with everything it carries. */
 export function jobGet(c: Conn, id: number): JobRecord | undefined {
   const row = c.stmt(getSql).get(id) as JobRow | undefined;
   return row === undefined ? undefined : jobFromRow(row);
-}
-
-/**
- * The SQL for one shape of query (which filters are present, which order), prepared once and
- * cached by its text: shapes are few. At most one state: several are read one by one and merged
- * (below), because `state IN (...) ORDER BY id` would sort every matching row.
- */
-function listSql(q: JobQuery, byState: boolean): string {
-  const where: string[] = [];
-  if (byState) where.push('state = ?');
-  if (q.queue !== undefined) where.push('queue = ?');
-  if (q.type !== undefined) where.push('type = ?');
-  if (q.worker !== undefined) where.push('(worker_id = ? OR worker_name = ?)');
-  const desc = q.order === 'desc';
-  if (q.cursor !== undefined) where.push(desc ? 'id < ?' : 'id > ?');
-  const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
-  return `SELECT * FROM jobs${filter} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
-}
-
-function listRows(c: Conn, q: JobQuery, state: JobState | undefined, limit: number): JobRow[] {
-  const params: Array<string | number> = [];
-  if (state !== undefined) params.push(state);
-  if (q.queue !== undefined) params.push(q.queue);
-  if (q.type !== undefined) params.push(q.type);
-  if (q.worker !== undefined) params.push(q.worker, q.worker);
-  if (q.cursor !== undefined) params.push(q.cursor);
-  params.push(limit);
-  return c.stmt(listSql(q, state !== undefined)).all(...params) as JobRow[];
-}
-
-/** An empty `states` list matches no job, as `IN ()` would. */
-export function jobList(c: Conn, q: JobQuery): JobRecord[] {
-  const limit = Math.floor(q.limit);
-  if (limit <= 0) return [];
-  if (q.states === undefined) return listRows(c, q, undefined, limit).map(jobFromRow);
-  const states = [...new Set(q.states)];
-  if (states.length === 1) return listRows(c, q, states[0], limit).map(jobFromRow);
-  const rows = states.flatMap((s) => listRows(c, q, s, limit));
-  rows.sort(q.order === 'desc' ? (a, b) => b.id - a.id : (a, b) => a.id - b.id);
-  return rows.slice(0, limit).map(jobFromRow);
 }
 
 /** A page of one job's log lines after `afterSeq`, oldest first. */
@@ -129,4 +108,22 @@ export function jobQueuedRefs(c: Conn, afterId: number, limit: number): QueuedRe
     priority: r.priority,
     ahead: r.ahead === 1,
   }));
+}
+
+/** The failed queue's size, and its largest groups (the newest job of each is its largest id). */
+export function failedGroups(
+  c: Conn,
+  by: 'queue' | 'type' | 'error',
+  limit: number,
+): { total: number; groups: FailedGroupRow[] } {
+  const total = (c.stmt(failedTotalSql).get() as { n: number }).n;
+  if (limit <= 0) return { total, groups: [] };
+  const sql =
+    by === 'error' ? failedByErrorSql : by === 'queue' ? failedByQueueSql : failedByTypeSql;
+  const rows = c.stmt(sql).all(Math.floor(limit)) as Array<{
+    key: string;
+    n: number;
+    newest: number;
+  }>;
+  return { total, groups: rows.map((r) => ({ key: r.key, count: r.n, newestId: r.newest })) };
 }

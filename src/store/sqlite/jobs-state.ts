@@ -5,7 +5,7 @@
  * one general statement.
  */
 import { isTerminal, type JobRecord } from '../../domain/job.js';
-import type { StateChange } from '../store.js';
+import type { JobReplan, StateChange } from '../store.js';
 import type { Conn } from './connection.js';
 import { jobFromRow, jsonOrNull, type JobRow } from './rows.js';
 
@@ -27,14 +27,23 @@ const changeSql =
   `UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), ahead = coalesce(?, ahead), ` +
   `result = CASE WHEN ? THEN ? ELSE result END, error = CASE WHEN ? THEN ? ELSE error END, ` +
   `request_failures = coalesce(?, request_failures), finished_at = ?, updated_at = ?, ` +
-  `attempts = CASE WHEN ? IS NULL THEN attempts ELSE json_insert(attempts, '$[#]', json(?)) END ` +
+  `attempts = CASE WHEN ? IS NULL THEN attempts ELSE json_insert(attempts, '$[#]', json(?)) END, ` +
+  `hold = CASE WHEN ? THEN ? ELSE hold END, uncounted = coalesce(?, uncounted), ` +
+  `error_group = CASE WHEN ? THEN ? ELSE error_group END, ` +
+  `attributes = coalesce(?, attributes) ` +
   `WHERE id = ? AND state = ? AND ` +
   `(? IS NULL OR (attempt = ? AND worker_id = ? AND node_id = ?))`;
+
+/** Never a job that runs or has ended: those have no place in a queue to change. */
+const replanSql =
+  `UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue), ` +
+  `needs_id = coalesce(?, needs_id), updated_at = ? WHERE id = ? AND state = ? ` +
+  `AND state NOT IN ('running', 'succeeded', 'failed', 'canceled')`;
 
 const getSql = 'SELECT * FROM jobs WHERE id = ?';
 
 /** Reused for every general change: binding an array is cheaper than building one per change. */
-const params: unknown[] = new Array<unknown>(18);
+const params: unknown[] = new Array<unknown>(24);
 
 function applyChange(c: Conn, s: StateChange): boolean {
   const record = s.record === undefined ? null : JSON.stringify(s.record);
@@ -46,18 +55,28 @@ function applyChange(c: Conn, s: StateChange): boolean {
   params[3] = s.result === undefined ? 0 : 1;
   params[4] = s.result === undefined ? null : jsonOrNull(s.result);
   params[5] = s.error === undefined ? 0 : 1;
-  params[6] = s.error === undefined ? null : jsonOrNull(s.error);
+  // A cleared error is NULL, not JSON null, which a search for "null" would find.
+  params[6] = s.error == null ? null : jsonOrNull(s.error);
   params[7] = s.requestFailures ?? null;
   params[8] = isTerminal(s.to) ? s.now : null;
   params[9] = s.now;
   params[10] = record;
   params[11] = record;
-  params[12] = s.id;
-  params[13] = s.from;
-  params[14] = lease === undefined ? null : 1;
-  params[15] = lease?.attempt ?? null;
-  params[16] = lease?.workerId ?? null;
-  params[17] = lease?.nodeId ?? null;
+  // Exactly the held jobs have a hold (a CHECK says so): one leaving `held` loses it whether or
+  // not its plan says so (a cancellation names none).
+  const setHold = s.hold !== undefined || s.to !== 'held';
+  params[12] = setHold ? 1 : 0;
+  params[13] = s.hold == null ? null : JSON.stringify(s.hold);
+  params[14] = s.uncounted ?? null;
+  params[15] = s.errorGroup === undefined ? 0 : 1;
+  params[16] = s.errorGroup ?? null;
+  params[17] = s.attributes === undefined ? null : JSON.stringify(s.attributes);
+  params[18] = s.id;
+  params[19] = s.from;
+  params[20] = lease === undefined ? null : 1;
+  params[21] = lease?.attempt ?? null;
+  params[22] = lease?.workerId ?? null;
+  params[23] = lease?.nodeId ?? null;
   return c.stmt(changeSql).run(params).changes === 1;
 }
 
@@ -96,4 +115,21 @@ export function jobGetForUpdate(c: Conn, ids: readonly number[]): JobRecord[] {
     if (row !== undefined) out.push(jobFromRow(row));
   }
   return out;
+}
+
+/**
+ * Applies replans in order, each only if its job is still in `from` (and waits); the answers
+ * say which did. A job moved to another queue must get that queue's needs with it.
+ */
+export function jobReplan(c: Conn, changes: readonly JobReplan[]): boolean[] {
+  const replan = c.stmt(replanSql);
+  return changes.map((r) => {
+    if (r.queue !== undefined && r.needsId === undefined) {
+      throw new Error(`a replan moving job ${r.id} to queue ${r.queue} names no needs`);
+    }
+    return (
+      replan.run(r.priority ?? null, r.queue ?? null, r.needsId ?? null, r.now, r.id, r.from)
+        .changes === 1
+    );
+  });
 }

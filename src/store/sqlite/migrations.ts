@@ -172,6 +172,64 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN output_gap_after INTEGER;
     `,
   },
+  {
+    version: 4,
+    name: 'job lifecycle: holds, options, error groups, dependencies, uniqueness keys',
+    sql: `
+      -- What a job asked for beyond the defaults (back-off, silence timeout, uniqueness), NULL
+      -- for most jobs; why and by whom a held job is held; a failed job's group in the failed
+      -- queue (src/domain/error-groups.ts; NULL for jobs that failed before this version).
+      ALTER TABLE jobs ADD COLUMN options TEXT;
+      ALTER TABLE jobs ADD COLUMN hold TEXT;
+      ALTER TABLE jobs ADD COLUMN error_group TEXT;
+      -- Jobs held before this version get a hold that says nothing of why or by whom.
+      UPDATE jobs SET hold = json_object('reason', '', 'by', 'unknown', 'at', updated_at)
+      WHERE state = 'held';
+      -- Attempts that do not count against max_attempts (stopped by a hold, or before a retry
+      -- by hand). SQLite adds a CHECK only with a new column, and tests it against the rows
+      -- already there: the rule that exactly the held jobs have a hold rides on this column,
+      -- added after the held rows got theirs.
+      ALTER TABLE jobs ADD COLUMN uncounted INTEGER NOT NULL DEFAULT 0 CHECK (uncounted >= 0)
+        CHECK ((hold IS NOT NULL) = (state = 'held'));
+
+      -- The failed queue: jobs of one error group in id order (a filter), and the groups with
+      -- their sizes, read from this index alone. Partial, so that only a job's failure and its
+      -- retry write it. Grouping by queue or type reads the failed rows through jobs_state
+      -- instead: an index for each would cost every failure two more writes for a dashboard.
+      CREATE INDEX jobs_failed_group ON jobs (error_group, id) WHERE state = 'failed';
+      -- Purging ended jobs oldest first (retention), as River's cleaner does: without it each
+      -- purge would read and sort every job in the state, even when none is old enough.
+      -- Exactly the ended jobs have an end time (CHECK above), so the partial index holds only
+      -- them: a job writes it once, as it ends, and live jobs' transitions never touch it.
+      -- Measured: about 3 µs more per success (15-20 % of a non-durable end, less than the
+      -- sync of a durable one). IS NOT NULL, not state IN (...): SQLite uses a partial index
+      -- only for queries whose terms imply its WHERE, and finished_at < ? implies
+      -- finished_at IS NOT NULL while state = ? implies no list of states.
+      CREATE INDEX jobs_ended ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+
+      -- A waiting job waits for each of its dependencies to succeed. depends_on is no foreign
+      -- key: a dependency deleted meanwhile stays named here, and counts as canceled.
+      CREATE TABLE job_deps (
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        depends_on INTEGER NOT NULL,
+        PRIMARY KEY (job_id, depends_on)
+      ) STRICT, WITHOUT ROWID;
+      -- The jobs waiting for one that just ended.
+      CREATE INDEX job_deps_depends_on ON job_deps (depends_on);
+
+      -- Deduplication of submissions: the job that holds each key, with its rule (while_states
+      -- a JSON array of states, NULL for any). job_id is no foreign key, as in PostgreSQL,
+      -- whose store takes a key before its job exists: a key whose job is gone is free.
+      CREATE TABLE unique_keys (
+        key TEXT PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        for_ms INTEGER,
+        while_states TEXT
+      ) STRICT, WITHOUT ROWID;
+      -- Deleting jobs deletes the keys they hold.
+      CREATE INDEX unique_keys_job ON unique_keys (job_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

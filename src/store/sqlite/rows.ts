@@ -3,8 +3,25 @@
  * NULLs kept as null). Column lists live next to their mappers so that a query selects exactly
  * what its mapper reads.
  */
-import type { Attempt, JobError, JobRecord, JobState, Labels, Progress } from '../../domain/job.js';
-import type { LogEntry, NeedsRecord, NodeRecord, RunningJob, WorkerRecord } from '../store.js';
+import type {
+  Attempt,
+  HoldInfo,
+  JobError,
+  JobOptions,
+  JobRecord,
+  JobState,
+  Labels,
+  Progress,
+} from '../../domain/job.js';
+import type { DependencyState } from '../../domain/transitions.js';
+import type {
+  LogEntry,
+  NeedsRecord,
+  NodeRecord,
+  RunningJob,
+  UniqueHolder,
+  WorkerRecord,
+} from '../store.js';
 import { decodeText } from '../text.js';
 
 /** A `jobs` row, every column. */
@@ -40,6 +57,10 @@ export interface JobRow {
   ahead: 0 | 1;
   output_dropped: number;
   output_gap_after: number | null;
+  uncounted: number;
+  options: string | null;
+  hold: string | null;
+  error_group: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -54,6 +75,7 @@ export function jsonOrNull(value: unknown): string | null {
 export function jobFromRow(row: JobRow): JobRecord {
   return {
     id: row.id,
+    needsId: row.needs_id,
     type: row.type,
     queue: row.queue,
     payload: JSON.parse(row.payload),
@@ -80,6 +102,10 @@ export function jobFromRow(row: JobRow): JobRecord {
     result: parse(row.result),
     error: parse(row.error) as JobError | null,
     attempts: attemptsOf(row),
+    uncounted: row.uncounted,
+    options: parse(row.options) as JobOptions | null,
+    hold: parse(row.hold) as HoldInfo | null,
+    errorGroup: row.error_group,
     outputDropped: row.output_dropped,
     outputGapAfter: row.output_gap_after,
   };
@@ -111,7 +137,7 @@ function attemptsOf(row: JobRow): Attempt[] {
 export const runningColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
   'request_failures, timeout_ms, kill_signal, kill_grace_ms, started_at, worker_id, ' +
-  'worker_name, node_id';
+  'worker_name, node_id, uncounted, options';
 
 /** A row of `runningColumns` of a job in state running (the schema guarantees the NOT NULLs). */
 export interface RunningRow {
@@ -132,6 +158,8 @@ export interface RunningRow {
   worker_id: string;
   worker_name: string;
   node_id: string;
+  uncounted: number;
+  options: string | null;
 }
 
 /** What the broker keeps of a running job; the schema guarantees its non-null columns. */
@@ -154,6 +182,8 @@ export function runningFromRow(row: RunningRow): RunningJob {
     workerId: row.worker_id,
     workerName: row.worker_name,
     nodeId: row.node_id,
+    uncounted: row.uncounted,
+    options: parse(row.options) as JobOptions | null,
   };
 }
 
@@ -248,5 +278,45 @@ export function nodeFromRow(row: NodeRow): NodeRecord {
     address: row.address,
     startedAt: row.started_at,
     heartbeatAt: row.heartbeat_at,
+  };
+}
+
+/**
+ * A `job_deps` row with its dependency's state: NULL when the dependency was deleted, which
+ * counts as canceled (it can never succeed).
+ */
+export interface DependencyRow {
+  job_id: number;
+  depends_on: number;
+  state: JobState | null;
+}
+
+/** A dependency as planning reads it. */
+export function dependencyFromRow(row: DependencyRow): DependencyState {
+  return { id: row.depends_on, state: row.state ?? 'canceled' };
+}
+
+/** A `unique_keys` row with the times of the job holding the key (NULL: it is gone). */
+export interface UniqueRow {
+  job_id: number;
+  for_ms: number | null;
+  while_states: string | null;
+  state: JobState | null;
+  created_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** The holder of a key; null when no job holds it (the job is gone). */
+export function uniqueHolderFromRow(row: UniqueRow): UniqueHolder | null {
+  if (row.state === null || row.created_at === null) return null;
+  return {
+    jobId: row.job_id,
+    state: row.state,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    forMs: row.for_ms,
+    while: parse(row.while_states) as JobState[] | null,
   };
 }

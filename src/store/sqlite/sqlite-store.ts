@@ -18,10 +18,13 @@
  * keep their files open; the broker must then be restarted.
  */
 import type { JobRecord } from '../../domain/job.js';
+import type { DependencyState } from '../../domain/transitions.js';
 import type {
   ClusterHandler,
+  FailedGroupRow,
   JobCounts,
   JobQuery,
+  JobSelector,
   LogEntry,
   NeedsRecord,
   NodeRecord,
@@ -35,16 +38,18 @@ import type {
 import { openReader, openWriter, type Conn } from './connection.js';
 import { sqliteStoreError } from './faults.js';
 import { migrate } from './migrations.js';
+import { jobDependencyView } from './jobs-deps.js';
 import {
+  failedGroups,
   jobCounts,
   jobGet,
-  jobList,
   jobListOrphans,
   jobListRunningByWorker,
   jobLogs,
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
+import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
 
@@ -173,6 +178,27 @@ export class SqliteStore implements Store {
 
   async jobList(query: JobQuery): Promise<JobRecord[]> {
     return this.read((r) => jobList(r, query));
+  }
+
+  async jobSelectIds(selector: JobSelector, afterId: number, limit: number): Promise<number[]> {
+    return this.read((r) => jobSelectIds(r, selector, afterId, limit));
+  }
+
+  async jobCount(selector: JobSelector): Promise<number> {
+    return this.read((r) => jobCount(r, selector));
+  }
+
+  async jobDependencyView(
+    id: number,
+  ): Promise<{ dependencies: DependencyState[]; dependents: number[] }> {
+    return this.read((r) => jobDependencyView(r, id));
+  }
+
+  async failedGroups(
+    by: 'queue' | 'type' | 'error',
+    limit: number,
+  ): Promise<{ total: number; groups: FailedGroupRow[] }> {
+    return this.read((r) => failedGroups(r, by, limit));
   }
 
   async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {

@@ -4,13 +4,15 @@
  * they are called. A tx is usable only while its `write` runs; using one that escaped its
  * callback throws instead of writing outside any transaction.
  */
-import type { JobRecord } from '../../domain/job.js';
+import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
   AdoptParams,
   AttributeUpdate,
   ClaimParams,
   ClaimResult,
   ClusterChannel,
+  Dependent,
+  JobReplan,
   NeedsRecord,
   NewJob,
   LogDrop,
@@ -21,12 +23,15 @@ import type {
   RunningJob,
   StateChange,
   StoreTx,
+  UniqueHolder,
   WorkerRecord,
 } from '../store.js';
 import type { Conn } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
-import { jobGetForUpdate, jobSetStateIfMany } from './jobs-state.js';
+import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
+import { jobGetForUpdate, jobReplan, jobSetStateIfMany } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
+import { jobDelete, jobPurge } from './jobs-remove.js';
 import {
   jobAttributeSet,
   jobLogAppend,
@@ -44,6 +49,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import { uniqueSet, uniqueTake } from './unique.js';
 
 /** One `write` transaction's operations. */
 export class SqliteTx implements StoreTx {
@@ -96,6 +102,40 @@ export class SqliteTx implements StoreTx {
 
   async jobPromoteDue(now: number, limit: number): Promise<{ jobs: QueuedRef[] }> {
     return jobPromoteDue(this.c, now, limit);
+  }
+
+  async jobReplan(changes: readonly JobReplan[]): Promise<boolean[]> {
+    return jobReplan(this.c, changes);
+  }
+
+  async jobDelete(ids: readonly number[]): Promise<number> {
+    return jobDelete(this.c, ids);
+  }
+
+  async jobPurge(state: JobState, finishedBefore: number, limit: number): Promise<number[]> {
+    return jobPurge(this.c, state, finishedBefore, limit);
+  }
+
+  async jobDependenciesAdd(
+    links: ReadonlyArray<{ jobId: number; dependsOn: number }>,
+  ): Promise<void> {
+    jobDependenciesAdd(this.c, links);
+  }
+
+  async jobDependents(ids: readonly number[]): Promise<Dependent[]> {
+    return jobDependents(this.c, ids);
+  }
+
+  async uniqueTake(key: string): Promise<UniqueHolder | null> {
+    return uniqueTake(this.c, key);
+  }
+
+  async uniqueSet(
+    key: string,
+    jobId: number,
+    rule: { forMs: number | null; while: JobState[] | null },
+  ): Promise<void> {
+    uniqueSet(this.c, key, jobId, rule);
   }
 
   async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {

@@ -143,6 +143,8 @@ export function describeClaim(factory: StoreFactory): void {
           workerId: 'w1',
           workerName: 'alpha',
           nodeId: 'n1',
+          uncounted: 0,
+          options: null,
         },
       ]);
       const job = await getJob(ctx.store, id);

@@ -4,7 +4,8 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import type { Attempt, AttemptOutcome, JobError, JobRecord } from '../../../src/domain/job.js';
-import { attemptRecord } from '../../../src/domain/transitions.js';
+import { defaultRetryPolicy } from '../../../src/domain/retry.js';
+import { attemptRecord, planEnd } from '../../../src/domain/transitions.js';
 import type {
   ClaimParams,
   ClaimResult,
@@ -50,7 +51,13 @@ export function addNeeds(
   return store.write((tx) => tx.needsUpsert({ key, queue, type, requires }));
 }
 
-/** A queued job of `needsId` with plain defaults; `overrides` replace any field. */
+/** The hold of a job submitted held, unless a test gives its own. */
+export const testHold = { reason: 'held by a test', by: 'local', at: T0 } as const;
+
+/**
+ * A queued job of `needsId` with plain defaults; `overrides` replace any field. A held job
+ * gets `testHold` (exactly the held jobs have a hold).
+ */
 export function newJob(needsId: number, overrides: Partial<NewJob> = {}): NewJob {
   return {
     type: 'shell',
@@ -67,6 +74,8 @@ export function newJob(needsId: number, overrides: Partial<NewJob> = {}): NewJob
     state: 'queued',
     runAt: T0,
     createdAt: T0,
+    options: null,
+    hold: overrides.state === 'held' ? { ...testHold } : null,
     ...overrides,
   };
 }
@@ -173,4 +182,34 @@ export async function getJob(store: Store, id: number): Promise<JobRecord> {
   const job = await store.jobGet(id);
   if (job === undefined) throw new Error(`job ${id} not found`);
   return job;
+}
+
+/** A job as planning reads it: in a write, as the broker reads it. */
+export async function forUpdate(store: Store, id: number): Promise<JobRecord> {
+  const [job] = await store.write((tx) => tx.jobGetForUpdate([id]));
+  if (job === undefined) throw new Error(`job ${id} not found`);
+  return job;
+}
+
+/**
+ * Inserts a job that runs once and fails for good at `now`, as planEnd plans it (with its
+ * error group); returns its id, group and error.
+ */
+export async function failedJob(
+  store: Store,
+  needsId: number,
+  message = 'exited with 1',
+  now = T0 + 5_000,
+  overrides: Partial<NewJob> = {},
+): Promise<{ id: number; errorGroup: string; error: JobError | null | undefined }> {
+  const job = await runningJob(store, needsId, worker1, { maxAttempts: 1, ...overrides });
+  const end = planEnd(
+    job,
+    { kind: 'fail', error: { code: 'exit_code', message }, retryable: true, infrastructure: false },
+    { now, maxRequestFailures: 3, retry: defaultRetryPolicy },
+  );
+  if (end.to !== 'failed' || end.errorGroup == null) throw new Error('planned no failure');
+  const [applied] = await endAttempts(store, [end]);
+  if (applied !== true) throw new Error(`job ${job.id} could not be failed`);
+  return { id: job.id, errorGroup: end.errorGroup, error: end.error };
 }

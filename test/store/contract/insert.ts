@@ -193,6 +193,7 @@ export function describeInsert(factory: StoreFactory): void {
       );
       const expected: JobRecord = {
         id,
+        needsId,
         type: 'compile',
         queue: 'builds',
         payload,
@@ -219,6 +220,10 @@ export function describeInsert(factory: StoreFactory): void {
         result: null,
         error: null,
         attempts: [],
+        uncounted: 0,
+        options: null,
+        hold: null,
+        errorGroup: null,
         outputDropped: 0,
         outputGapAfter: null,
       };

@@ -135,6 +135,7 @@ export function describeStateChanges(factory: StoreFactory): void {
           from: 'queued',
           to: 'held',
           now: NOW + 1,
+          hold: { reason: 'checked', by: 'local', at: NOW + 1 },
           error: null,
           result: null,
           requestFailures: 0,

@@ -122,6 +122,7 @@ describe('planHold', () => {
       to: 'held',
       lease: { attempt: 2, workerId: 'w_1', nodeId: 'n_1' },
       uncounted: 2,
+      attributes: {},
       record: { attempt: 2, outcome: 'held', startedAt: 10, finishedAt: 50, error: null },
     });
   });

@@ -1,0 +1,69 @@
+/**
+ * Uniqueness keys (deduplication of submissions): which job holds each key, with its rule. The
+ * broker takes a key, judges its holder, and either answers with the holder or gives the key
+ * to the job it inserts, in one transaction; several nodes may submit with one key at once.
+ *
+ * Taking a key locks its row until the commit, so that concurrent takers of one key run one
+ * after another, each seeing what the one before committed:
+ *
+ * 1. A new key is inserted for job 0 (none yet). ON CONFLICT DO NOTHING waits for a concurrent
+ *    inserter of the same key to commit (then does nothing) or to roll back (then inserts).
+ * 2. The key's row is locked. A taker blocked here gets, once the holder of the lock commits,
+ *    the row as that one left it (READ COMMITTED follows the update).
+ * 3. Its job is read in a statement of its own, begun after the lock was granted: it sees the
+ *    job the previous taker inserted. Read in the locking statement, a join would see the jobs
+ *    as they were when that statement began, before that job existed.
+ *
+ * Keys are escaped as other text the database could not hold exactly (src/store/text.ts).
+ */
+import type { JobState } from '../../domain/job.js';
+import type { UniqueHolder } from '../store.js';
+import { encodeText } from '../text.js';
+import type { Queryable } from './connection.js';
+import { jsonb, uniqueHolderFromRows, type HolderRow, type UniqueRow } from './rows.js';
+
+const insertSql =
+  'INSERT INTO unique_keys (key, job_id) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING';
+const lockSql = 'SELECT job_id, for_ms, while_states FROM unique_keys WHERE key = $1 FOR UPDATE';
+const holderSql = 'SELECT state, created_at, started_at, finished_at FROM jobs WHERE id = $1';
+/** An upsert, as in SQLite: the row is there when the key was taken, as it must have been. */
+const setSql = `
+  INSERT INTO unique_keys (key, job_id, for_ms, while_states) VALUES ($1, $2, $3, $4::jsonb)
+  ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, for_ms = excluded.for_ms,
+    while_states = excluded.while_states`;
+
+/** Tries at taking a key that other transactions keep deleting between steps 1 and 2. */
+const TAKE_TRIES = 5;
+
+/** Takes the key (see the file comment); returns the job holding it, or null when none does. */
+export async function uniqueTake(c: Queryable, key: string): Promise<UniqueHolder | null> {
+  const k = encodeText(key);
+  let row: UniqueRow | undefined;
+  for (let i = 0; i < TAKE_TRIES && row === undefined; i++) {
+    await c.query(insertSql, [k]);
+    // Undefined when the key existed at step 1 and its holder was deleted since (jobDelete
+    // takes its keys along): then it is new again.
+    row = (await c.query<UniqueRow>(lockSql, [k])).rows[0];
+  }
+  if (row === undefined) throw new Error(`the uniqueness key ${key} could not be taken`);
+  // 0: taken and never given to a job (this transaction's, or one that committed without).
+  if (row.job_id === 0) return null;
+  const job = await c.query<HolderRow>(holderSql, [row.job_id]);
+  const holder = job.rows[0];
+  return holder === undefined ? null : uniqueHolderFromRows(row, holder);
+}
+
+/** Gives the key, taken in this transaction, to a job, with the rule it was submitted with. */
+export async function uniqueSet(
+  c: Queryable,
+  key: string,
+  jobId: number,
+  rule: { forMs: number | null; while: JobState[] | null },
+): Promise<void> {
+  await c.query(setSql, [
+    encodeText(key),
+    jobId,
+    rule.forMs,
+    rule.while === null ? null : jsonb(rule.while),
+  ]);
+}

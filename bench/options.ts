@@ -12,7 +12,8 @@ export interface Options {
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --quick              short smoke run (small N, 1 run; under ~90 s)
+  --quick              short smoke run (small N, 1 run; W1-W5 under ~90 s, W6-W7
+                       about 90 s more)
   --large              W1 with 100,000 jobs instead of 20,000
   --only <w1,w2,...>   workloads to run (w1 throughput, w2 latency, w3 deep queue,
                        w4 many workers, w5 durability statement, w6 retry of

@@ -78,7 +78,7 @@ export const w6: Workload = {
     { id: 'w6.samples', label: 'W6 jobs measured during the retry', unit: 'jobs', better: null },
     {
       id: 'w6.fill',
-      label: 'W6 fill (enqueue and fail them), not timed above',
+      label: 'W6 fill before the retry: enqueue and fail',
       unit: 'jobs/s',
       better: 'higher',
     },

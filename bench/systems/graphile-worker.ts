@@ -70,10 +70,12 @@ class GraphileInstance implements SystemInstance {
   }
 
   /**
-   * graphile-worker has no retry of failed jobs by state; its documented `reschedule_jobs` (what
-   * WorkerUtils.rescheduleJobs calls, which drops `attempts: 0` as falsy, hence the SQL) takes
-   * ids. So: walk the failed jobs of its `jobs` view by id, RETRY_CHUNK at a time, as Switchyard
-   * walks its filter, and reschedule each chunk to run now with its attempts reset.
+   * graphile-worker has no retry of failed jobs by state. WorkerUtils.rescheduleJobs(ids, ...)
+   * is documented to "schedule a previously failed or permanently failed job for execution",
+   * but it passes `attempts: 0` on as null (`|| null`), so the SQL function it calls,
+   * reschedule_jobs, is called directly. It takes ids: walk the failed jobs of the `jobs` view
+   * by id, RETRY_CHUNK at a time, as Switchyard walks its filter, and reschedule each chunk to
+   * run now with its attempts reset.
    */
   async retryFailed(): Promise<number> {
     let after = '0';
@@ -164,7 +166,7 @@ export const graphileWorker: SystemAdapter = {
       `completeJobBatchDelay ${COMPLETE_BATCH_DELAY_MS} ms, failJobBatchDelay ${COMPLETE_BATCH_DELAY_MS} ms, in a separate process`,
     `W6: failed jobs made by a runner failing each \`${FAILING}\` job (maxAttempts 1) at once; no retry by state, so the ` +
       `failed jobs (attempts >= max_attempts) are walked by id in the \`jobs\` view, ${RETRY_CHUNK} at a time, each chunk ` +
-      'rescheduled with the documented reschedule_jobs(ids, run_at := now(), attempts := 0)',
+      'rescheduled with reschedule_jobs(ids, run_at := now(), attempts := 0), the SQL function behind WorkerUtils.rescheduleJobs',
     'W7: each job with its own `jobKey` (default mode `replace`: a pending job with the key is updated, no job added; ' +
       'no time limit, the key is free once its job is gone)',
   ],

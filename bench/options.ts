@@ -12,10 +12,12 @@ export interface Options {
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --quick              short smoke run (small N, 1 run; under ~90 s)
+  --quick              short smoke run (small N, 1 run; W1-W5 under ~90 s, W6-W7
+                       about 90 s more)
   --large              W1 with 100,000 jobs instead of 20,000
   --only <w1,w2,...>   workloads to run (w1 throughput, w2 latency, w3 deep queue,
-                       w4 many workers, w5 durability statement)
+                       w4 many workers, w5 durability statement, w6 retry of
+                       100,000 failed jobs, w7 submission with uniqueness keys)
   --systems <a,b,...>  systems to run (switchyard, switchyard-pg, switchyard-pg-2,
                        bullmq, graphile-worker, pg-boss)
   --runs N             runs per figure, the median is reported (default 3; quick 1)
@@ -95,6 +97,9 @@ export function paramsFor(o: Options): Params {
       w4Processes: 2,
       w4Jobs: 2_000,
       w4IdleMs: 3_000,
+      w6Jobs: 10_000,
+      w6Probes: 100,
+      w7Jobs: 2_000,
     };
   }
   return {
@@ -109,5 +114,8 @@ export function paramsFor(o: Options): Params {
     w4Processes: 4,
     w4Jobs: 20_000,
     w4IdleMs: 10_000,
+    w6Jobs: 100_000,
+    w6Probes: 1_000,
+    w7Jobs: 20_000,
   };
 }

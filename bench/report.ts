@@ -1,7 +1,8 @@
 /**
  * Turns the figures of every run into the result: medians, Switchyard's ratio to each peer
  * (ratio > 1 means Switchyard is better, whether higher or lower is better), the targets of
- * issue 3 marked met or missed; rendered as a plain-text table and as Markdown. Variants
+ * issue 3 marked met or missed (issue 9's W6 and W7 have ratios, no targets); rendered as a
+ * plain-text table and as Markdown. Variants
  * (Switchyard in other configurations) get a column of figures, but neither ratios nor targets.
  */
 import type { ProfileSummary } from './profile.js';
@@ -181,6 +182,18 @@ function describe(results: Results, bullet: string): string[] {
   lines.push(
     `Ratios (the "vs" columns) are ${subject}'s advantage over each peer: > 1 means it is better (faster, or lower latency/memory/CPU); ↑ higher is better, ↓ lower is better. Targets and status are ${subject}'s.`,
   );
+  const measured = (workload: string): boolean =>
+    results.metrics.some((m) => m.id.startsWith(`${workload}.`));
+  if (measured('w6')) {
+    lines.push(
+      'W6: "during / no retry" is the submit→start latency of jobs submitted one at a time while the retry runs, over the same with the failed jobs stored and no retry running (1× = unaffected); how each system retries is under Configurations.',
+    );
+  }
+  if (measured('w7')) {
+    lines.push(
+      'W7: "keyed / plain" is the rate of submissions each with its own uniqueness key over that of the same submissions without (100% = the key costs nothing); what each system\'s key means is under Configurations.',
+    );
+  }
   const variants = results.systems.filter((s) => s.role === 'variant').map((s) => s.name);
   if (variants.length > 0) {
     lines.push(

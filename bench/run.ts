@@ -148,12 +148,14 @@ async function main(options: Options): Promise<void> {
   if (options.quick) {
     notes.push(
       `quick mode: W1 ${params.w1Jobs} jobs, W2 ${params.w2Jobs} jobs, W3 ${params.w3Depth} queued (not 1,000,000), ` +
-        `W4 ${params.w4Workers} workers (not 1,000), ${params.w4IdleMs / 1000} s idle window; a smoke test, not the figures of the issue`,
+        `W4 ${params.w4Workers} workers (not 1,000), ${params.w4IdleMs / 1000} s idle window, ` +
+        `W6 ${params.w6Jobs} failed jobs (not 100,000), W7 ${params.w7Jobs} jobs per phase; a smoke test, not the figures of the issue`,
     );
   } else {
     notes.push(
       `W1 ${params.w1Jobs} jobs; W2 ${params.w2Jobs} jobs (at most ${params.w2BudgetMs / 1000} s per system); ` +
-        `W3 ${params.w3Depth} queued, head of ${params.w3Head}; W4 ${params.w4Workers} workers, ${params.w4IdleMs / 1000} s idle window`,
+        `W3 ${params.w3Depth} queued, head of ${params.w3Head}; W4 ${params.w4Workers} workers, ${params.w4IdleMs / 1000} s idle window; ` +
+        `W6 ${params.w6Jobs} failed jobs, ${params.w6Probes} jobs timed with no retry; W7 ${params.w7Jobs} jobs per phase`,
     );
   }
   for (const s of down) notes.push(`${s}: its service is down; not measured`);

@@ -5,7 +5,7 @@
  * the submitter: QueueEvents' `completed` event (Redis stream). Every instance uses its own key
  * prefix, deleted on close.
  */
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   type BenchEnv,
@@ -14,11 +14,16 @@ import {
   type SystemAdapter,
   type SystemInstance,
   BULK_CHUNK,
+  FAILING,
+  RETRY_CHUNK,
   enqueueInChunks,
+  uniqueKey,
 } from './types.js';
 
 const QUEUE = 'noop';
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 };
+/** W6's failing jobs: one attempt, every failed job kept (not only the last 1,000). */
+const FAILING_OPTIONS = { attempts: 1, removeOnFail: false };
 
 interface WorkerConfig {
   host: string;
@@ -30,6 +35,8 @@ let counter = 0;
 
 class BullInstance implements SystemInstance {
   private readonly queue: Queue;
+  /** W6's queue of failing jobs, opened on first use. */
+  private failing: Queue | undefined;
   private events: QueueEvents | undefined;
   private readonly redis: Redis;
   /** Completions seen before anyone waited for them (the event may beat the add's reply). */
@@ -60,6 +67,60 @@ class BullInstance implements SystemInstance {
 
   async enqueueOne(i: number): Promise<string> {
     const job = await this.queue.add(QUEUE, { i });
+    return job.id as string;
+  }
+
+  private failingQueue(): Queue {
+    this.failing ??= new Queue(FAILING, {
+      connection: this.connection(),
+      prefix: this.config.prefix,
+      defaultJobOptions: FAILING_OPTIONS,
+    });
+    return this.failing;
+  }
+
+  private connection(): ConnectionOptions {
+    return { host: this.config.host, port: this.config.port };
+  }
+
+  enqueueFailing(from: number, count: number, signal: AbortSignal): Promise<void> {
+    const queue = this.failingQueue();
+    return enqueueInChunks(from, count, signal, (indices) =>
+      queue.addBulk(indices.map((i) => ({ name: FAILING, data: { i } }))),
+    );
+  }
+
+  async failedCount(): Promise<number> {
+    return this.failing === undefined ? 0 : await this.failing.getFailedCount();
+  }
+
+  /** Queue.retryJobs moves the failed jobs back to waiting, RETRY_CHUNK per Lua call. */
+  async retryFailed(): Promise<null> {
+    await this.failingQueue().retryJobs({ state: 'failed', count: RETRY_CHUNK });
+    return null;
+  }
+
+  async jobCount(): Promise<number> {
+    const queues = this.failing === undefined ? [this.queue] : [this.queue, this.failing];
+    let total = 0;
+    for (const queue of queues) {
+      const counts = await queue.getJobCounts();
+      for (const n of Object.values(counts)) total += n;
+    }
+    return total;
+  }
+
+  /** The job id is the key: BullMQ adds no job whose id it holds (until the job is removed). */
+  enqueueUniqueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.queue.addBulk(
+        indices.map((i) => ({ name: QUEUE, data: { i }, opts: { jobId: uniqueKey(i) } })),
+      ),
+    );
+  }
+
+  async enqueueUniqueOne(i: number): Promise<string> {
+    const job = await this.queue.add(QUEUE, { i }, { jobId: uniqueKey(i) });
     return job.id as string;
   }
 
@@ -119,6 +180,7 @@ class BullInstance implements SystemInstance {
     if (this.closed) return;
     this.closed = true;
     await this.events?.close().catch(() => undefined);
+    await this.failing?.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     // Delete the instance's keys (UNLINK in batches), not the whole database.
     let cursor = '0';
@@ -149,6 +211,9 @@ export const bullmq: SystemAdapter = {
     'BullMQ 6, Redis 127.0.0.1:6379 (no persistence: save "" and appendonly no)',
     `submit: Queue.addBulk (chunks of ${BULK_CHUNK}), Queue.add one by one; removeOnComplete: true`,
     'worker: one Worker, concurrency 32, in a separate process',
+    `W6: failed jobs made by a Worker failing each job of the queue \`${FAILING}\` (attempts 1, removeOnFail false) at once; ` +
+      `retried with Queue.retryJobs({state: 'failed', count: ${RETRY_CHUNK}}) (Lua, ${RETRY_CHUNK} jobs per call)`,
+    'W7: each job with its own `jobId` (BullMQ adds no job whose id it holds; it holds it until the job is removed, no time limit)',
   ],
   async durability(env: BenchEnv): Promise<string> {
     const redis = new Redis({ host: env.redis.host, port: env.redis.port, lazyConnect: true });
@@ -181,27 +246,36 @@ export const bullmq: SystemAdapter = {
   },
 };
 
-/** The worker side: a BullMQ Worker with concurrency `slots`, started on `start`. */
+/**
+ * The worker side: a BullMQ Worker with concurrency `slots`, started on `start`; with shape
+ * `fail`, on the queue `fail`, failing each job at once.
+ */
 export const runWorker: RunWorker = (config, shape, hooks) => {
   const { host, port, prefix } = config as WorkerConfig;
+  const failing = shape.jobs === 'fail';
+  const processor = failing
+    ? async (job: Job<BenchPayload>): Promise<never> => {
+        hooks.started(job.data.i);
+        throw new Error('the bench fails this job at once');
+      }
+    : async (job: Job<BenchPayload>): Promise<null> => {
+        hooks.started(job.data.i);
+        return null;
+      };
   const workers = Array.from(
     { length: shape.workers },
     () =>
-      new Worker<BenchPayload>(
-        QUEUE,
-        async (job) => {
-          hooks.started(job.data.i);
-          return null;
-        },
-        {
-          connection: { host, port, maxRetriesPerRequest: null },
-          prefix,
-          concurrency: shape.slots,
-          autorun: false,
-        },
-      ),
+      new Worker<BenchPayload>(failing ? FAILING : QUEUE, processor, {
+        connection: { host, port, maxRetriesPerRequest: null },
+        prefix,
+        concurrency: shape.slots,
+        autorun: false,
+      }),
   );
-  for (const worker of workers) worker.on('completed', (job) => hooks.done(job.data.i));
+  for (const worker of workers) {
+    worker.on('completed', (job) => hooks.done(job.data.i));
+    if (failing) worker.on('failed', (job) => hooks.done(job?.data.i ?? -1));
+  }
   return Promise.resolve({
     async start() {
       for (const worker of workers) {

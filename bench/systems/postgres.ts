@@ -1,6 +1,6 @@
 /**
  * Helpers shared by the systems on PostgreSQL (the peers and Switchyard's PostgreSQL store):
- * settings of the server, dropping a schema.
+ * settings of the server, dropping a schema, refreshing its planner statistics.
  */
 import pg from 'pg';
 
@@ -30,4 +30,23 @@ export async function commitPromise(url: string, ack = 'ack'): Promise<string> {
 
 export async function dropSchema(url: string, schema: string): Promise<void> {
   await query(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+
+/**
+ * ANALYZE every table of a schema: the planner statistics that autovacuum keeps for a table
+ * that filled over time (it is off on the bench server, and a freshly filled table has none,
+ * which can turn an index lookup into a scan per row).
+ */
+export async function analyzeSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ tablename: string }>(
+      'select tablename from pg_tables where schemaname = $1',
+      [schema],
+    );
+    for (const { tablename } of rows) await client.query(`ANALYZE "${schema}"."${tablename}"`);
+  } finally {
+    await client.end();
+  }
 }

@@ -16,10 +16,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Client, Worker } from 'switchyard';
+import { Client, PermanentError, Worker, type WorkerOptions } from 'switchyard';
 import { CLI } from '../paths.js';
 import { spawnTracked, stopChild } from '../procs.js';
-import { commitPromise, dropSchema } from './postgres.js';
+import { analyzeSchema, commitPromise, dropSchema } from './postgres.js';
 import {
   type BenchEnv,
   type BenchPayload,
@@ -27,8 +27,12 @@ import {
   type RunWorker,
   type SystemAdapter,
   type SystemInstance,
+  type WorkerShape,
   BULK_CHUNK,
+  FAILING,
+  UNIQUE_SECONDS,
   enqueueInChunks,
+  uniqueKey,
 } from './types.js';
 
 /** Data directories still in use: removed on exit even after Ctrl-C. */
@@ -41,6 +45,8 @@ process.on('exit', () => {
 interface FreshStore {
   spec: string;
   remove(): Promise<void>;
+  /** ANALYZE of its tables (see SystemInstance.refreshStatistics). */
+  analyze(): Promise<void>;
 }
 
 /** Jobs a many-slot bench worker takes beyond its free slots (see WorkerOptions.prefetch). */
@@ -148,6 +154,55 @@ class SwitchyardInstance implements SystemInstance {
     await this.client().wait(id, { intervalMs: 1, timeoutMs });
   }
 
+  enqueueFailing(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.client().submitBatch(
+        indices.map((i) => ({ type: FAILING, queue: FAILING, maxAttempts: 1, payload: { i } })),
+      ),
+    );
+  }
+
+  async failedCount(): Promise<number> {
+    return (await this.clients[0]!.stats()).jobs.failed;
+  }
+
+  /** One request: the broker walks the filter in chunks of 500 jobs, one commit each. */
+  async retryFailed(): Promise<number> {
+    const answer = await this.clients[0]!.act({ action: 'retry', filter: { state: 'failed' } });
+    return answer.changed;
+  }
+
+  /** PostgreSQL: ANALYZE of the schema. SQLite: nothing (the broker never analyzes it there). */
+  async refreshStatistics(): Promise<void> {
+    await this.store?.analyze();
+  }
+
+  async jobCount(): Promise<number> {
+    const { jobs } = await this.clients[0]!.stats();
+    return Object.values(jobs).reduce((a, b) => a + b, 0);
+  }
+
+  enqueueUniqueBulk(from: number, count: number, signal: AbortSignal): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.client().submitBatch(
+        indices.map((i) => ({
+          type: 'noop',
+          payload: { i },
+          unique: { key: uniqueKey(i), for: UNIQUE_SECONDS },
+        })),
+      ),
+    );
+  }
+
+  async enqueueUniqueOne(i: number): Promise<string> {
+    const job = await this.client().submit({
+      type: 'noop',
+      payload: { i },
+      unique: { key: uniqueKey(i), for: UNIQUE_SECONDS },
+    });
+    return job.id;
+  }
+
   workerConfig(): WorkerConfig {
     return { workersUrls: this.brokers.map((b) => b.workersUrl) };
   }
@@ -237,12 +292,24 @@ function freshSchema(env: BenchEnv): FreshStore {
   const schema = `bench_sy_${env.runTag}_${++schemas}`;
   const url = new URL(env.pgUrl);
   url.searchParams.set('schema', schema);
-  return { spec: url.href, remove: () => dropSchema(env.pgUrl, schema) };
+  return {
+    spec: url.href,
+    remove: () => dropSchema(env.pgUrl, schema),
+    analyze: () => analyzeSchema(env.pgUrl, schema),
+  };
 }
 
 const SUBMIT =
   `submit: SDK Client over REST (POST /jobs/batch of ${BULK_CHUNK}; Client.submit one by one, ` +
   'which sends the submits of concurrent callers made in one event-loop turn as one batch request)';
+
+/** How W6 and W7 use Switchyard (the same in every configuration). */
+const LIFECYCLE = [
+  'W6: failed jobs made by a worker process failing each `fail` job (queue `fail`, maxAttempts 1) ' +
+    'at once; retried with one POST /jobs/actions {action: retry, filter: {state: failed}}, which ' +
+    'the broker walks in chunks of 500 jobs, one commit each',
+  `W7: each job with \`unique: {key, for: ${UNIQUE_SECONDS}}\`, every key distinct`,
+];
 
 /** Switchyard with SQLite, durable as shipped. */
 export const switchyard: SystemAdapter = switchyardAdapter({
@@ -252,6 +319,8 @@ export const switchyard: SystemAdapter = switchyardAdapter({
     'broker process from dist/ (`switchyard broker`), SQLite store in a fresh data dir, defaults as shipped',
     SUBMIT,
     'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots, prefetch 256 (W4: prefetch 0)',
+
+    ...LIFECYCLE,
   ],
   durability: () =>
     Promise.resolve(
@@ -268,6 +337,8 @@ export const switchyardPg: SystemAdapter = switchyardAdapter({
     'broker process from dist/ with `--store postgres://…?schema=…` (PostgreSQL 127.0.0.1:5432, fresh schema per instance, dropped after)',
     SUBMIT,
     'worker: SDK Worker(s) over WebSocket in a separate process; W1-W3: 1 worker × 32 slots, prefetch 256 (W4: prefetch 0)',
+
+    ...LIFECYCLE,
   ],
   durability: (env) => commitPromise(env.pgUrl, '201'),
 });
@@ -283,11 +354,24 @@ export const switchyardPg2: SystemAdapter = switchyardAdapter({
     'submit: as switchyard-pg, the requests taking the two nodes in turn (round robin)',
     "worker: SDK Workers given both nodes' workers URLs; W1-W3: 1 worker × 32 slots, prefetch 256, attached to the first node " +
       '(jobs submitted on the second reach it through the cluster); W4: the workers spread evenly over both nodes',
+
+    ...LIFECYCLE,
   ],
   durability: (env) => commitPromise(env.pgUrl, '201'),
 });
 
-/** The worker side: SDK Workers with a no-op `noop` handler. */
+/** The handlers (and queues) of a worker of this shape. */
+function jobsOf(shape: WorkerShape): Pick<WorkerOptions, 'handlers' | 'queues'> {
+  if (shape.jobs !== 'fail') return { handlers: { noop: async () => null } };
+  const fail = (): Promise<never> =>
+    Promise.reject(new PermanentError('the bench fails this job at once'));
+  return { handlers: { [FAILING]: fail }, queues: [FAILING] };
+}
+
+/**
+ * The worker side: SDK Workers with a no-op `noop` handler, or (shape `fail`) on the queue `fail`
+ * with a `fail` handler that fails each job at once, not retryable.
+ */
 export const runWorker: RunWorker = (config, shape, hooks) => {
   const { workersUrls } = config as WorkerConfig;
   // Worker k tries the nodes from the (k mod n)-th on: spread over them, each able to fail over.
@@ -304,12 +388,15 @@ export const runWorker: RunWorker = (config, shape, hooks) => {
         slots: shape.slots,
         // Many short jobs: the next ones wait on the worker's side (W4's 1-slot workers: none).
         prefetch: shape.slots > 1 ? PREFETCH : 0,
-        handlers: { noop: async () => null },
+        ...jobsOf(shape),
       }),
   );
   for (const worker of workers) {
     worker.on('job:start', (job) => hooks.started((job.payload as BenchPayload).i));
     worker.on('job:done', (job) => hooks.done((job.payload as BenchPayload).i));
+    if (shape.jobs === 'fail') {
+      worker.on('job:fail', (job) => hooks.done((job.payload as BenchPayload).i));
+    }
   }
   return Promise.resolve({
     async start() {

@@ -26,6 +26,11 @@ export interface WorkerShape {
   readonly workers: number;
   /** Jobs each instance runs at once. */
   readonly slots: number;
+  /**
+   * Which jobs the workers take: `noop` (the default) runs the no-op jobs; `fail` takes only the
+   * failing jobs (`enqueueFailing`, W6's fill) and fails each at once.
+   */
+  readonly jobs?: 'noop' | 'fail';
 }
 
 /** A fresh, empty instance of a system (its broker started, its schema or prefix new). */
@@ -41,6 +46,34 @@ export interface SystemInstance {
   waitCompleted?(id: string, timeoutMs: number): Promise<void>;
   /** Sets up what `waitCompleted` needs (a subscription) before the first job. */
   prepareCompletion?(): Promise<void>;
+  /**
+   * Enqueues jobs `{ i }` for i in [from, from + count) in bulk that a `fail` worker fails at once:
+   * in a queue (or of a type) of their own, `FAILING`, with one attempt, and kept once failed.
+   */
+  enqueueFailing(from: number, count: number, signal: AbortSignal): Promise<void>;
+  /** The jobs the system holds as failed (attempts used up), counted by the system. */
+  failedCount(): Promise<number>;
+  /**
+   * Retries every failed job with the system's own operation, walking them in chunks of
+   * RETRY_CHUNK where the operation takes ids; resolves with the number it retried, or null where
+   * the system does not say. Absent where the system has no such operation (W6 is then n/a).
+   */
+  retryFailed?(): Promise<number | null>;
+  /**
+   * Brings the planner statistics of the system's store up to date, as the server's background
+   * maintenance would for a store that filled over time (W6 calls it after its fill, untimed).
+   * Absent where there are none to refresh.
+   */
+  refreshStatistics?(): Promise<void>;
+  /** Every job the instance holds, in any state (W7 checks that duplicates added none). */
+  jobCount(): Promise<number>;
+  /**
+   * Like `enqueueBulk`, each job with its own uniqueness key `uniqueKey(i)`, held for
+   * UNIQUE_SECONDS where the system takes a time (a resubmitted key adds no job).
+   */
+  enqueueUniqueBulk(from: number, count: number, signal: AbortSignal): Promise<void>;
+  /** Like `enqueueOne`, with the uniqueness key `uniqueKey(i)`. */
+  enqueueUniqueOne(i: number): Promise<string>;
   /** JSON handed to the worker side (`runWorker` of the adapter module) in the child. */
   workerConfig(): unknown;
   /**
@@ -107,6 +140,20 @@ export type RunWorker = (
 /** A job's payload in every system. */
 export interface BenchPayload {
   i: number;
+}
+
+/** The queue (or job type) of W6's failing jobs, apart from the no-op jobs. */
+export const FAILING = 'fail';
+
+/** Failed jobs per retry call of a peer that retries by ids, as Switchyard's walk commits them. */
+export const RETRY_CHUNK = 500;
+
+/** How long a uniqueness key holds (W7), where the system takes a time. */
+export const UNIQUE_SECONDS = 3_600;
+
+/** Job `i`'s uniqueness key in W7: distinct per job, so that every submission adds a job. */
+export function uniqueKey(i: number): string {
+  return `u${i}`;
 }
 
 /**

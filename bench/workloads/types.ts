@@ -22,6 +22,11 @@ export interface Params {
   w4Processes: number;
   w4Jobs: number;
   w4IdleMs: number;
+  /** W6: failed jobs retried in one call, and jobs timed W2's way with no retry running. */
+  w6Jobs: number;
+  w6Probes: number;
+  /** W7: jobs per phase (plain and unique, in bulk and one by one). */
+  w7Jobs: number;
 }
 
 /**

@@ -166,7 +166,7 @@ class SwitchyardInstance implements SystemInstance {
     return (await this.clients[0]!.stats()).jobs.failed;
   }
 
-  /** One request: the broker walks the filter in chunks of 500 jobs, one commit each. */
+  /** One request: the broker walks the filter in chunks of 100 jobs, one commit each. */
   async retryFailed(): Promise<number> {
     const answer = await this.clients[0]!.act({ action: 'retry', filter: { state: 'failed' } });
     return answer.changed;
@@ -307,7 +307,7 @@ const SUBMIT =
 const LIFECYCLE = [
   'W6: failed jobs made by a worker process failing each `fail` job (queue `fail`, maxAttempts 1) ' +
     'at once; retried with one POST /jobs/actions {action: retry, filter: {state: failed}}, which ' +
-    'the broker walks in chunks of 500 jobs, one commit each',
+    'the broker walks in chunks of 100 jobs, one commit each',
   `W7: each job with \`unique: {key, for: ${UNIQUE_SECONDS}}\`, every key distinct`,
 ];
 

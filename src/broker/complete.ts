@@ -19,7 +19,7 @@ import {
   type Outcome,
   type StateChange,
 } from '../domain/transitions.js';
-import type { Dependent, QueuedRef, RunningJob, StoreTx } from '../store/store.js';
+import type { Dependent, JobStateRow, QueuedRef, RunningJob, StoreTx } from '../store/store.js';
 import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -47,20 +47,17 @@ export interface Ending {
 }
 
 /**
- * What a change of one job by hand found: its state before, and the job after (unchanged when
- * the plan did not apply to it).
+ * What a change of one job by hand found: its state before, whether the plan applied, and (when
+ * asked for) the job after.
  */
 export interface Changed {
   before: JobState;
-  job: JobRecord;
   changed: boolean;
+  job?: JobRecord;
 }
 
 /** Plans a change of one job as it is now (null: it does not apply to the job). */
-export type Planner = (job: JobRecord) => StateChange | null;
-
-/** A kept alias: cancelling was the first change by hand. */
-export type Canceled = Changed;
+export type Planner = (job: JobStateRow) => StateChange | null;
 
 export class Completion {
   constructor(private readonly deps: CompletionDeps) {}
@@ -163,40 +160,51 @@ export class Completion {
    * node whose worker runs it is told to stop it (its late result then no longer applies).
    * Returns what was found per id; unknown ids are left out.
    */
-  cancel(tx: StoreTx, ctx: BatchContext, ids: readonly number[]): Promise<Map<number, Changed>> {
+  cancel(
+    tx: StoreTx,
+    ctx: BatchContext,
+    ids: readonly number[],
+    records = true,
+  ): Promise<Map<number, Changed>> {
     const now = this.deps.clock.now();
-    return this.change(tx, ctx, ids, (job) => planCancel(job, now));
+    return this.change(tx, ctx, ids, (job) => planCancel(job, now), records);
   }
 
   /**
    * Changes jobs by hand (cancel, hold, release, retry, run now), each as `plan` says for the
    * job as it is now (its row locked until the commit with several nodes). A running job that
    * leaves `running` is stopped wherever it runs; jobs entering the queue are dispatchable in
-   * this commit; jobs ending settle their dependents. Unknown ids are left out of the answer.
+   * this commit; jobs ending settle their dependents. Unknown ids are left out of the answer;
+   * with `records`, each answer carries the job as it is after the change (an action on
+   * thousands of jobs leaves them out).
    */
   async change(
     tx: StoreTx,
     ctx: BatchContext,
     ids: readonly number[],
     plan: Planner,
+    records = true,
   ): Promise<Map<number, Changed>> {
-    const found = await tx.jobGetForUpdate(ids);
+    const found = await tx.jobStatesForUpdate(ids);
     const out = new Map<number, Changed>();
     const changes: StateChange[] = [];
-    const jobs = new Map<number, JobRecord>();
+    const rows = new Map<number, JobStateRow>();
     for (const job of found) {
       const change = plan(job);
-      if (change === null) out.set(job.id, { before: job.state, job, changed: false });
-      else {
+      out.set(job.id, { before: job.state, changed: false });
+      if (change !== null) {
         changes.push(change);
-        jobs.set(job.id, job);
+        rows.set(job.id, job);
       }
     }
     const applied = await tx.jobSetStateIfMany(changes);
-    const changed = changes.filter((_, i) => applied[i]);
     const queued: QueuedRef[] = [];
     const ended: number[] = [];
-    for (const change of changed) {
+    for (let i = 0; i < changes.length; i++) {
+      if (!applied[i]) continue;
+      const change = changes[i]!;
+      const job = rows.get(change.id)!;
+      out.get(change.id)!.changed = true;
       const lease = change.lease;
       if (lease !== undefined) {
         await this.deps.control.send(tx, ctx, lease.nodeId, {
@@ -206,20 +214,18 @@ export class Completion {
           reason: change.to === 'held' ? 'held' : 'canceled',
         });
       }
-      const job = jobs.get(change.id)!;
       if (change.to === 'queued') {
         queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
       }
       if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
-    }
-    const byId = new Map(changed.map((c) => [c.id, c]));
-    for (const job of await tx.jobGetForUpdate([...byId.keys()])) {
-      const change = byId.get(job.id)!;
-      out.set(job.id, { before: change.from, job, changed: true });
-      ctx.afterCommit(() => this.announce(change, job));
+      const attempt = change.record?.attempt ?? job.attempt;
+      ctx.afterCommit(() => this.announce(change, { attempt, workerId: job.workerId }));
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.settle(tx, ctx, ended);
+    if (records) {
+      for (const job of await tx.jobGetForUpdate([...out.keys()])) out.get(job.id)!.job = job;
+    }
     return out;
   }
 

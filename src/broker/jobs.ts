@@ -45,7 +45,7 @@ export type Action =
   | { kind: 'move'; queue: string };
 
 /** What a filtered action walks per commit: small enough that dispatch goes on in between. */
-export const ACTION_CHUNK = 500;
+export const ACTION_CHUNK = 100;
 
 /** States an action may change (the rest are counted as matched, not changed). */
 const actionStates: Record<Action['kind'], readonly JobState[]> = {
@@ -307,22 +307,26 @@ export class JobService {
    * Answers with the job after the change.
    */
   async actOnOne(id: number, action: Action): Promise<JobRecord> {
-    const outcome = (await this.actOn([id], action)).get(id);
+    const outcome = (await this.actOn([id], action, true)).get(id);
     if (!outcome) throw notFound('job', String(id));
     if (!outcome.changed) {
       throw new SwitchyardError('conflict', conflictMessage(id, action, outcome.before), {
         state: outcome.before,
       });
     }
-    return outcome.job;
+    return outcome.job!;
   }
 
   /**
    * An action on jobs named by id, in one commit; returns per id what it found and did (unknown
-   * ids are left out).
+   * ids are left out), with the jobs as they are after it when `records` (for one job's answer).
    */
-  async actOn(ids: readonly number[], action: Action): Promise<Map<number, Changed>> {
-    return this.deps.committer.run((tx, ctx) => this.applyAction(tx, ctx, ids, action));
+  async actOn(
+    ids: readonly number[],
+    action: Action,
+    records = false,
+  ): Promise<Map<number, Changed>> {
+    return this.deps.committer.run((tx, ctx) => this.applyAction(tx, ctx, ids, action, records));
   }
 
   /**
@@ -383,24 +387,25 @@ export class JobService {
     ctx: BatchContext,
     ids: readonly number[],
     action: Action,
+    records: boolean,
   ): Promise<Map<number, Changed>> {
     const { completion, clock } = this.deps;
     const now = clock.now();
     switch (action.kind) {
       case 'cancel':
-        return completion.cancel(tx, ctx, ids);
+        return completion.cancel(tx, ctx, ids, records);
       case 'hold': {
         const hold: HoldInfo = { ...action.hold, at: now };
-        return completion.change(tx, ctx, ids, (job) => planHold(job, hold, now));
+        return completion.change(tx, ctx, ids, (job) => planHold(job, hold, now), records);
       }
       case 'run-now':
-        return completion.change(tx, ctx, ids, (job) => planRunNow(job, now));
+        return completion.change(tx, ctx, ids, (job) => planRunNow(job, now), records);
       case 'release':
-        return completion.change(tx, ctx, ids, (job) => planRelease(job, now));
+        return completion.change(tx, ctx, ids, (job) => planRelease(job, now), records);
       case 'retry':
-        return completion.change(tx, ctx, ids, (job) => planRetry(job, now));
+        return completion.change(tx, ctx, ids, (job) => planRetry(job, now), records);
       case 'delete':
-        return this.deleteJobs(tx, ctx, ids);
+        return this.deleteJobs(tx, ctx, ids, records);
       case 'priority':
       case 'move':
         return this.replan(tx, ids, action);
@@ -415,20 +420,24 @@ export class JobService {
     tx: StoreTx,
     ctx: BatchContext,
     ids: readonly number[],
+    records: boolean,
   ): Promise<Map<number, Changed>> {
     const { completion, clock } = this.deps;
     const now = clock.now();
+    // The answer for one job is the job as it was.
+    const before = records ? await tx.jobGetForUpdate(ids) : [];
     // Stop what runs, as a cancellation would, then erase.
-    const stopped = await completion.change(tx, ctx, ids, (job) =>
-      job.state === 'running' ? planCancel(job, now) : null,
+    const stopped = await completion.change(
+      tx,
+      ctx,
+      ids,
+      (job) => (job.state === 'running' ? planCancel(job, now) : null),
+      false,
     );
-    const found = await tx.jobGetForUpdate(ids);
-    await tx.jobDelete(found.map((j) => j.id));
+    await tx.jobDelete([...stopped.keys()]);
     const out = new Map<number, Changed>();
-    for (const job of found) {
-      const before = stopped.get(job.id)?.before ?? job.state;
-      out.set(job.id, { before, job: { ...job, state: before }, changed: true });
-    }
+    for (const [id, found] of stopped) out.set(id, { before: found.before, changed: true });
+    for (const job of before) out.get(job.id)!.job = job;
     await completion.settle(tx, ctx, [...out.keys()]);
     return out;
   }

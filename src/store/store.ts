@@ -13,7 +13,7 @@
  * Reads see committed state only.
  */
 import type { HoldInfo, JobOptions, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
-import type { DependencyState, StateChange } from '../domain/transitions.js';
+import type { DependencyState, JobStateView, StateChange } from '../domain/transitions.js';
 
 export type { StateChange } from '../domain/transitions.js';
 
@@ -200,6 +200,12 @@ export interface NodeRecord {
 
 export type JobCounts = Record<JobState, number>;
 
+/** What planning a change of a job reads, and what re-queuing it needs. */
+export interface JobStateRow extends JobStateView {
+  needsId: number;
+  priority: number;
+}
+
 /** A change of a job that is not a change of state: its priority or its queue (new needs). */
 export interface JobReplan {
   id: number;
@@ -290,6 +296,11 @@ export interface StoreTx {
    * Unknown ids are left out; the order is by id.
    */
   jobGetForUpdate(ids: readonly number[]): Promise<JobRecord[]>;
+  /**
+   * Like jobGetForUpdate, only what planning a change by hand reads (no payload, no history):
+   * an action on thousands of jobs locks and reads them cheaply.
+   */
+  jobStatesForUpdate(ids: readonly number[]): Promise<JobStateRow[]>;
   /**
    * A reconnecting worker keeps a job it still runs: applies when the job is `running` with
    * that attempt on that worker (whatever node it was on). Returns the job when it applied.

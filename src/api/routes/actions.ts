@@ -189,7 +189,7 @@ export function actionRoutes(ctx: ApiContext): FastifyPluginAsync {
         schema: {
           summary: 'An action on a list of jobs, or on every job a filter matches',
           description:
-            'Exactly one of `ids` and `filter`. A filter is walked in chunks of 500 jobs, one ' +
+            'Exactly one of `ids` and `filter`. A filter is walked in chunks of 100 jobs, one ' +
             'commit each, so that dispatch goes on meanwhile; jobs the action does not apply to ' +
             '(a release of a queued job) are matched, not changed. `dryRun` (or `?dryRun=true`) ' +
             'counts and changes nothing. `filter: {}` is every job.',

@@ -29,11 +29,17 @@ import type {
   StoreTx,
   UniqueHolder,
   WorkerRecord,
+  JobStateRow,
 } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
-import { jobGetForUpdate, jobReplan, jobSetStateIfMany } from './jobs-state.js';
+import {
+  jobGetForUpdate,
+  jobReplan,
+  jobSetStateIfMany,
+  jobStatesForUpdate,
+} from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
 import { jobDelete, jobPurge } from './jobs-remove.js';
 import {
@@ -128,6 +134,10 @@ export class PostgresTx implements StoreTx {
 
   async jobGetForUpdate(ids: readonly number[]): Promise<JobRecord[]> {
     return jobGetForUpdate(this.c, ids);
+  }
+
+  async jobStatesForUpdate(ids: readonly number[]): Promise<JobStateRow[]> {
+    return jobStatesForUpdate(this.c, ids);
   }
 
   async jobAdopt(params: AdoptParams): Promise<RunningJob | undefined> {

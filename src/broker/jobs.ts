@@ -18,7 +18,7 @@ export interface FailedGroup {
 import { describeNeeds, type Needs } from '../domain/matching.js';
 import type { Clock, Timer } from '../domain/clock.js';
 import { MAX_JOB_WAIT_S, type SubmitJob } from '../protocol/api.js';
-import type { JobSelector, Store, StoreTx } from '../store/store.js';
+import type { JobSelector, Store, StoreTx, UniqueHolder } from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { Changed, Completion } from './complete.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
@@ -152,10 +152,11 @@ export class JobService {
   }
 
   /**
-   * Inserts jobs that are unique or depend on others, in order: a key already held answers with
-   * its holder; dependencies (ids, or positions of earlier jobs of the batch) must exist, and
-   * decide the state: waiting while one has not succeeded, canceled if one failed or was
-   * canceled. Runs of plain jobs between them are inserted together.
+   * Inserts jobs that are unique or depend on others, in order. Every key of the submission is
+   * taken at once; a key held by a job it duplicates answers with that job, a key given twice
+   * in one submission with the first of them. Dependencies (ids, or positions of earlier jobs of
+   * the batch) must exist, and decide the state: waiting while one has not succeeded, canceled
+   * if one failed or was canceled. Runs of jobs without dependencies are inserted together.
    */
   private async insertLinked(
     tx: StoreTx,
@@ -164,6 +165,16 @@ export class JobService {
   ): Promise<Submitted[]> {
     const now = this.deps.clock.now();
     const answers: Submitted[] = new Array<Submitted>(prepared.length);
+    const keys = prepared.flatMap((p) => (p.options?.unique ? [p.options.unique.key] : []));
+    const holders = keys.length > 0 ? await tx.uniqueTakeMany(keys) : new Map();
+    const duplicated = new Map<number, JobRecord>();
+    const holderIds = [...holders.values()]
+      .filter((h): h is UniqueHolder => h !== null && isDuplicate(h, now))
+      .map((h) => h.jobId);
+    for (const job of await tx.jobGetForUpdate(holderIds)) duplicated.set(job.id, job);
+    /** Keys given to a job of this submission: by its position. */
+    const taken = new Map<string, number>();
+    const sameAs = new Map<number, number>();
     let plain: number[] = [];
     const flush = async (): Promise<void> => {
       if (plain.length === 0) return;
@@ -176,61 +187,73 @@ export class JobService {
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i]!;
       const unique = p.options?.unique;
-      if (unique === undefined && p.dependsOn === undefined) {
+      if (unique !== undefined) {
+        const holder = holders.get(unique.key) as UniqueHolder | null | undefined;
+        const existing = holder ? duplicated.get(holder.jobId) : undefined;
+        if (existing !== undefined) {
+          answers[i] = { job: existing, deduplicated: true };
+          continue;
+        }
+        const first = taken.get(unique.key);
+        if (first !== undefined) {
+          sameAs.set(i, first);
+          continue;
+        }
+        taken.set(unique.key, i);
+      }
+      if (p.dependsOn === undefined) {
         plain.push(i);
         continue;
       }
       await flush();
       const where = batch ? `jobs[${i}].` : '';
-      if (unique !== undefined) {
-        const holder = await tx.uniqueTake(unique.key);
-        if (holder !== null && isDuplicate(holder, now)) {
-          const [job] = await tx.jobGetForUpdate([holder.jobId]);
-          if (job !== undefined) {
-            answers[i] = { job, deduplicated: true };
-            continue;
-          }
-        }
-      }
-      let dependsOn: number[] = [];
-      if (p.dependsOn !== undefined) {
-        dependsOn = [
-          ...new Set(p.dependsOn.map((d) => ('id' in d ? d.id : answers[d.position]!.job.id))),
-        ];
-        const found = new Map((await tx.jobGetForUpdate(dependsOn)).map((j) => [j.id, j]));
-        const missing = dependsOn.find((id) => !found.has(id));
-        if (missing !== undefined) {
-          throw invalid(`${where}dependsOn: job ${missing} does not exist`);
-        }
-        const broken = dependsOn
-          .map((id) => found.get(id)!)
-          .find((j) => j.state === 'failed' || j.state === 'canceled');
-        if (broken !== undefined) {
-          p.state = 'canceled';
-          p.hold = null;
-          p.error = {
-            code: 'dependency_failed',
-            message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
-            details: { dependency: String(broken.id), state: broken.state },
-          };
-        } else if (
-          p.state === 'waiting' &&
-          dependsOn.every((id) => found.get(id)!.state === 'succeeded')
-        ) {
-          p.state = p.runAt > now ? 'scheduled' : 'queued';
-        }
+      const dependsOn = [
+        ...new Set(
+          p.dependsOn.map((d) => ('id' in d ? d.id : this.positionId(answers, sameAs, d.position))),
+        ),
+      ];
+      const found = new Map((await tx.jobGetForUpdate(dependsOn)).map((j) => [j.id, j]));
+      const missing = dependsOn.find((id) => !found.has(id));
+      if (missing !== undefined) throw invalid(`${where}dependsOn: job ${missing} does not exist`);
+      const broken = dependsOn
+        .map((id) => found.get(id)!)
+        .find((j) => j.state === 'failed' || j.state === 'canceled');
+      if (broken !== undefined) {
+        p.state = 'canceled';
+        p.error = {
+          code: 'dependency_failed',
+          message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
+          details: { dependency: String(broken.id), state: broken.state },
+        };
+      } else if (dependsOn.every((id) => found.get(id)!.state === 'succeeded')) {
+        p.state = p.runAt > now ? 'scheduled' : 'queued';
       }
       const [id] = await tx.jobInsertMany([p]);
       answers[i] = { job: insertedRecord(id!, p), deduplicated: false };
-      if (dependsOn.length > 0) {
-        await tx.jobDependenciesAdd(dependsOn.map((d) => ({ jobId: id!, dependsOn: d })));
-      }
-      if (unique !== undefined) {
-        await tx.uniqueSet(unique.key, id!, { forMs: unique.forMs, while: unique.while });
-      }
+      await tx.jobDependenciesAdd(dependsOn.map((d) => ({ jobId: id!, dependsOn: d })));
     }
     await flush();
+    for (const [i, first] of sameAs) answers[i] = { job: answers[first]!.job, deduplicated: true };
+    const given = [...taken].map(([key, i]) => {
+      const unique = prepared[i]!.options!.unique!;
+      return {
+        key,
+        jobId: answers[i]!.job.id,
+        rule: { forMs: unique.forMs, while: unique.while },
+      };
+    });
+    await tx.uniqueSetMany(given);
     return answers;
+  }
+
+  /** The id of the job at a position of this batch (inserted, or the one it duplicates). */
+  private positionId(
+    answers: readonly Submitted[],
+    sameAs: ReadonlyMap<number, number>,
+    position: number,
+  ): number {
+    const at = sameAs.get(position) ?? position;
+    return answers[at]!.job.id;
   }
 
   async get(id: number): Promise<JobRecord> {

@@ -339,6 +339,16 @@ export interface StoreTx {
    * its new job with `uniqueSet`.
    */
   uniqueTake(key: string): Promise<UniqueHolder | null>;
+  /** uniqueTake of many keys at once (with several nodes: a few statements, whatever their number). */
+  uniqueTakeMany(keys: readonly string[]): Promise<Map<string, UniqueHolder | null>>;
+  /** uniqueSet of many keys at once. */
+  uniqueSetMany(
+    entries: ReadonlyArray<{
+      key: string;
+      jobId: number;
+      rule: { forMs: number | null; while: JobState[] | null };
+    }>,
+  ): Promise<void>;
   /** Gives the key (taken in this transaction) to `jobId`, with its rule. */
   uniqueSet(
     key: string,

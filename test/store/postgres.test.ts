@@ -404,55 +404,68 @@ describe('PostgresStore', () => {
       expect(byB.exhausted).toEqual([]);
     });
 
-    it('let one of many concurrent submitters with one uniqueness key insert its job; the others see it', async () => {
-      const schema = freshSchema();
-      const first = await open(schema);
-      const needsId = await addNeeds(first);
-      // Each store writes one transaction at a time: twenty stores, twenty at once.
-      const nodes = await Promise.all(
-        Array.from({ length: 20 }, async () => {
-          const store = await PostgresStore.open({ url, schema, poolSize: 1 });
-          stores.push(store);
-          return store;
-        }),
-      );
-      /** Every store submits at once; a canceled holder is no duplicate. Returns who inserted. */
-      const race = async (): Promise<number[]> => {
-        let begun = 0;
-        const outcomes = await Promise.all(
-          nodes.map((store, n) =>
-            store.write(async (tx) => {
-              begun++;
-              // Every transaction has begun before any takes the key.
-              await until(() => begun === nodes.length, 'every transaction to begin');
-              const holder = await tx.uniqueTake('nightly');
-              if (holder !== null && holder.state !== 'canceled') {
-                return { holder: holder.jobId, inserted: null };
-              }
-              const [id] = await tx.jobInsertMany([newJob(needsId, { payload: { n } })]);
-              // Long enough for the others to pile up behind the key.
-              await new Promise((resolve) => setTimeout(resolve, 50));
-              await tx.uniqueSet('nightly', id!, { forMs: null, while: null });
-              return { holder: null, inserted: id! };
-            }),
-          ),
+    for (const many of [false, true])
+      it(`let one of many concurrent submitters with one uniqueness key insert its job; the others see it${many ? ' (keys taken many at once, in any order)' : ''}`, async () => {
+        const schema = freshSchema();
+        const first = await open(schema);
+        const needsId = await addNeeds(first);
+        // Each store writes one transaction at a time: twenty stores, twenty at once.
+        const nodes = await Promise.all(
+          Array.from({ length: 20 }, async () => {
+            const store = await PostgresStore.open({ url, schema, poolSize: 1 });
+            stores.push(store);
+            return store;
+          }),
         );
-        const inserted = outcomes.flatMap((o) => (o.inserted === null ? [] : [o.inserted]));
-        expect(inserted).toHaveLength(1);
-        expect(outcomes.filter((o) => o.holder === inserted[0])).toHaveLength(19);
-        return inserted;
-      };
-      // A new key: the others wait for the first inserter of its row.
-      const [one] = await race();
-      expect(await first.jobSelectIds({}, 0, 100)).toEqual([one]);
-      // A key held by a job that no longer counts: the others wait for the lock on its row, and
-      // then see the job that replaced the holder.
-      await first.write((tx) =>
-        tx.jobSetStateIfMany([{ id: one!, from: 'queued', to: 'canceled', now: T0 }]),
-      );
-      const [two] = await race();
-      expect(await first.jobSelectIds({}, 0, 100)).toEqual([one, two]);
-    });
+        /** Every store submits at once; a canceled holder is no duplicate. Returns who inserted. */
+        const race = async (): Promise<number[]> => {
+          let begun = 0;
+          const outcomes = await Promise.all(
+            nodes.map((store, n) =>
+              store.write(async (tx) => {
+                begun++;
+                // Every transaction has begun before any takes the key.
+                await until(() => begun === nodes.length, 'every transaction to begin');
+                // Many at once: overlapping sets given in either order (taken in key order, no
+                // deadlock).
+                const holder = many
+                  ? (
+                      await tx.uniqueTakeMany(n % 2 === 0 ? ['nightly', 'a'] : ['z', 'nightly'])
+                    ).get('nightly')!
+                  : await tx.uniqueTake('nightly');
+                if (holder !== null && holder.state !== 'canceled') {
+                  return { holder: holder.jobId, inserted: null };
+                }
+                const [id] = await tx.jobInsertMany([newJob(needsId, { payload: { n } })]);
+                // Long enough for the others to pile up behind the key.
+                await new Promise((resolve) => setTimeout(resolve, 50));
+                if (many) {
+                  await tx.uniqueSetMany([
+                    { key: 'nightly', jobId: id!, rule: { forMs: null, while: null } },
+                  ]);
+                } else {
+                  await tx.uniqueSet('nightly', id!, { forMs: null, while: null });
+                }
+                return { holder: null, inserted: id! };
+              }),
+            ),
+          );
+          const inserted = outcomes.flatMap((o) => (o.inserted === null ? [] : [o.inserted]));
+          expect(inserted).toHaveLength(1);
+          expect(outcomes.filter((o) => o.holder === inserted[0])).toHaveLength(19);
+          return inserted;
+        };
+        // A new key: the others wait for the first inserter of its row.
+        const [one] = await race();
+        expect(await first.jobSelectIds({}, 0, 100)).toEqual([one]);
+        // A key held by a job that no longer counts: the others wait for the lock on its row, and
+        // then see the job that replaced the holder.
+        await first.write((tx) =>
+          tx.jobSetStateIfMany([{ id: one!, from: 'queued', to: 'canceled', now: T0 }]),
+        );
+        const [two] = await race();
+        expect(await first.jobSelectIds({}, 0, 100)).toEqual([one, two]);
+      });
 
     it('let the last of two ending the dependencies of one job at once see both ended', async () => {
       const schema = freshSchema();

@@ -59,7 +59,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
-import { uniqueSet, uniqueTake } from './unique.js';
+import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
 /** The most a published payload may carry (the interface's promise; NOTIFY allows 8,000). */
 export const maxPayloadBytes = 7_000;
@@ -168,6 +168,20 @@ export class PostgresTx implements StoreTx {
 
   async jobDependents(ids: readonly number[]): Promise<Dependent[]> {
     return jobDependents(this.c, ids);
+  }
+
+  async uniqueTakeMany(keys: readonly string[]): Promise<Map<string, UniqueHolder | null>> {
+    return uniqueTakeMany(this.c, keys);
+  }
+
+  async uniqueSetMany(
+    entries: ReadonlyArray<{
+      key: string;
+      jobId: number;
+      rule: { forMs: number | null; while: JobState[] | null };
+    }>,
+  ): Promise<void> {
+    return uniqueSetMany(this.c, entries);
   }
 
   async uniqueTake(key: string): Promise<UniqueHolder | null> {

@@ -67,3 +67,69 @@ export async function uniqueSet(
     rule.while === null ? null : jsonb(rule.while),
   ]);
 }
+
+const insertManySql =
+  'INSERT INTO unique_keys (key, job_id) SELECT k, 0 FROM unnest($1::text[]) AS k ' +
+  'ORDER BY k ON CONFLICT (key) DO NOTHING';
+const lockManySql =
+  'SELECT key, job_id, for_ms, while_states FROM unique_keys WHERE key = ANY ($1::text[]) ' +
+  'ORDER BY key FOR UPDATE';
+const holdersSql =
+  'SELECT id, state, created_at, started_at, finished_at FROM jobs WHERE id = ANY ($1::bigint[])';
+const setManySql = `
+  INSERT INTO unique_keys (key, job_id, for_ms, while_states)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[])
+  ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, for_ms = excluded.for_ms,
+    while_states = excluded.while_states`;
+
+/**
+ * Takes many keys at once, as uniqueTake takes one, in three statements whatever their number:
+ * in key order, so that two transactions taking overlapping keys lock them in the same order
+ * and never deadlock. Returns each key's holder (null: none).
+ */
+export async function uniqueTakeMany(
+  c: Queryable,
+  keys: readonly string[],
+): Promise<Map<string, UniqueHolder | null>> {
+  const out = new Map<string, UniqueHolder | null>();
+  let left = [...new Set(keys.map(encodeText))].sort();
+  const rows = new Map<string, UniqueRow>();
+  for (let i = 0; i < TAKE_TRIES && left.length > 0; i++) {
+    await c.query(insertManySql, [left]);
+    const locked = await c.query<UniqueRow & { key: string }>(lockManySql, [left]);
+    for (const r of locked.rows) rows.set(r.key, r);
+    // Keys whose holder was deleted between the two statements are new again: once more.
+    left = left.filter((k) => !rows.has(k));
+  }
+  if (left.length > 0) throw new Error(`the uniqueness key ${left[0]} could not be taken`);
+  const ids = [...rows.values()].map((r) => r.job_id).filter((id) => id !== 0);
+  const jobs = new Map<number, HolderRow>();
+  if (ids.length > 0) {
+    const found = await c.query<HolderRow & { id: number }>(holdersSql, [ids]);
+    for (const j of found.rows) jobs.set(j.id, j);
+  }
+  for (const key of keys) {
+    const row = rows.get(encodeText(key))!;
+    const job = row.job_id === 0 ? undefined : jobs.get(row.job_id);
+    out.set(key, job === undefined ? null : uniqueHolderFromRows(row, job));
+  }
+  return out;
+}
+
+/** Gives many keys (taken in this transaction) to their jobs, in one statement. */
+export async function uniqueSetMany(
+  c: Queryable,
+  entries: ReadonlyArray<{
+    key: string;
+    jobId: number;
+    rule: { forMs: number | null; while: JobState[] | null };
+  }>,
+): Promise<void> {
+  if (entries.length === 0) return;
+  await c.query(setManySql, [
+    entries.map((e) => encodeText(e.key)),
+    entries.map((e) => e.jobId),
+    entries.map((e) => e.rule.forMs),
+    entries.map((e) => (e.rule.while === null ? null : jsonb(e.rule.while))),
+  ]);
+}

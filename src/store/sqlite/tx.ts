@@ -55,7 +55,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
-import { uniqueSet, uniqueTake } from './unique.js';
+import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
 /** One `write` transaction's operations. */
 export class SqliteTx implements StoreTx {
@@ -134,6 +134,20 @@ export class SqliteTx implements StoreTx {
 
   async jobDependents(ids: readonly number[]): Promise<Dependent[]> {
     return jobDependents(this.c, ids);
+  }
+
+  async uniqueTakeMany(keys: readonly string[]): Promise<Map<string, UniqueHolder | null>> {
+    return uniqueTakeMany(this.c, keys);
+  }
+
+  async uniqueSetMany(
+    entries: ReadonlyArray<{
+      key: string;
+      jobId: number;
+      rule: { forMs: number | null; while: JobState[] | null };
+    }>,
+  ): Promise<void> {
+    uniqueSetMany(this.c, entries);
   }
 
   async uniqueTake(key: string): Promise<UniqueHolder | null> {

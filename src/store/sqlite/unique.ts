@@ -41,3 +41,25 @@ export function uniqueSet(
     rule.while === null ? null : JSON.stringify(rule.while),
   );
 }
+
+/** Each key's holder (null: none), as uniqueTake reads one. */
+export function uniqueTakeMany(
+  c: Conn,
+  keys: readonly string[],
+): Map<string, UniqueHolder | null> {
+  const out = new Map<string, UniqueHolder | null>();
+  for (const key of keys) out.set(key, uniqueTake(c, key));
+  return out;
+}
+
+/** Gives keys to their jobs, as uniqueSet gives one. */
+export function uniqueSetMany(
+  c: Conn,
+  entries: ReadonlyArray<{
+    key: string;
+    jobId: number;
+    rule: { forMs: number | null; while: JobState[] | null };
+  }>,
+): void {
+  for (const e of entries) uniqueSet(c, e.key, e.jobId, e.rule);
+}

@@ -81,6 +81,27 @@ export function describeUniqueness(factory: StoreFactory): void {
       expect(await ctx.store.write((tx) => tx.uniqueTake('k'))).toBeNull();
     });
 
+    it('takes and gives many keys at once, each with its own holder', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const keys = ['a', ODD, 'b', 'c'];
+      const ids = await ctx.store.write(async (tx) => {
+        const taken = await tx.uniqueTakeMany(keys);
+        expect([...taken.entries()]).toEqual(keys.map((k) => [k, null]));
+        const inserted = await tx.jobInsertMany([newJob(needsId), newJob(needsId)]);
+        await tx.uniqueSetMany([
+          { key: ODD, jobId: inserted[0]!, rule },
+          { key: 'b', jobId: inserted[1]!, rule: { forMs: null, while: null } },
+        ]);
+        return inserted;
+      });
+      const again = await ctx.store.write((tx) => tx.uniqueTakeMany(['b', 'c', ODD]));
+      expect(again.get(ODD)).toMatchObject({ jobId: ids[0], forMs: 60_000, state: 'queued' });
+      expect(again.get('b')).toMatchObject({ jobId: ids[1], forMs: null, while: null });
+      // Taken before but never given: no holder.
+      expect(again.get('c')).toBeNull();
+      expect(await ctx.store.write((tx) => tx.uniqueTake('b'))).toMatchObject({ jobId: ids[1] });
+    });
+
     it('leaves a key free when the write that took it rolls back', async () => {
       const needsId = await addNeeds(ctx.store);
       await expect(

@@ -41,9 +41,9 @@ const ACTION_VERBS: readonly ActionVerb[] = [
     name: 'hold',
     summary: 'hold jobs: keep them out of dispatch until released',
     description:
-      'Hold jobs: they stay out of dispatch, in state held, until released. A running one is ' +
-      'stopped (its kill signal, SIGKILL after the grace time); a held attempt does not count ' +
-      'against its attempts.',
+      'Hold jobs (scheduled, queued or running): they stay out of dispatch, in state held, ' +
+      'until released. A running one is stopped (its kill signal, SIGKILL after the grace ' +
+      'time) and loses its attributes; a held attempt does not count against its attempts.',
     reason: true,
     spec: (flags) => holdSpec(flags.reason),
     example: 'switchyard hold --queue gpu --state queued --reason "driver upgrade"',
@@ -51,9 +51,7 @@ const ACTION_VERBS: readonly ActionVerb[] = [
   {
     name: 'release',
     summary: 'release held jobs',
-    description:
-      'Release held jobs: back to queued (or waiting, while a job they depend on has not ' +
-      'succeeded).',
+    description: 'Release held jobs: back to queued.',
     spec: () => ({ action: 'release' }),
     example: 'switchyard release --state held --queue gpu',
   },

@@ -225,7 +225,7 @@ export class Client {
     });
   }
 
-  /** Releases a held job: back to `queued` (or `waiting`). Conflict if it is not held. */
+  /** Releases a held job: back to `queued`. Conflict if it is not held. */
   release(id: string): Promise<JobBody> {
     return this.request<JobBody>('POST', `${jobPath(id)}/release`);
   }

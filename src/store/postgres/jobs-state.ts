@@ -3,7 +3,8 @@
  * its job is still as the plan found it. One statement applies many: the changes travel as
  * parallel arrays, and the answer lists the positions (`ord`) that applied.
  */
-import { isTerminal, type JobOptions, type JobRecord, type JobState } from '../../domain/job.js';
+import { isTerminal, type JobOptions, type JobRecord } from '../../domain/job.js';
+import { stateColumns, stateRowOf, type StateColumns } from '../state-row.js';
 import type { JobReplan, JobStateRow, StateChange } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobFromRow, jsonb, jsonOrNull, type JobRow } from './rows.js';
@@ -120,10 +121,7 @@ export async function jobSetStateIfMany(
   return applied;
 }
 
-const statesSql = `
-  SELECT id, needs_id, priority, state, attempt, worker_id, worker_name, node_id, started_at,
-    max_attempts, request_failures, uncounted, options, run_at
-  FROM jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE`;
+const statesSql = `SELECT ${stateColumns} FROM jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE`;
 
 /** What planning changes by hand reads of the named jobs, locked as jobGetForUpdate locks them. */
 export async function jobStatesForUpdate(
@@ -131,38 +129,8 @@ export async function jobStatesForUpdate(
   ids: readonly number[],
 ): Promise<JobStateRow[]> {
   if (ids.length === 0) return [];
-  const { rows } = await c.query<{
-    id: number;
-    needs_id: number;
-    priority: number;
-    state: JobState;
-    attempt: number;
-    worker_id: string | null;
-    worker_name: string | null;
-    node_id: string | null;
-    started_at: number | null;
-    max_attempts: number;
-    request_failures: number;
-    uncounted: number;
-    options: JobOptions | null;
-    run_at: number;
-  }>(statesSql, [[...new Set(ids)]]);
-  return rows.map((r) => ({
-    id: r.id,
-    needsId: r.needs_id,
-    priority: r.priority,
-    state: r.state,
-    attempt: r.attempt,
-    workerId: r.worker_id,
-    workerName: r.worker_name,
-    nodeId: r.node_id,
-    startedAt: r.started_at,
-    maxAttempts: r.max_attempts,
-    requestFailures: r.request_failures,
-    uncounted: r.uncounted,
-    options: r.options,
-    runAt: r.run_at,
-  }));
+  const { rows } = await c.query<StateColumns<JobOptions | null>>(statesSql, [[...new Set(ids)]]);
+  return rows.map((r) => stateRowOf(r, r.options));
 }
 
 /** The named jobs, their rows locked until the commit (in id order, so that lockers never deadlock). */

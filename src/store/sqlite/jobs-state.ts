@@ -4,7 +4,8 @@
  * own (a success is the hottest write after claim and insert); every other change goes through
  * one general statement.
  */
-import { isTerminal, type JobOptions, type JobRecord, type JobState } from '../../domain/job.js';
+import { isTerminal, type JobOptions, type JobRecord } from '../../domain/job.js';
+import { stateColumns, stateRowOf, type StateColumns } from '../state-row.js';
 import type { JobReplan, JobStateRow, StateChange } from '../store.js';
 import type { Conn } from './connection.js';
 import { jobFromRow, jsonOrNull, type JobRow } from './rows.js';
@@ -106,51 +107,16 @@ export function jobSetStateIfMany(c: Conn, changes: readonly StateChange[]): boo
   return applied;
 }
 
-/** The columns of a JobStateRow. */
-const statesSql =
-  'SELECT id, needs_id, priority, state, attempt, worker_id, worker_name, node_id, started_at, ' +
-  'max_attempts, request_failures, uncounted, options, run_at FROM jobs WHERE id = ?';
-
-interface StateRowOfSql {
-  id: number;
-  needs_id: number;
-  priority: number;
-  state: JobState;
-  attempt: number;
-  worker_id: string | null;
-  worker_name: string | null;
-  node_id: string | null;
-  started_at: number | null;
-  max_attempts: number;
-  request_failures: number;
-  uncounted: number;
-  options: string | null;
-  run_at: number;
-}
+const statesSql = `SELECT ${stateColumns} FROM jobs WHERE id = ?`;
 
 /** What planning changes by hand reads of the named jobs, by id. */
 export function jobStatesForUpdate(c: Conn, ids: readonly number[]): JobStateRow[] {
   const get = c.stmt(statesSql);
   const out: JobStateRow[] = [];
   for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
-    const r = get.get(id) as StateRowOfSql | undefined;
+    const r = get.get(id) as StateColumns<string | null> | undefined;
     if (r === undefined) continue;
-    out.push({
-      id: r.id,
-      needsId: r.needs_id,
-      priority: r.priority,
-      state: r.state,
-      attempt: r.attempt,
-      workerId: r.worker_id,
-      workerName: r.worker_name,
-      nodeId: r.node_id,
-      startedAt: r.started_at,
-      maxAttempts: r.max_attempts,
-      requestFailures: r.request_failures,
-      uncounted: r.uncounted,
-      options: r.options === null ? null : (JSON.parse(r.options) as JobOptions),
-      runAt: r.run_at,
-    });
+    out.push(stateRowOf(r, r.options === null ? null : (JSON.parse(r.options) as JobOptions)));
   }
   return out;
 }

@@ -30,12 +30,7 @@ import type {
 import type { Conn } from './connection.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
-import {
-  jobGetForUpdate,
-  jobReplan,
-  jobSetStateIfMany,
-  jobStatesForUpdate,
-} from './jobs-state.js';
+import { jobGetForUpdate, jobReplan, jobSetStateIfMany, jobStatesForUpdate } from './jobs-state.js';
 import { jobInsertMany, jobPromoteDue } from './jobs-enqueue.js';
 import { jobDelete, jobPurge } from './jobs-remove.js';
 import {

@@ -43,10 +43,7 @@ export function uniqueSet(
 }
 
 /** Each key's holder (null: none), as uniqueTake reads one. */
-export function uniqueTakeMany(
-  c: Conn,
-  keys: readonly string[],
-): Map<string, UniqueHolder | null> {
+export function uniqueTakeMany(c: Conn, keys: readonly string[]): Map<string, UniqueHolder | null> {
   const out = new Map<string, UniqueHolder | null>();
   for (const key of keys) out.set(key, uniqueTake(c, key));
   return out;

@@ -2,32 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { expiry, TIMEOUT_MARGIN_MS } from '../../../src/broker/watchdog.js';
 import type { HeldJob } from '../../../src/broker/endpoint/session.js';
 import type { RunningJob } from '../../../src/store/store.js';
+import { runningJob } from '../../helpers/fixtures.js';
 
 const held = (over: Partial<RunningJob> = {}, heardAt = 1_000): HeldJob => ({
   stopping: false,
   heardAt,
-  job: {
-    id: 7,
-    needsId: 1,
-    attempt: 1,
-    type: 'shell',
-    queue: 'default',
-    payload: {},
-    requires: {},
-    priority: 0,
-    maxAttempts: 3,
-    requestFailures: 0,
-    timeoutMs: null,
-    killSignal: 'SIGTERM',
-    killGraceMs: 500,
-    startedAt: 1_000,
-    workerId: 'w_1',
-    workerName: 'alpha',
-    nodeId: 'n_1',
-    uncounted: 0,
-    options: null,
-    ...over,
-  },
+  job: runningJob({ killGraceMs: 500, ...over }),
 });
 
 describe('expiry', () => {

@@ -6,6 +6,7 @@ import type { CliContext, Input } from '../../../src/cli/context.js';
 import { UsageError } from '../../../src/cli/errors.js';
 import { run } from '../../../src/cli/run.js';
 import type { FailedGroups, JobBody } from '../../../src/protocol/api.js';
+import { jobBody } from '../../helpers/fixtures.js';
 
 const NOW = Date.parse('2024-01-01T00:00:10.000Z');
 
@@ -62,43 +63,7 @@ function terminal(answer: string | null): Input {
   return { isTTY: true, readLine: () => Promise.resolve(answer) };
 }
 
-function job(patch: Partial<JobBody> = {}): JobBody {
-  const at = '2024-01-01T00:00:00.000Z';
-  return {
-    id: '5',
-    type: 'shell',
-    queue: 'default',
-    state: 'queued',
-    payload: { command: ['true'] },
-    requires: {},
-    meta: {},
-    priority: 0,
-    maxAttempts: 5,
-    attempt: 0,
-    requestFailures: 0,
-    timeout: null,
-    killSignal: 'SIGTERM',
-    killGrace: 10,
-    runAt: at,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    workerName: null,
-    progress: null,
-    attributes: {},
-    result: null,
-    error: null,
-    attempts: [],
-    backoff: null,
-    silenceTimeout: null,
-    unique: null,
-    hold: null,
-    errorGroup: null,
-    ...patch,
-  };
-}
+const job = (patch: Partial<JobBody> = {}): JobBody => jobBody({ id: '5', ...patch });
 
 describe('planAction', () => {
   const retry: ActionSpec = { action: 'retry' };

@@ -14,46 +14,12 @@ import {
   workersTable,
 } from '../../../src/cli/format.js';
 import type { JobBody, WorkerBody } from '../../../src/protocol/api.js';
+import { jobBody } from '../../helpers/fixtures.js';
 
 const NOW = Date.parse('2024-01-01T01:00:00.000Z');
 
-function job(patch: Partial<JobBody> = {}): JobBody {
-  const at = '2024-01-01T00:00:00.000Z';
-  return {
-    id: '1',
-    type: 'shell',
-    queue: 'default',
-    state: 'queued',
-    payload: { command: ['echo', 'hello world'] },
-    requires: {},
-    meta: {},
-    priority: 0,
-    maxAttempts: 5,
-    attempt: 0,
-    requestFailures: 0,
-    timeout: null,
-    killSignal: 'SIGTERM',
-    killGrace: 10,
-    runAt: at,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    workerName: null,
-    progress: null,
-    attributes: {},
-    result: null,
-    error: null,
-    attempts: [],
-    backoff: null,
-    silenceTimeout: null,
-    unique: null,
-    hold: null,
-    errorGroup: null,
-    ...patch,
-  };
-}
+const job = (patch: Partial<JobBody> = {}): JobBody =>
+  jobBody({ payload: { command: ['echo', 'hello world'] }, ...patch });
 
 describe('formatTable', () => {
   it('aligns columns two spaces apart without trailing spaces', () => {

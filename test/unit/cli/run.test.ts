@@ -6,6 +6,7 @@ import type { CliContext } from '../../../src/cli/context.js';
 import { buildProgram } from '../../../src/cli/program.js';
 import { run } from '../../../src/cli/run.js';
 import { droppedLine, type JobBody } from '../../../src/protocol/api.js';
+import { jobBody } from '../../helpers/fixtures.js';
 
 /** A stand-in broker over real sockets, answering from `routes`. */
 type Reply = { status?: number; json: unknown };
@@ -60,43 +61,7 @@ function context(
   };
 }
 
-function job(patch: Partial<JobBody> = {}): JobBody {
-  const at = '2024-01-01T00:00:00.000Z';
-  return {
-    id: '1',
-    type: 'shell',
-    queue: 'default',
-    state: 'queued',
-    payload: { command: ['true'] },
-    requires: {},
-    meta: {},
-    priority: 0,
-    maxAttempts: 5,
-    attempt: 0,
-    requestFailures: 0,
-    timeout: null,
-    killSignal: 'SIGTERM',
-    killGrace: 10,
-    runAt: at,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    workerName: null,
-    progress: null,
-    attributes: {},
-    result: null,
-    error: null,
-    attempts: [],
-    backoff: null,
-    silenceTimeout: null,
-    unique: null,
-    hold: null,
-    errorGroup: null,
-    ...patch,
-  };
-}
+const job = (patch: Partial<JobBody> = {}): JobBody => jobBody({ ...patch });
 
 describe('--help', () => {
   const program = buildProgram(context());

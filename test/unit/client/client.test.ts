@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, WaitTimeoutError } from '../../../src/client/index.js';
 import { SwitchyardError } from '../../../src/domain/errors.js';
 import type { JobBody } from '../../../src/protocol/api.js';
+import { jobBody } from '../../helpers/fixtures.js';
 
 /** A request the test double received. */
 interface Seen {
@@ -51,43 +52,7 @@ afterEach(() => {
   seen.length = 0;
 });
 
-function job(patch: Partial<JobBody> = {}): JobBody {
-  const at = '2024-01-01T00:00:00.000Z';
-  return {
-    id: '1',
-    type: 'shell',
-    queue: 'default',
-    state: 'queued',
-    payload: { command: ['true'] },
-    requires: {},
-    meta: {},
-    priority: 0,
-    maxAttempts: 5,
-    attempt: 0,
-    requestFailures: 0,
-    timeout: null,
-    killSignal: 'SIGTERM',
-    killGrace: 10,
-    runAt: at,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    workerName: null,
-    progress: null,
-    attributes: {},
-    result: null,
-    error: null,
-    attempts: [],
-    backoff: null,
-    silenceTimeout: null,
-    unique: null,
-    hold: null,
-    errorGroup: null,
-    ...patch,
-  };
-}
+const job = (patch: Partial<JobBody> = {}): JobBody => jobBody({ ...patch });
 
 describe('Client requests', () => {
   it('submit POSTs the job as JSON with the bearer token', async () => {

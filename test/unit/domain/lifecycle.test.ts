@@ -11,30 +11,9 @@ import {
   type JobStateView,
 } from '../../../src/domain/transitions.js';
 import { isDuplicate, type KeyHolder } from '../../../src/domain/uniqueness.js';
-import type { RunningJob } from '../../../src/store/store.js';
+import { runningJob } from '../../helpers/fixtures.js';
 
-const running = (over: Partial<RunningJob> = {}): RunningJob => ({
-  id: 7,
-  needsId: 1,
-  attempt: 1,
-  type: 'shell',
-  queue: 'default',
-  payload: {},
-  requires: {},
-  priority: 0,
-  maxAttempts: 3,
-  requestFailures: 0,
-  timeoutMs: null,
-  killSignal: 'SIGTERM',
-  killGraceMs: 10_000,
-  startedAt: 1_000,
-  workerId: 'w_1',
-  workerName: 'alpha',
-  nodeId: 'n_1',
-  uncounted: 0,
-  options: null,
-  ...over,
-});
+const running = runningJob;
 
 const view = (over: Partial<JobStateView> = {}): JobStateView => ({
   id: 9,

@@ -8,30 +8,9 @@ import {
   TransitionError,
   type JobStateView,
 } from '../../../src/domain/transitions.js';
-import type { RunningJob } from '../../../src/store/store.js';
+import { runningJob } from '../../helpers/fixtures.js';
 
-const job = (over: Partial<RunningJob> = {}): RunningJob => ({
-  id: 7,
-  needsId: 1,
-  attempt: 1,
-  type: 'shell',
-  queue: 'default',
-  payload: {},
-  requires: {},
-  priority: 0,
-  maxAttempts: 3,
-  requestFailures: 0,
-  timeoutMs: null,
-  killSignal: 'SIGTERM',
-  killGraceMs: 10_000,
-  startedAt: 1_000,
-  workerId: 'w_1',
-  workerName: 'alpha',
-  nodeId: 'n_1',
-  uncounted: 0,
-  options: null,
-  ...over,
-});
+const job = runningJob;
 
 const policy = { now: 5_000, maxRequestFailures: 3, retry: defaultRetryPolicy, random: () => 0.5 };
 const boom = { code: 'exit_code', message: 'command exited with code 3' };

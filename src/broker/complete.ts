@@ -148,7 +148,6 @@ export class Completion {
       if (change.to === 'queued')
         queued.push({ id: d.id, needsId: d.needsId, priority: d.priority });
       if (change.to === 'canceled') canceled.push(d.id);
-      if (change.to === 'scheduled') change.runAt = d.runAt;
       ctx.afterCommit(() => this.announce(change, { attempt: 0, workerId: null }));
     });
     if (queued.length > 0) this.deps.dispatcher.queued(queued);

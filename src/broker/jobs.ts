@@ -4,7 +4,14 @@
  */
 import { SwitchyardError, invalid, notFound } from '../domain/errors.js';
 import { isTerminal, type HoldInfo, type JobRecord, type JobState } from '../domain/job.js';
-import { planCancel, planHold, planRelease, planRetry, planRunNow } from '../domain/transitions.js';
+import {
+  brokenDependency,
+  planCancel,
+  planHold,
+  planRelease,
+  planRetry,
+  planRunNow,
+} from '../domain/transitions.js';
 import { isDuplicate } from '../domain/uniqueness.js';
 import { errorLabel } from '../domain/error-groups.js';
 
@@ -215,16 +222,10 @@ export class JobService {
       const found = new Map((await tx.jobGetForUpdate(dependsOn)).map((j) => [j.id, j]));
       const missing = dependsOn.find((id) => !found.has(id));
       if (missing !== undefined) throw invalid(`${where}dependsOn: job ${missing} does not exist`);
-      const broken = dependsOn
-        .map((id) => found.get(id)!)
-        .find((j) => j.state === 'failed' || j.state === 'canceled');
-      if (broken !== undefined) {
+      const broken = brokenDependency(dependsOn.map((id) => found.get(id)!));
+      if (broken !== null) {
         p.state = 'canceled';
-        p.error = {
-          code: 'dependency_failed',
-          message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
-          details: { dependency: String(broken.id), state: broken.state },
-        };
+        p.error = broken;
       } else if (dependsOn.every((id) => found.get(id)!.state === 'succeeded')) {
         p.state = p.runAt > now ? 'scheduled' : 'queued';
       }

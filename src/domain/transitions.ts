@@ -358,24 +358,28 @@ export function planDependencies(
   now: number,
 ): StateChange | null {
   if (job.state !== 'waiting') return null;
-  const broken = dependencies.find((d) => d.state === 'failed' || d.state === 'canceled');
-  if (broken !== undefined) {
-    return checked({
-      id: job.id,
-      from: 'waiting',
-      to: 'canceled',
-      now,
-      error: {
-        code: 'dependency_failed',
-        message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
-        details: { dependency: String(broken.id), state: broken.state },
-      },
-    });
+  const broken = brokenDependency(dependencies);
+  if (broken !== null) {
+    return checked({ id: job.id, from: 'waiting', to: 'canceled', now, error: broken });
   }
   if (!dependencies.every((d) => d.state === 'succeeded')) return null;
   return checked(
     job.runAt > now
-      ? { id: job.id, from: 'waiting', to: 'scheduled', now }
+      ? { id: job.id, from: 'waiting', to: 'scheduled', now, runAt: job.runAt }
       : { id: job.id, from: 'waiting', to: 'queued', now, runAt: now },
   );
+}
+
+/**
+ * The error of a job whose dependency failed or was canceled (it can never run), naming the
+ * first such dependency; null while none did.
+ */
+export function brokenDependency(dependencies: readonly DependencyState[]): JobError | null {
+  const broken = dependencies.find((d) => d.state === 'failed' || d.state === 'canceled');
+  if (broken === undefined) return null;
+  return {
+    code: 'dependency_failed',
+    message: `job ${broken.id}, which this job depends on, ${broken.state === 'failed' ? 'failed' : 'was canceled'}`,
+    details: { dependency: String(broken.id), state: broken.state },
+  };
 }

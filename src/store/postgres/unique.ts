@@ -22,35 +22,12 @@ import { encodeText } from '../text.js';
 import type { Queryable } from './connection.js';
 import { jsonb, uniqueHolderFromRows, type HolderRow, type UniqueRow } from './rows.js';
 
-const insertSql =
-  'INSERT INTO unique_keys (key, job_id) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING';
-const lockSql = 'SELECT job_id, for_ms, while_states FROM unique_keys WHERE key = $1 FOR UPDATE';
-const holderSql = 'SELECT state, created_at, started_at, finished_at FROM jobs WHERE id = $1';
-/** An upsert, as in SQLite: the row is there when the key was taken, as it must have been. */
-const setSql = `
-  INSERT INTO unique_keys (key, job_id, for_ms, while_states) VALUES ($1, $2, $3, $4::jsonb)
-  ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, for_ms = excluded.for_ms,
-    while_states = excluded.while_states`;
-
-/** Tries at taking a key that other transactions keep deleting between steps 1 and 2. */
+/** Tries at taking keys that other transactions keep deleting between steps 1 and 2. */
 const TAKE_TRIES = 5;
 
 /** Takes the key (see the file comment); returns the job holding it, or null when none does. */
 export async function uniqueTake(c: Queryable, key: string): Promise<UniqueHolder | null> {
-  const k = encodeText(key);
-  let row: UniqueRow | undefined;
-  for (let i = 0; i < TAKE_TRIES && row === undefined; i++) {
-    await c.query(insertSql, [k]);
-    // Undefined when the key existed at step 1 and its holder was deleted since (jobDelete
-    // takes its keys along): then it is new again.
-    row = (await c.query<UniqueRow>(lockSql, [k])).rows[0];
-  }
-  if (row === undefined) throw new Error(`the uniqueness key ${key} could not be taken`);
-  // 0: taken and never given to a job (this transaction's, or one that committed without).
-  if (row.job_id === 0) return null;
-  const job = await c.query<HolderRow>(holderSql, [row.job_id]);
-  const holder = job.rows[0];
-  return holder === undefined ? null : uniqueHolderFromRows(row, holder);
+  return (await uniqueTakeMany(c, [key])).get(key) ?? null;
 }
 
 /** Gives the key, taken in this transaction, to a job, with the rule it was submitted with. */
@@ -60,12 +37,7 @@ export async function uniqueSet(
   jobId: number,
   rule: { forMs: number | null; while: JobState[] | null },
 ): Promise<void> {
-  await c.query(setSql, [
-    encodeText(key),
-    jobId,
-    rule.forMs,
-    rule.while === null ? null : jsonb(rule.while),
-  ]);
+  await uniqueSetMany(c, [{ key, jobId, rule }]);
 }
 
 const insertManySql =
@@ -76,6 +48,7 @@ const lockManySql =
   'ORDER BY key FOR UPDATE';
 const holdersSql =
   'SELECT id, state, created_at, started_at, finished_at FROM jobs WHERE id = ANY ($1::bigint[])';
+/** An upsert, as in SQLite: the row is there when the key was taken, as it must have been. */
 const setManySql = `
   INSERT INTO unique_keys (key, job_id, for_ms, while_states)
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[])
@@ -98,7 +71,8 @@ export async function uniqueTakeMany(
     await c.query(insertManySql, [left]);
     const locked = await c.query<UniqueRow & { key: string }>(lockManySql, [left]);
     for (const r of locked.rows) rows.set(r.key, r);
-    // Keys whose holder was deleted between the two statements are new again: once more.
+    // Missing when a key existed at step 1 and its holder was deleted since (jobDelete takes
+    // its keys along): then it is new again, once more. 0: taken and never given to a job.
     left = left.filter((k) => !rows.has(k));
   }
   if (left.length > 0) throw new Error(`the uniqueness key ${left[0]} could not be taken`);

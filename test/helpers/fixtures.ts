@@ -1,5 +1,6 @@
 /** Records as the API and the store give them, for unit tests: every field, sensible values. */
 import type { JobBody } from '../../src/protocol/api.js';
+import type { JobStateView } from '../../src/domain/transitions.js';
 import type { RunningJob } from '../../src/store/store.js';
 
 const AT = '2024-01-01T00:00:00.000Z';
@@ -64,6 +65,25 @@ export function runningJob(over: Partial<RunningJob> = {}): RunningJob {
     nodeId: 'n_1',
     uncounted: 0,
     options: null,
+    ...over,
+  };
+}
+
+/** Job 9 as planning a change by hand reads it: queued, never run; `over` overrides. */
+export function stateView(over: Partial<JobStateView> = {}): JobStateView {
+  return {
+    id: 9,
+    state: 'queued',
+    attempt: 0,
+    workerId: null,
+    workerName: null,
+    nodeId: null,
+    startedAt: null,
+    maxAttempts: 3,
+    requestFailures: 0,
+    uncounted: 0,
+    options: null,
+    runAt: 0,
     ...over,
   };
 }

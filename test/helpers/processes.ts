@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { api, until } from './http.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -181,4 +182,29 @@ export async function startBrokerProcess(
   const line = await proc.waitFor((l) => l.includes('"broker started"'));
   const parsed = JSON.parse(line) as { clients: string; workers: string };
   return { proc, clientsUrl: parsed.clients, workersUrl: parsed.workers };
+}
+
+/**
+ * Starts `switchyard worker` (named `name`, with `extra` flags) against a broker process and
+ * waits until that broker lists it.
+ */
+export async function startAgent(
+  b: BrokerProcess,
+  name: string,
+  extra: readonly string[] = [],
+): Promise<Proc> {
+  const proc = cli(['worker', '--json', '--name', name, '--broker', b.workersUrl, ...extra]);
+  await until(
+    async () => {
+      const r = await api<{ workers: Array<{ name: string }> }>(
+        b.clientsUrl,
+        'GET',
+        '/api/v1/workers',
+      );
+      return r.json.workers.some((w) => w.name === name);
+    },
+    15_000,
+    `worker ${name}`,
+  );
+  return proc;
 }

@@ -15,8 +15,8 @@ import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
 import { freshSchema, type TestSchema } from '../helpers/postgres.js';
 import {
   brokerArgs,
-  cli,
   killAll,
+  startAgent,
   startBrokerProcess,
   type BrokerProcess,
 } from '../helpers/processes.js';
@@ -51,21 +51,7 @@ async function cluster(n: number): Promise<BrokerProcess[]> {
   return nodes;
 }
 
-async function agentOn(b: BrokerProcess, name: string): Promise<void> {
-  cli(['worker', '--json', '--name', name, '--slots', '2', '--broker', b.workersUrl]);
-  await until(
-    async () => {
-      const r = await api<{ workers: Array<{ name: string }> }>(
-        b.clientsUrl,
-        'GET',
-        '/api/v1/workers',
-      );
-      return r.json.workers.some((w) => w.name === name);
-    },
-    15_000,
-    `worker ${name}`,
-  );
-}
+const agentOn = (b: BrokerProcess, name: string) => startAgent(b, name, ['--slots', '2']);
 
 describe('three nodes on PostgreSQL', () => {
   it('gives 45 concurrent submitters of one key, spread over the nodes, exactly one job', async () => {

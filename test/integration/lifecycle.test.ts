@@ -14,12 +14,11 @@ import type { ActionResult, FailedGroups, JobBody } from '../../src/protocol/api
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
 import {
   brokerArgs,
-  cli,
   FAST_LIVENESS,
   killAll,
+  startAgent,
   startBrokerProcess,
   type BrokerProcess,
-  type Proc,
 } from '../helpers/processes.js';
 
 let dir: string;
@@ -35,22 +34,7 @@ async function broker(name = 'broker'): Promise<BrokerProcess> {
   return startBrokerProcess([...brokerArgs(join(dir, name)), ...FAST_LIVENESS]);
 }
 
-async function agent(b: BrokerProcess, name: string, extra: string[] = []): Promise<Proc> {
-  const proc = cli(['worker', '--json', '--name', name, '--broker', b.workersUrl, ...extra]);
-  await until(
-    async () => {
-      const r = await api<{ workers: Array<{ name: string }> }>(
-        b.clientsUrl,
-        'GET',
-        '/api/v1/workers',
-      );
-      return r.json.workers.some((w) => w.name === name);
-    },
-    15_000,
-    `worker ${name}`,
-  );
-  return proc;
-}
+const agent = startAgent;
 
 const post = (b: BrokerProcess, path: string, body?: unknown) =>
   api<JobBody>(b.clientsUrl, 'POST', `/api/v1${path}`, body);

@@ -8,28 +8,13 @@ import {
   planRelease,
   planRetry,
   planRunNow,
-  type JobStateView,
 } from '../../../src/domain/transitions.js';
 import { isDuplicate, type KeyHolder } from '../../../src/domain/uniqueness.js';
-import { runningJob } from '../../helpers/fixtures.js';
+import { runningJob, stateView } from '../../helpers/fixtures.js';
 
 const running = runningJob;
 
-const view = (over: Partial<JobStateView> = {}): JobStateView => ({
-  id: 9,
-  state: 'queued',
-  attempt: 0,
-  workerId: null,
-  workerName: null,
-  nodeId: null,
-  startedAt: null,
-  maxAttempts: 3,
-  requestFailures: 0,
-  uncounted: 0,
-  options: null,
-  runAt: 0,
-  ...over,
-});
+const view = stateView;
 
 const policy = { now: 5_000, maxRequestFailures: 3, retry: defaultRetryPolicy, random: () => 0.5 };
 const boom = { code: 'exit_code', message: 'command exited with code 3' };

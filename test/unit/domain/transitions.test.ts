@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canTransition, jobStates, type JobState } from '../../../src/domain/job.js';
 import { defaultRetryPolicy } from '../../../src/domain/retry.js';
-import {
-  checked,
-  planCancel,
-  planEnd,
-  TransitionError,
-  type JobStateView,
-} from '../../../src/domain/transitions.js';
-import { runningJob } from '../../helpers/fixtures.js';
+import { checked, planCancel, planEnd, TransitionError } from '../../../src/domain/transitions.js';
+import { runningJob, stateView } from '../../helpers/fixtures.js';
 
 const job = runningJob;
 
@@ -125,21 +119,7 @@ describe('checked plans', () => {
 });
 
 describe('planCancel', () => {
-  const view = (over: Partial<JobStateView> = {}): JobStateView => ({
-    id: 9,
-    state: 'queued',
-    attempt: 0,
-    workerId: null,
-    workerName: null,
-    nodeId: null,
-    startedAt: null,
-    maxAttempts: 3,
-    requestFailures: 0,
-    uncounted: 0,
-    options: null,
-    runAt: 0,
-    ...over,
-  });
+  const view = stateView;
 
   it.each(['waiting', 'scheduled', 'queued', 'held'] as const)(
     'cancels a %s job with no attempt record',

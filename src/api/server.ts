@@ -9,7 +9,14 @@ import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import { invalid, SwitchyardError } from '../domain/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepAt } from '../protocol/depth.js';
-import { API_PREFIX, ErrorBody, JobBody, JobFilter, SubmitJob } from '../protocol/api.js';
+import {
+  API_PREFIX,
+  ErrorBody,
+  JobBody,
+  JobFilter,
+  JobMessageBody,
+  SubmitJob,
+} from '../protocol/api.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
@@ -143,6 +150,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(SubmitJob);
   app.addSchema(JobFilter);
   app.addSchema(JobBody);
+  app.addSchema(JobMessageBody);
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
 

@@ -5,7 +5,7 @@
 import type { JobRecord, JobState } from '../domain/job.js';
 import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
 import type { ClusterState } from './context.js';
-import type { LogEntry } from '../store/store.js';
+import type { JobMessage, LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/endpoint/session.js';
 
 let lastMs = Number.NaN;
@@ -173,4 +173,25 @@ export function clusterView(state: ClusterState): ClusterBody {
         })),
     })),
   };
+}
+
+/**
+ * A stored message as the API's JSON text (a JobMessageBody): the stored data is JSON already,
+ * so it is put in as it is, not parsed and written again.
+ */
+export function messageJson(m: JobMessage): string {
+  const data =
+    m.kind === 'log'
+      ? `{"stream":"${m.stream ?? 'stdout'}","text":${JSON.stringify(m.data)}}`
+      : m.data;
+  return (
+    `{"seq":"${m.seq}","job":"${m.jobId}","kind":"${m.kind}","at":"${iso(m.at)}",` +
+    `"attempt":${m.attempt === null ? 'null' : m.attempt},"data":${data}}`
+  );
+}
+
+/** A page of stored messages as JSON text (a MessageList). */
+export function messageListJson(messages: readonly JobMessage[], full: boolean): string {
+  const next = full && messages.length > 0 ? `"${messages[messages.length - 1]!.seq}"` : 'null';
+  return `{"messages":[${messages.map(messageJson).join(',')}],"next":${next}}`;
 }

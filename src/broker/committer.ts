@@ -35,6 +35,7 @@ export class Committer {
   private poked = false;
   private closed = false;
   private readonly hooks: Hook[] = [];
+  private readonly finalHooks: Hook[] = [];
   private readonly rollbackListeners: Array<() => void> = [];
   private readonly committedListeners: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -73,6 +74,11 @@ export class Committer {
 
   addHook(hook: Hook): void {
     this.hooks.push(hook);
+  }
+
+  /** A hook that runs after every other (the journal writes what the others recorded). */
+  addFinalHook(hook: Hook): void {
+    this.finalHooks.push(hook);
   }
 
   /**
@@ -148,6 +154,7 @@ export class Committer {
           this.beforeHooks = false;
         }
         for (const hook of this.hooks) await hook(tx, ctx);
+        for (const hook of this.finalHooks) await hook(tx, ctx);
         return out;
       });
     } catch (error) {

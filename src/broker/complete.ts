@@ -23,7 +23,7 @@ import type { Dependent, JobStateRow, QueuedRef, RunningJob, StoreTx } from '../
 import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { EventBus } from './events.js';
+import type { Journal } from './journal.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface CompletionSettings {
@@ -34,7 +34,7 @@ export interface CompletionSettings {
 export interface CompletionDeps {
   dispatcher: Dispatcher;
   scheduler: Scheduler;
-  events: EventBus;
+  journal: Journal;
   control: Control;
   clock: Clock;
   settings: CompletionSettings;
@@ -100,11 +100,9 @@ export class Completion {
       const to = changes[i]!.to;
       if (applied[i] && (to === 'succeeded' || to === 'failed')) ended.push(changes[i]!.id);
     }
-    ctx.afterCommit(() => {
-      for (let i = 0; i < changes.length; i++) {
-        if (applied[i]) this.announce(changes[i]!, endings[i]!.job);
-      }
-    });
+    for (let i = 0; i < changes.length; i++) {
+      if (applied[i]) this.record(ctx, changes[i]!, endings[i]!.job);
+    }
     await this.settle(tx, ctx, ended);
     return applied;
   }
@@ -148,7 +146,7 @@ export class Completion {
       if (change.to === 'queued')
         queued.push({ id: d.id, needsId: d.needsId, priority: d.priority });
       if (change.to === 'canceled') canceled.push(d.id);
-      ctx.afterCommit(() => this.announce(change, { attempt: 0, workerId: null }));
+      this.record(ctx, change, { attempt: null, workerId: null });
     });
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     return canceled;
@@ -217,8 +215,8 @@ export class Completion {
         queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
       }
       if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
-      const attempt = change.record?.attempt ?? job.attempt;
-      ctx.afterCommit(() => this.announce(change, { attempt, workerId: job.workerId }));
+      const attempt = change.record?.attempt ?? (job.attempt > 0 ? job.attempt : null);
+      this.record(ctx, change, { attempt, workerId: job.workerId });
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.settle(tx, ctx, ended);
@@ -228,18 +226,28 @@ export class Completion {
     return out;
   }
 
-  /** After the commit: an applied change is an event, and a retry arms the scheduler. */
-  private announce(change: StateChange, job: { attempt: number; workerId: string | null }): void {
-    const { events, scheduler } = this.deps;
-    if (change.to === 'scheduled' && change.runAt !== undefined) scheduler.note(change.runAt);
-    if (!events.wants('job:state')) return;
-    events.emit('job:state', {
-      id: change.id,
+  /**
+   * An applied change is a message of the job (committed with it, then published), and a
+   * change to `scheduled` arms the scheduler once committed.
+   */
+  private record(
+    ctx: BatchContext,
+    change: StateChange,
+    job: { attempt: number | null; workerId: string | null },
+  ): void {
+    const { journal, scheduler } = this.deps;
+    const runAt = change.runAt;
+    if (change.to === 'scheduled' && runAt !== undefined)
+      ctx.afterCommit(() => scheduler.note(runAt));
+    journal.state(ctx, change.id, job.attempt, change.now, {
       from: change.from,
       to: change.to,
-      attempt: job.attempt,
       workerId: job.workerId,
       error: change.error ?? null,
+      ...(change.to === 'succeeded' && change.result !== undefined
+        ? { result: change.result }
+        : {}),
+      ...(change.hold ? { hold: change.hold } : {}),
     });
   }
 }

@@ -10,6 +10,8 @@
  *   balance). Per-worker queues live in memory; after a restart or a worker's death their jobs
  *   are handed out again.
  */
+import { CLAIM } from '../domain/transitions.js';
+import type { Journal } from './journal.js';
 import type { Clock } from '../domain/clock.js';
 import type { QueueManager } from '../config/types.js';
 import type { QueuedRef, RunningJob, Store, StoreTx } from '../store/store.js';
@@ -49,6 +51,7 @@ export class Dispatcher {
     private readonly mode: QueueManager,
     private readonly nodeId: string,
     private readonly clock: Clock,
+    private readonly journal: Journal,
     private readonly deliver: (session: WorkerSession, jobs: RunningJob[]) => void,
   ) {
     committer.addHook((tx, ctx) => this.dispatch(tx, ctx));
@@ -204,7 +207,17 @@ export class Dispatcher {
 
     if (given.size > 0) {
       const claimed = new Map<number, RunningJob>();
-      for (const jobs of given.values()) for (const j of jobs) claimed.set(j.id, j);
+      for (const [session, jobs] of given) {
+        for (const j of jobs) {
+          claimed.set(j.id, j);
+          this.journal.state(ctx, j.id, j.attempt, now, {
+            from: CLAIM.from,
+            to: CLAIM.to,
+            workerId: session.id,
+            error: null,
+          });
+        }
+      }
       ctx.scratch.set(CLAIMED, claimed);
       ctx.afterCommit(() => {
         for (const [session, jobs] of given) this.deliver(session, jobs);

@@ -10,19 +10,25 @@ import type { JobError, JobState, Progress } from '../domain/job.js';
 
 export interface BrokerEvents {
   'job:created': [{ id: number; type: string; queue: string; state: JobState }];
+  /** `seq`: the message's place among the job's messages (src/broker/journal.ts). */
   'job:state': [
     {
       id: number;
+      seq: number;
       from: JobState | null;
       to: JobState;
       attempt: number;
       workerId: string | null;
       error: JobError | null;
+      /** The result, when the job succeeded. */
+      result?: unknown;
     },
   ];
-  'job:progress': [{ id: number; attempt: number; progress: Progress }];
-  'job:log': [{ id: number; attempt: number; stream: 'stdout' | 'stderr'; data: string }];
-  'job:attribute': [{ id: number; attempt: number; key: string; value: string }];
+  'job:progress': [{ id: number; seq: number; attempt: number; progress: Progress }];
+  'job:log': [
+    { id: number; seq: number; attempt: number; stream: 'stdout' | 'stderr'; data: string },
+  ];
+  'job:attribute': [{ id: number; seq: number; attempt: number; key: string; value: string }];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
   /** The broker was frozen or unfrozen (every node follows). */

@@ -28,6 +28,7 @@ import { MAX_JOB_WAIT_S, type SubmitJob } from '../protocol/api.js';
 import type { JobSelector, Store, StoreTx, UniqueHolder } from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { Changed, Completion } from './complete.js';
+import type { Journal } from './journal.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
 import type { NeedsRegistry } from './needs.js';
@@ -74,6 +75,7 @@ export interface JobServiceDeps {
   dispatcher: Dispatcher;
   scheduler: Scheduler;
   events: EventBus;
+  journal: Journal;
   clock: Clock;
   rejectUnmatchable: boolean;
   isFrozen(): boolean;
@@ -98,7 +100,7 @@ export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   async submit(inputs: readonly SubmitJob[], batch: boolean): Promise<Submitted[]> {
-    const { committer, needs, dispatcher, scheduler, events, clock } = this.deps;
+    const { committer, needs, dispatcher, scheduler, events, journal, clock } = this.deps;
     if (this.deps.isFrozen()) throw new SwitchyardError('frozen', 'The broker is frozen.');
     const now = clock.now();
     const prepared = inputs.map((input, i) =>
@@ -129,6 +131,13 @@ export class JobService {
       let nextRun: number | null = null;
       for (const { job, deduplicated } of answers) {
         if (deduplicated) continue;
+        journal.state(ctx, job.id, null, job.createdAt, {
+          from: null,
+          to: job.state,
+          workerId: null,
+          error: job.error,
+          ...(job.hold !== null ? { hold: job.hold } : {}),
+        });
         if (job.state === 'queued')
           queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
         else if (job.state === 'scheduled' && (nextRun === null || job.runAt < nextRun))

@@ -18,16 +18,20 @@ import {
 import type { AttributeUpdate, NewLogEntry, ProgressUpdate, StoreTx } from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { EventBus } from './events.js';
+import type { Journal } from './journal.js';
 
 export interface ReportsDeps {
   committer: Committer;
   events: EventBus;
+  journal: Journal;
   logger: Logger;
   limits: OutputLimits;
 }
 
 /** One frame's worth of reports from one worker. */
 export interface ReportBatch {
+  /** When they were received. */
+  at: number;
   logs: NewLogEntry[];
   progress: ProgressUpdate[];
   attributes: AttributeUpdate[];
@@ -49,23 +53,32 @@ export class Reports {
   write(batch: ReportBatch): void {
     const { logs, progress, attributes } = batch;
     if (logs.length === 0 && progress.length === 0 && attributes.length === 0) return;
-    const { events, committer, logger } = this.deps;
+    const { events, committer, journal, logger } = this.deps;
     committer
       .run(async (tx, ctx) => {
-        const stored = logs.length > 0 ? await this.keep(tx, ctx, logs) : [];
-        if (progress.length > 0) await tx.jobProgressSet(progress);
-        if (attributes.length > 0) await tx.jobAttributeSet(attributes);
-        ctx.afterCommit(() => {
-          for (const l of stored)
-            events.emit('job:log', {
-              id: l.jobId,
-              attempt: l.attempt,
-              stream: l.stream,
-              data: l.data,
-            });
-          for (const p of progress) events.emit('job:progress', p);
-          for (const a of attributes) events.emit('job:attribute', a);
-        });
+        const stored = logs.length > 0 ? await this.keep(tx, ctx, logs) : null;
+        if (progress.length > 0) {
+          await tx.jobProgressSet(progress);
+          for (const p of progress) journal.progress(ctx, p.id, p.attempt, p.progress);
+        }
+        if (attributes.length > 0) {
+          await tx.jobAttributeSet(attributes);
+          for (const a of attributes)
+            journal.attribute(ctx, a.id, a.attempt, batch.at, a.key, a.value);
+        }
+        if (stored !== null && stored.entries.length > 0 && events.wants('job:log')) {
+          ctx.afterCommit(() => {
+            stored.entries.forEach((l, i) =>
+              events.emit('job:log', {
+                id: l.jobId,
+                seq: stored.seqs[i]!,
+                attempt: l.attempt,
+                stream: l.stream,
+                data: l.data,
+              }),
+            );
+          });
+        }
       })
       .catch((err: unknown) => logger.error({ err }, 'writing job reports failed'));
   }
@@ -75,7 +88,7 @@ export class Reports {
     tx: StoreTx,
     ctx: BatchContext,
     logs: readonly NewLogEntry[],
-  ): Promise<NewLogEntry[]> {
+  ): Promise<{ entries: NewLogEntry[]; seqs: number[] }> {
     const byJob = new Map<number, NewLogEntry[]>();
     for (const l of logs) {
       const list = byJob.get(l.jobId);
@@ -93,6 +106,7 @@ export class Reports {
       });
     }
     const stored: NewLogEntry[] = [];
+    const storedSeqs: number[] = [];
     for (const [jobId, entries] of byJob) {
       let state = planned.get(jobId);
       if (state === undefined) {
@@ -119,8 +133,9 @@ export class Reports {
         });
       }
       stored.push(...kept);
+      storedSeqs.push(...seqs);
     }
-    return stored;
+    return { entries: stored, seqs: storedSeqs };
   }
 
   private async load(tx: StoreTx, jobId: number): Promise<OutputState> {

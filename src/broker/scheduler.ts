@@ -7,6 +7,7 @@ import type { Clock, Timer } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import type { Committer } from './committer.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { Journal } from './journal.js';
 
 const PROMOTE_BATCH = 5_000;
 
@@ -19,6 +20,7 @@ export class Scheduler {
     private readonly store: Store,
     private readonly committer: Committer,
     private readonly dispatcher: Dispatcher,
+    private readonly journal: Journal,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
@@ -53,9 +55,18 @@ export class Scheduler {
     if (this.stopped) return;
     try {
       for (;;) {
-        const promoted = await this.committer.run(async (tx) => {
-          const r = await tx.jobPromoteDue(this.clock.now(), PROMOTE_BATCH);
+        const promoted = await this.committer.run(async (tx, ctx) => {
+          const now = this.clock.now();
+          const r = await tx.jobPromoteDue(now, PROMOTE_BATCH);
           if (r.jobs.length > 0) this.dispatcher.queued(r.jobs);
+          for (const job of r.jobs) {
+            this.journal.state(ctx, job.id, null, now, {
+              from: 'scheduled',
+              to: 'queued',
+              workerId: null,
+              error: null,
+            });
+          }
           return r.jobs.length;
         });
         if (promoted < PROMOTE_BATCH || this.stopped) break;

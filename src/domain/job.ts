@@ -98,7 +98,13 @@ export interface Progress {
   percent: number | null;
   message: string | null;
   at: number;
+  /** A named step the report is about (ReCodEx's `TASK <id> COMPLETED|FAILED|SKIPPED`). */
+  step?: { id: string; status: StepStatus };
 }
+
+/** What became of a named step of a job. */
+export type StepStatus = 'started' | 'completed' | 'failed' | 'skipped';
+export const stepStatuses: readonly StepStatus[] = ['started', 'completed', 'failed', 'skipped'];
 
 /** Label name → value a worker must have (`meta.*` keys are metadata, never matched). */
 export type Requirements = Record<string, string>;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
 import type { ApiContext, ClusterState } from '../api/context.js';
 import { ClusterLink } from '../broker/cluster.js';
+import { Journal } from '../broker/journal.js';
 import { Committer } from '../broker/committer.js';
 import { Completion } from '../broker/complete.js';
 import { Control } from '../broker/control.js';
@@ -88,6 +89,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const nodeId = newId('n');
   const events = new EventBus();
   const committer = new Committer(store, logger);
+  const journal = new Journal(events);
+  journal.attach(committer);
   const needs = new NeedsRegistry(store);
   let frozen = false;
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -104,10 +107,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       config.queueManager,
       nodeId,
       clock,
+      journal,
       // Sessions exist before any worker can be handed a job.
       (session, jobs) => sessions.deliver(session, jobs),
     );
-    const scheduler = new Scheduler(store, committer, dispatcher, clock, logger);
+    const scheduler = new Scheduler(store, committer, dispatcher, journal, clock, logger);
     const control = new Control({
       store,
       committer,
@@ -122,7 +126,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const completion = new Completion({
       dispatcher,
       scheduler,
-      events,
+      journal,
       control,
       clock,
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
@@ -170,7 +174,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         committer,
         completion,
         dispatcher,
-        reports: new Reports({ committer, events, logger, limits: config.jobOutput }),
+        reports: new Reports({ committer, events, journal, logger, limits: config.jobOutput }),
         persister,
         clock,
         logger,
@@ -192,6 +196,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       dispatcher,
       scheduler,
       events,
+      journal,
       clock,
       rejectUnmatchable: config.rejectUnmatchable,
       isFrozen: () => frozen,

@@ -3,7 +3,7 @@
  * validation, the OpenAPI document its shapes, and the SDK and CLI their types.
  */
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
-import { jobStates } from '../domain/job.js';
+import { jobStates, stepStatuses } from '../domain/job.js';
 import { ID_MESSAGE, ID_PATTERN, SEQ_MESSAGE, SEQ_PATTERN } from './ids.js';
 
 export const API_PREFIX = '/api/v1';
@@ -407,6 +407,96 @@ export const LogEntryBody = Type.Object({
   at: Iso,
   data: Type.String(),
 });
+/** What became of a named step, in a progress message. */
+export const StepBody = Type.Object({
+  id: Type.String({ description: 'The step, as the job named it' }),
+  status: StringEnum(stepStatuses),
+});
+
+const messageBase = {
+  seq: Type.String({
+    description:
+      "The message's place among the job's messages: larger is later; resume after it with `since`",
+  }),
+  job: Type.String({ description: 'Job id' }),
+  at: Iso,
+  attempt: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'The attempt the message is about; null for none (submitted, promoted, held)',
+  }),
+};
+
+/**
+ * One message of a job, as `GET /jobs/:id/messages` answers it and the monitor sends it: a
+ * change of state (with the state before), progress (with a named step), an attribute set, or
+ * a piece of output.
+ */
+export const JobMessageBody = Type.Union(
+  [
+    Type.Object({
+      ...messageBase,
+      kind: Type.Literal('state'),
+      data: Type.Object({
+        from: Type.Union([JobStateSchema, Type.Null()], {
+          description: 'The state before; null when the job was submitted',
+        }),
+        to: JobStateSchema,
+        workerId: Type.Union([Type.String(), Type.Null()]),
+        error: Type.Union([JobErrorBody, Type.Null()]),
+        result: Type.Optional(Type.Unknown({ description: "The job's result, when it succeeded" })),
+        hold: Type.Optional(
+          Type.Object({ reason: Type.String(), by: Type.String(), at: Type.Integer() }),
+        ),
+      }),
+    }),
+    Type.Object({
+      ...messageBase,
+      kind: Type.Literal('progress'),
+      data: Type.Object({
+        percent: Type.Union([Type.Number(), Type.Null()]),
+        message: Type.Union([Type.String(), Type.Null()]),
+        step: Type.Optional(StepBody),
+      }),
+    }),
+    Type.Object({
+      ...messageBase,
+      kind: Type.Literal('attribute'),
+      data: Type.Object({ key: Type.String(), value: Type.String() }),
+    }),
+    Type.Object({
+      ...messageBase,
+      kind: Type.Literal('log'),
+      data: Type.Object({
+        stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+        text: Type.String(),
+      }),
+    }),
+  ],
+  { $id: 'JobMessage' },
+);
+export type JobMessageBody = Static<typeof JobMessageBody>;
+
+export const MessageList = Type.Object({
+  messages: Type.Array(Type.Ref(JobMessageBody)),
+  next: Type.Union([Type.String(), Type.Null()], {
+    description: 'The `since` of the next page; null when this page ends what is stored',
+  }),
+});
+export type MessageList = Static<typeof MessageList>;
+
+export const MessageQuery = Type.Object(
+  {
+    since: Type.Optional(
+      Type.String({
+        pattern: SEQ_PATTERN,
+        description: 'Only messages after this seq (the last one seen)',
+        errorMessage: `since: ${SEQ_MESSAGE}`,
+      }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 500 })),
+  },
+  { additionalProperties: false },
+);
+
 /** Where output was dropped, in a job's output as text (`?format=text`, `switchyard job --logs`). */
 export function droppedLine(bytes: number): string {
   return `\n[switchyard: ${bytes} bytes of output dropped here; the job keeps its first and last output]\n`;

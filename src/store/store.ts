@@ -155,6 +155,31 @@ export interface LogEntry {
 
 export type NewLogEntry = Omit<LogEntry, 'seq'>;
 
+/**
+ * A message about a job (src/broker/journal.ts): a change of state, progress or an attribute
+ * (`data` its JSON text), or a piece of output (`data` the text, with its `stream`). Seqs order
+ * one job's messages of every kind; they grow across jobs too, with gaps.
+ */
+export interface JobMessage {
+  seq: number;
+  jobId: number;
+  /** The attempt the message is about; null for none (a job submitted, promoted, held...). */
+  attempt: number | null;
+  at: number;
+  kind: 'state' | 'progress' | 'attribute' | 'log';
+  data: string;
+  stream?: 'stdout' | 'stderr';
+}
+
+/** A message to store: output is stored with jobLogAppend instead. */
+export interface NewJobMessage {
+  jobId: number;
+  attempt: number | null;
+  at: number;
+  kind: 'state' | 'progress' | 'attribute';
+  data: string;
+}
+
 export interface LogDrop {
   jobId: number;
   seqs: readonly number[];
@@ -355,6 +380,11 @@ export interface StoreTx {
     jobId: number,
     rule: { forMs: number | null; while: JobState[] | null },
   ): Promise<void>;
+  /**
+   * Appends messages about jobs; returns the seqs given, in order, from the counter that output
+   * takes its seqs from too. Their jobs must exist.
+   */
+  jobMessageAppend(messages: readonly NewJobMessage[]): Promise<number[]>;
   /** Appends output; returns the seqs given, in order. Their jobs must exist. */
   jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]>;
   /**
@@ -408,6 +438,8 @@ export interface Store {
     limit: number,
   ): Promise<{ total: number; groups: FailedGroupRow[] }>;
   jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]>;
+  /** A job's messages with seqs above `afterSeq`, output included, in seq order. */
+  jobMessages(id: number, afterSeq: number, limit: number): Promise<JobMessage[]>;
   jobCounts(): Promise<JobCounts>;
   /** The earliest run time among scheduled jobs, or null. */
   jobNextRunAt(): Promise<number | null>;

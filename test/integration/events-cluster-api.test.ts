@@ -138,7 +138,13 @@ describe('a reader of the event stream that does not keep up', () => {
     const chunk = 'x'.repeat(1024 * 1024);
     const logs = () => reader.events.filter((x) => x.name === 'job:log').length;
     for (let i = 0; i < 40; i++) {
-      tb.broker.events.emit('job:log', { id: 1, attempt: 1, stream: 'stdout', data: chunk });
+      tb.broker.events.emit('job:log', {
+        id: 1,
+        seq: i + 1,
+        attempt: 1,
+        stream: 'stdout',
+        data: chunk,
+      });
       // The reader keeps up: each event arrives before the next is sent.
       await reader.waitFor(() => logs() === i + 1, 20_000);
     }

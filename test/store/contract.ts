@@ -21,6 +21,7 @@ import { describeRegistry } from './contract/registry.js';
 import { describeSelect } from './contract/select.js';
 import { describeUniqueness } from './contract/unique.js';
 import { describeReports } from './contract/reports.js';
+import { describeMessages } from './contract/messages.js';
 
 export type { StoreFactory } from './contract/helpers.js';
 
@@ -39,6 +40,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeText(factory);
     describePromote(factory);
     describeReports(factory);
+    describeMessages(factory);
     describeList(factory);
     describeSelect(factory);
     describeRegistry(factory);

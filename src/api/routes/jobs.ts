@@ -11,6 +11,8 @@ import {
   JobListQuery,
   LogList,
   LogQuery,
+  MessageList,
+  MessageQuery,
   SubmitBatch,
   type SubmitJob,
 } from '../../protocol/api.js';
@@ -18,7 +20,7 @@ import type { ApiContext } from '../context.js';
 import { selectorOf } from '../filters.js';
 import { logText, readLogPage } from '../logs.js';
 import { errorResponses, responseBody } from '../openapi.js';
-import { jobView } from '../views.js';
+import { jobView, messageListJson } from '../views.js';
 
 /** What a submission's 503 means: frozen, or the store could not write the jobs. */
 const submitUnavailable =
@@ -211,6 +213,36 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           Number(request.query.after ?? 0),
           request.query.limit ?? 1000,
         );
+      },
+    );
+
+    app.get<{ Params: Static<typeof JobIdParams>; Querystring: Static<typeof MessageQuery> }>(
+      `${API_PREFIX}/jobs/:id/messages`,
+      {
+        schema: {
+          summary: "A job's messages, oldest first",
+          description:
+            'Every change of state (with the state before), progress (with named steps), ' +
+            'attribute and piece of output the job had, in order, as the monitor replays them. ' +
+            'Page on with `since` set to `next`. Output pushed out of the tail (config ' +
+            'job_output) is no longer among them.',
+          tags: ['jobs'],
+          operationId: 'getJobMessages',
+          params: JobIdParams,
+          querystring: MessageQuery,
+          response: { 200: MessageList, ...errorResponses([404, 503]) },
+        },
+      },
+      async (request, reply) => {
+        const id = Number(request.params.id);
+        const limit = request.query.limit ?? 500;
+        const messages = await ctx.store.jobMessages(id, Number(request.query.since ?? 0), limit);
+        // A job with no message yet exists all the same (submitted before messages were kept).
+        if (messages.length === 0 && !(await ctx.store.jobGet(id)))
+          throw notFound('job', String(id));
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(messageListJson(messages, messages.length === limit));
       },
     );
   };

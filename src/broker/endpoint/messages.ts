@@ -38,7 +38,7 @@ export class WorkerMessages {
     const now = this.deps.clock.now();
     session.lastSeen = now;
     const results: Result[] = [];
-    const reports: ReportBatch = { logs: [], progress: [], attributes: [] };
+    const reports: ReportBatch = { at: now, logs: [], progress: [], attributes: [] };
     const acks: Array<{ jobId: string; attempt: number }> = [];
 
     for (const m of messages) {

@@ -9,7 +9,6 @@ import type { Clock, Timer } from '../../domain/clock.js';
 import type { JobError } from '../../domain/job.js';
 import { livenessWindow, type LivenessSettings } from '../../domain/liveness.js';
 import { canRun, type Needs } from '../../domain/matching.js';
-import { CLAIM } from '../../domain/transitions.js';
 import type { AssignedJob } from '../../protocol/worker.js';
 import type { RunningJob } from '../../store/store.js';
 import type { Committer } from '../committer.js';
@@ -113,19 +112,9 @@ export class Sessions {
 
   /** Gives claimed jobs to their worker (after the claim is committed). */
   deliver(session: WorkerSession, jobs: readonly RunningJob[]): void {
-    const announce = this.deps.events.wants('job:state');
     for (const job of jobs) {
       session.held.set(job.id, { job, stopping: false, heardAt: this.deps.clock.now() });
       session.send({ type: 'assign', job: toAssigned(job) });
-      if (announce)
-        this.deps.events.emit('job:state', {
-          id: job.id,
-          from: CLAIM.from,
-          to: CLAIM.to,
-          attempt: job.attempt,
-          workerId: session.id,
-          error: null,
-        });
     }
   }
 

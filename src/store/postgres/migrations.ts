@@ -215,6 +215,29 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX unique_keys_job ON unique_keys (job_id);
     `,
   },
+  {
+    version: 4,
+    name: 'job messages: every change of state, progress and attribute, in order with output',
+    sql: `
+      -- A job's messages besides its output (src/broker/journal.ts). Their seqs come from the
+      -- sequence of job_logs' identity, so that all of a job's messages, output included, are
+      -- ordered by seq. attempt is NULL where no attempt is meant (a job submitted, or
+      -- promoted from a delay). data is the message's JSON text, as the API sends it.
+      CREATE TABLE job_messages (
+        job_id BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        attempt INTEGER CHECK (attempt >= 1),
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('state', 'progress', 'attribute')),
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      );
+      DO $$ BEGIN
+        EXECUTE format('ALTER TABLE job_messages ALTER COLUMN seq SET DEFAULT nextval(%L)',
+          pg_get_serial_sequence('job_logs', 'seq'));
+      END $$;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

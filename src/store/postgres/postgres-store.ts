@@ -25,6 +25,7 @@ import type {
   JobCounts,
   JobQuery,
   JobSelector,
+  JobMessage,
   LogEntry,
   NeedsRecord,
   NodeRecord,
@@ -48,6 +49,7 @@ import {
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
+import { jobMessages } from './messages.js';
 import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { postgresStoreError } from './faults.js';
 import { parseLocation, type Location } from './location.js';
@@ -241,6 +243,10 @@ export class PostgresStore implements Store {
 
   async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
     return this.read((r) => jobLogs(r, id, afterSeq, limit));
+  }
+
+  async jobMessages(id: number, afterSeq: number, limit: number): Promise<JobMessage[]> {
+    return this.read((r) => jobMessages(r, id, afterSeq, limit));
   }
 
   async jobCounts(): Promise<JobCounts> {

@@ -21,6 +21,7 @@ import type {
   NewJob,
   LogDrop,
   NewLogEntry,
+  NewJobMessage,
   NodeRecord,
   ProgressUpdate,
   QueuedRef,
@@ -32,6 +33,7 @@ import type {
   JobStateRow,
 } from '../store.js';
 import type { Queryable } from './connection.js';
+import { jobMessageAppend } from './messages.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
 import { jobGetForUpdate, jobReplan, jobSetStateIfMany, jobStatesForUpdate } from './jobs-state.js';
@@ -189,6 +191,10 @@ export class PostgresTx implements StoreTx {
     rule: { forMs: number | null; while: JobState[] | null },
   ): Promise<void> {
     return uniqueSet(this.c, key, jobId, rule);
+  }
+
+  async jobMessageAppend(messages: readonly NewJobMessage[]): Promise<number[]> {
+    return jobMessageAppend(this.c, messages);
   }
 
   async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {

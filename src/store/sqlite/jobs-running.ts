@@ -8,6 +8,7 @@ import { utf8Bytes } from '../../domain/output.js';
 import type { AttributeUpdate, LogDrop, NewLogEntry, ProgressUpdate } from '../store.js';
 import { encodeText } from '../text.js';
 import type { Conn } from './connection.js';
+import { takeSeqs } from './messages.js';
 
 const progressSql = `UPDATE jobs SET progress = ? WHERE id = ? AND state = 'running' AND attempt = ?`;
 
@@ -21,7 +22,8 @@ const attributeSql =
   `WHERE id = ? AND state = 'running' AND attempt = ?`;
 
 const logSql =
-  'INSERT INTO job_logs (job_id, attempt, stream, at, data, bytes) VALUES (?, ?, ?, ?, ?, ?)';
+  'INSERT INTO job_logs (seq, job_id, attempt, stream, at, data, bytes) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?)';
 const logDeleteSql =
   'DELETE FROM job_logs WHERE job_id = ? AND seq IN (SELECT value FROM json_each(?))';
 const droppedSql =
@@ -44,15 +46,26 @@ export function jobAttributeSet(c: Conn, updates: readonly AttributeUpdate[]): v
     set.run(JSON.stringify(Object.fromEntries([[u.key, u.value]])), u.id, u.attempt);
 }
 
-/** Appends log lines; their job must exist (foreign key). Returns their seqs. */
+/**
+ * Appends log lines; their job must exist (foreign key). Returns their seqs, taken from the
+ * counter that a job's other messages take theirs from (./messages.ts).
+ */
 export function jobLogAppend(c: Conn, entries: readonly NewLogEntry[]): number[] {
+  if (entries.length === 0) return [];
+  const first = takeSeqs(c, entries.length);
   const insert = c.stmt(logSql);
-  return entries.map((e) =>
-    Number(
-      insert.run(e.jobId, e.attempt, e.stream, e.at, encodeText(e.data), utf8Bytes(e.data))
-        .lastInsertRowid,
-    ),
-  );
+  return entries.map((e, i) => {
+    insert.run(
+      first + i,
+      e.jobId,
+      e.attempt,
+      e.stream,
+      e.at,
+      encodeText(e.data),
+      utf8Bytes(e.data),
+    );
+    return first + i;
+  });
 }
 
 export function jobLogDrop(c: Conn, drop: LogDrop): void {

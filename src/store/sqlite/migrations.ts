@@ -230,6 +230,35 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX unique_keys_job ON unique_keys (job_id);
     `,
   },
+  {
+    version: 5,
+    name: 'job messages: every change of state, progress and attribute, in order with output',
+    sql: `
+      -- A job's messages besides its output (src/broker/journal.ts), in the order of one
+      -- counter shared with job_logs, so that all of a job's messages are ordered by seq.
+      -- attempt is NULL where no attempt is meant (a job submitted, or promoted from a delay).
+      -- data is the message's JSON text. Keyed by job: a job's messages are one range, read
+      -- in order and deleted with it (ON DELETE CASCADE) without a second index to write.
+      CREATE TABLE job_messages (
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        attempt INTEGER CHECK (attempt >= 1),
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('state', 'progress', 'attribute')),
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Counters taken a batch at a time. 'message': the last seq given to a message or to a
+      -- piece of output (job_logs.seq is given from it from this version on).
+      CREATE TABLE sequences (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO sequences (name, value)
+      SELECT 'message', coalesce(max(seq), 0) FROM job_logs;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -25,6 +25,7 @@ import type {
   JobCounts,
   JobQuery,
   JobSelector,
+  JobMessage,
   LogEntry,
   NeedsRecord,
   NodeRecord,
@@ -49,6 +50,7 @@ import {
   jobNextRunAt,
   jobQueuedRefs,
 } from './jobs-read.js';
+import { jobMessages } from './messages.js';
 import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
@@ -203,6 +205,10 @@ export class SqliteStore implements Store {
 
   async jobLogs(id: number, afterSeq: number, limit: number): Promise<LogEntry[]> {
     return this.read((r) => jobLogs(r, id, afterSeq, limit));
+  }
+
+  async jobMessages(id: number, afterSeq: number, limit: number): Promise<JobMessage[]> {
+    return this.read((r) => jobMessages(r, id, afterSeq, limit));
   }
 
   async jobCounts(): Promise<JobCounts> {

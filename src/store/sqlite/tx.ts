@@ -17,6 +17,7 @@ import type {
   NewJob,
   LogDrop,
   NewLogEntry,
+  NewJobMessage,
   NodeRecord,
   ProgressUpdate,
   QueuedRef,
@@ -28,6 +29,7 @@ import type {
   JobStateRow,
 } from '../store.js';
 import type { Conn } from './connection.js';
+import { jobMessageAppend } from './messages.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
 import { jobGetForUpdate, jobReplan, jobSetStateIfMany, jobStatesForUpdate } from './jobs-state.js';
@@ -155,6 +157,10 @@ export class SqliteTx implements StoreTx {
     rule: { forMs: number | null; while: JobState[] | null },
   ): Promise<void> {
     uniqueSet(this.c, key, jobId, rule);
+  }
+
+  async jobMessageAppend(messages: readonly NewJobMessage[]): Promise<number[]> {
+    return jobMessageAppend(this.c, messages);
   }
 
   async jobLogAppend(entries: readonly NewLogEntry[]): Promise<number[]> {

@@ -6,6 +6,8 @@ import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
 import type { Sessions } from '../broker/endpoint/sessions.js';
 import type { EventBus } from '../broker/events.js';
+import type { JobAccess } from '../broker/access.js';
+import type { Monitor } from './monitor.js';
 import type { NodeView } from '../broker/maintenance.js';
 import type { Store, WorkerRecord } from '../store/store.js';
 
@@ -28,6 +30,8 @@ export interface ApiContext {
   jobs: JobService;
   sessions: Sessions;
   events: EventBus;
+  monitor: Monitor;
+  access: JobAccess;
   isFrozen(): boolean;
   /** Freezes or unfreezes every node (stored); resolves with the new setting once committed. */
   setFrozen(frozen: boolean): Promise<boolean>;

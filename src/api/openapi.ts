@@ -26,6 +26,7 @@ const errorMeanings: Record<ErrorStatus, string> = {
   409: '`conflict`: the job has already ended',
   413: '`payload_too_large`: the body is larger than the broker accepts',
   415: '`unsupported_media_type`: a body that is not `application/json`',
+  426: '`upgrade_required`: a WebSocket route asked for with a plain request',
   422:
     '`unmatchable`: no connected worker could run the job (only when the broker is set to ' +
     '`reject_unmatchable`); `details` has its requirements',
@@ -112,7 +113,8 @@ function describeRoute(route: RouteOptions, authOn: boolean): FastifySchema {
     ...schema,
     // The route's own description of a status wins over the shared one.
     response: { ...shared, ...(schema.response as Record<string, unknown> | undefined) },
-    ...(authOn && isPublic ? { security: [] } : {}),
+    // A public route may say which tokens it takes all the same (the monitor: one, or none).
+    ...(authOn && isPublic && schema.security === undefined ? { security: [] } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
@@ -22,6 +23,7 @@ import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
 import { openapiOptions } from './openapi.js';
 import { eventRoutes } from './routes/events.js';
+import { monitorRoutes } from './routes/monitor.js';
 import { actionRoutes } from './routes/actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { systemRoutes } from './routes/system.js';
@@ -153,11 +155,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(JobMessageBody);
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
+  // WebSockets (the monitor, the events feed): clients send little, so frames are small.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(jobRoutes(ctx));
   await app.register(actionRoutes(ctx));
   await app.register(systemRoutes(ctx));
   await app.register(eventRoutes(ctx));
+  await app.register(monitorRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

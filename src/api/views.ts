@@ -7,6 +7,7 @@ import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.
 import type { ClusterState } from './context.js';
 import type { JobMessage, LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/endpoint/session.js';
+import type { BrokerEvent } from '../broker/events.js';
 
 let lastMs = Number.NaN;
 let lastIso = '';
@@ -194,4 +195,68 @@ export function messageJson(m: JobMessage): string {
 export function messageListJson(messages: readonly JobMessage[], full: boolean): string {
   const next = full && messages.length > 0 ? `"${messages[messages.length - 1]!.seq}"` : 'null';
   return `{"messages":[${messages.map(messageJson).join(',')}],"next":${next}}`;
+}
+
+/**
+ * A published message of a job (an event carrying a seq) as the API's JSON text: the same text
+ * messageJson gives for the message once read back from the store.
+ */
+export function eventMessageJson(event: BrokerEvent): string | null {
+  switch (event.name) {
+    case 'job:state': {
+      const e = event.data;
+      const data = {
+        from: e.from,
+        to: e.to,
+        workerId: e.workerId,
+        error: e.error,
+        ...(e.result !== undefined ? { result: e.result } : {}),
+        ...(e.hold !== undefined ? { hold: e.hold } : {}),
+      };
+      return messageJson({
+        seq: e.seq,
+        jobId: e.id,
+        attempt: e.attempt > 0 ? e.attempt : null,
+        at: e.at,
+        kind: 'state',
+        data: JSON.stringify(data),
+      });
+    }
+    case 'job:progress': {
+      const { at, ...data } = event.data.progress;
+      return messageJson({
+        seq: event.data.seq,
+        jobId: event.data.id,
+        attempt: event.data.attempt,
+        at,
+        kind: 'progress',
+        data: JSON.stringify(data),
+      });
+    }
+    case 'job:attribute': {
+      const e = event.data;
+      return messageJson({
+        seq: e.seq,
+        jobId: e.id,
+        attempt: e.attempt,
+        at: e.at,
+        kind: 'attribute',
+        data: JSON.stringify({ key: e.key, value: e.value }),
+      });
+    }
+    case 'job:log': {
+      const e = event.data;
+      return messageJson({
+        seq: e.seq,
+        jobId: e.id,
+        attempt: e.attempt,
+        at: e.at,
+        kind: 'log',
+        data: e.data,
+        stream: e.stream,
+      });
+    }
+    default:
+      return null;
+  }
 }

@@ -6,7 +6,7 @@
  * again on every other node with `emitRemote`, so a subscriber sees the events of the cluster.
  */
 import { EventEmitter } from 'node:events';
-import type { JobError, JobState, Progress } from '../domain/job.js';
+import type { HoldInfo, JobError, JobState, Progress } from '../domain/job.js';
 
 export interface BrokerEvents {
   'job:created': [{ id: number; type: string; queue: string; state: JobState }];
@@ -15,6 +15,7 @@ export interface BrokerEvents {
     {
       id: number;
       seq: number;
+      at: number;
       from: JobState | null;
       to: JobState;
       attempt: number;
@@ -22,13 +23,24 @@ export interface BrokerEvents {
       error: JobError | null;
       /** The result, when the job succeeded. */
       result?: unknown;
+      /** Why and by whom, when the job was held. */
+      hold?: HoldInfo;
     },
   ];
   'job:progress': [{ id: number; seq: number; attempt: number; progress: Progress }];
   'job:log': [
-    { id: number; seq: number; attempt: number; stream: 'stdout' | 'stderr'; data: string },
+    {
+      id: number;
+      seq: number;
+      at: number;
+      attempt: number;
+      stream: 'stdout' | 'stderr';
+      data: string;
+    },
   ];
-  'job:attribute': [{ id: number; seq: number; attempt: number; key: string; value: string }];
+  'job:attribute': [
+    { id: number; seq: number; at: number; attempt: number; key: string; value: string },
+  ];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
   /** The broker was frozen or unfrozen (every node follows). */

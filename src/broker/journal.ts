@@ -53,12 +53,14 @@ export class Journal {
       this.events.emit('job:state', {
         id: jobId,
         seq,
+        at,
         from: change.from,
         to: change.to,
         attempt: attempt ?? 0,
         workerId: change.workerId,
         error: change.error,
         ...(change.result !== undefined ? { result: change.result } : {}),
+        ...(change.hold !== undefined ? { hold: change.hold } : {}),
       });
     });
   }
@@ -82,7 +84,7 @@ export class Journal {
   ): void {
     const data = JSON.stringify({ key, value });
     this.add(ctx, { jobId, attempt, at, kind: 'attribute', data }, (seq) =>
-      this.events.emit('job:attribute', { id: jobId, seq, attempt, key, value }),
+      this.events.emit('job:attribute', { id: jobId, seq, at, attempt, key, value }),
     );
   }
 

@@ -72,6 +72,7 @@ export class Reports {
               events.emit('job:log', {
                 id: l.jobId,
                 seq: stored.seqs[i]!,
+                at: l.at,
                 attempt: l.attempt,
                 stream: l.stream,
                 data: l.data,

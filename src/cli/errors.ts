@@ -39,6 +39,7 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 2,
   payload_too_large: 2,
   unsupported_media_type: 2,
+  upgrade_required: 2,
   not_found: 3,
   unavailable: 4,
   store_unavailable: 4,

@@ -258,6 +258,13 @@ export const fields: readonly Field[] = [
       set: (c, v) => (c.retention = { ...c.retention, [`${state}Ms`]: v * 1000 }),
     }),
   ),
+  field({
+    key: 'monitor_secret',
+    secret: true,
+    env: 'SWITCHYARD_MONITOR_SECRET',
+    parse: optionalText,
+    set: (c, v) => (c.monitor = { ...c.monitor, secret: v }),
+  }),
 ];
 
 /** Sections of the file: mappings whose keys are fields. */
@@ -267,7 +274,9 @@ export const sections: ReadonlySet<string> = new Set(
 
 /** ReCodEx keys Switchyard reads without using: a warning, not an error, to ease migration. */
 export const ignoredKeys: Readonly<Record<string, string>> = {
-  monitor: 'a separate monitor is not part of Switchyard yet; its settings are ignored',
+  monitor:
+    'the broker sends to no monitor: a standalone `switchyard monitor` connects to the broker ' +
+    'instead; its settings are ignored',
   notifier: 'the notifier is not configured in this file',
 };
 

@@ -76,6 +76,11 @@ export interface BrokerConfig {
    * deletes them with their attempts and output.
    */
   retention: { succeededMs: number; failedMs: number; canceledMs: number };
+  /**
+   * The monitor: `secret` signs the links that let a browser watch one job (null: one made at
+   * first start and kept in the store, shared by every node).
+   */
+  monitor: { secret: string | null };
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -94,4 +99,5 @@ export const brokerDefaults: BrokerConfig = {
   bodyLimit: 1_048_576,
   jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
   retention: { succeededMs: 7 * 86_400_000, failedMs: 30 * 86_400_000, canceledMs: 7 * 86_400_000 },
+  monitor: { secret: null },
 };

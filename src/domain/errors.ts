@@ -12,6 +12,8 @@ export const errorCodes = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unmatchable: 422,
+  /** A WebSocket route asked for with a plain request. */
+  upgrade_required: 426,
   frozen: 503,
   unavailable: 503,
   /** The broker's store cannot read or write (disk full, read-only, database unreachable). */

@@ -9,6 +9,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
+import { Monitor } from '../api/monitor.js';
+import { JobAccess } from '../broker/access.js';
 import type { ApiContext, ClusterState } from '../api/context.js';
 import { ClusterLink } from '../broker/cluster.js';
 import { Journal } from '../broker/journal.js';
@@ -56,6 +58,8 @@ export interface RunningBroker {
   readonly nodeId: string;
   readonly events: EventBus;
   readonly store: Store;
+  /** The monitor's subscriptions (tests: what it holds). */
+  readonly monitor: Monitor;
   /** Stops accepting, writes what is pending, closes connections and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -263,6 +267,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }, FROZEN_REREAD_MS);
     cleanups.push(() => frozenTimer.cancel());
 
+    const monitor = new Monitor({ store, events, clock, logger });
+    const access = await JobAccess.load(store, config.monitor.secret);
     const api = await buildApi({
       config,
       logger,
@@ -273,6 +279,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       jobs,
       sessions,
       events,
+      monitor,
+      access,
       isFrozen: () => frozen,
       setFrozen,
       cluster: () => clusterView(),
@@ -284,6 +292,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         throw listenError(error, 'clients', config);
       });
     cleanups.push(() => api.close());
+    // Monitor sockets are closed first, with a reason, rather than cut by the server's close.
+    cleanups.push(() => monitor.close());
     // Before the API closes: requests waiting for jobs to end are answered with the job now.
     cleanups.push(async () => jobs.wakeWaiters());
     const clientsAddress = api.server.address() as AddressInfo;
@@ -336,6 +346,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       events,
       store,
+      monitor,
       close() {
         closing ??= (async () => {
           // API first (no new work), then workers (their jobs stay theirs), then the writes.

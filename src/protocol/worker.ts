@@ -7,6 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { MAX_JSON_DEPTH, tooDeepAt } from './depth.js';
 import { ID_PATTERN } from './ids.js';
+import { stepStatuses } from '../domain/job.js';
 
 /**
  * 2: a worker proves its identity on reconnect with the secret of its first welcome (1 trusted
@@ -73,6 +74,13 @@ export const ProgressMsg = Type.Object({
   attempt: AttemptNo,
   percent: Type.Union([Type.Number({ minimum: 0, maximum: 100 }), Type.Null()]),
   message: Type.Union([Type.String({ maxLength: 4096 }), Type.Null()]),
+  /** A named step the report is about (ReCodEx's `TASK <id> COMPLETED|FAILED|SKIPPED`). */
+  step: Type.Optional(
+    Type.Object({
+      id: Type.String({ minLength: 1, maxLength: 200 }),
+      status: Type.Union(stepStatuses.map((s) => Type.Literal(s))),
+    }),
+  ),
 });
 
 export const LogMsg = Type.Object({

@@ -97,7 +97,9 @@ class CpuSampler {
 
 /** Messages of which only the latest matters: a newer one replaces the queued one in place. */
 function coalesceKey(message: WorkerMessage): string | undefined {
-  if (message.type === 'progress') return `progress:${message.jobId}:${message.attempt}`;
+  // A step report is kept: each says what became of one step.
+  if (message.type === 'progress' && message.step === undefined)
+    return `progress:${message.jobId}:${message.attempt}`;
   if (message.type === 'attr') return `attr:${message.jobId}:${message.attempt}:${message.key}`;
   return undefined;
 }

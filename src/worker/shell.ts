@@ -4,8 +4,10 @@
  * nothing of it outlives the job: stragglers left when the command exits are killed too, and the
  * group is tethered to the agent (tether.ts), so that it dies with an agent killed outright.
  *
- * A job talks back by printing lines on stdout: `::progress 40 compiling` and
- * `::attr endpoint=host:4711` (they stay in the log as well).
+ * A job talks back by printing lines on stdout: `::progress 40 compiling`,
+ * `::step compile completed` (a named step: started, completed, failed or skipped, as
+ * ReCodEx's `TASK <id> COMPLETED`) and `::attr endpoint=host:4711` (they stay in the log as
+ * well).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -18,6 +20,7 @@ import { InfrastructureError, JobAborted, PermanentError, RetryableError } from 
 import type { Logger } from './logger.js';
 import { TETHERED_STDIO, WRAPPER_SHELL, findExecutable, tetheredArgs } from './tether.js';
 import type { Handler, JobContext } from './worker.js';
+import type { StepStatus } from '../domain/job.js';
 
 /** The payload of a `shell` job. */
 export interface ShellPayload {
@@ -59,6 +62,7 @@ const MAX_DELAY_MS = 2_147_483_647;
 const PIPE_DRAIN_MS = 2_000;
 const PROGRESS = /^::progress\s+(\S+)(?:\s+(.*))?$/;
 const ATTR = /^::attr\s+([^=\s]+)=(.*)$/;
+const STEP = /^::step\s+(\S{1,200})\s+(started|completed|failed|skipped)(?:\s+(.*))?$/i;
 
 function isStringRecord(value: unknown): value is Record<string, string> {
   return (
@@ -194,6 +198,16 @@ class Output {
           const message = progress[2]?.trim();
           this.ctx.progress(percent, message === '' ? undefined : message);
         }
+        return;
+      }
+      const step = STEP.exec(line);
+      if (step !== null) {
+        const message = step[3]?.trim();
+        this.ctx.step(
+          step[1] as string,
+          (step[2] as string).toLowerCase() as StepStatus,
+          message === '' ? undefined : message,
+        );
         return;
       }
       const attr = ATTR.exec(line);

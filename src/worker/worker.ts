@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { SwitchyardError, invalid, isErrorCode } from '../domain/errors.js';
-import type { Labels } from '../domain/job.js';
+import { stepStatuses, type Labels, type StepStatus } from '../domain/job.js';
 import {
   PROTOCOL_VERSION,
   type AssignedJob,
@@ -41,6 +41,12 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** `percent` 0..100 (clamped), or null for a message alone. */
   progress(percent: number | null, message?: string): void;
+  /**
+   * Reports what became of a named step (ReCodEx's tasks): `started`, `completed`, `failed` or
+   * `skipped`, with the last percent given. Every step report is kept; plain progress reports
+   * replace each other while they wait to be sent.
+   */
+  step(id: string, status: StepStatus, message?: string): void;
   log(text: string, stream?: 'stdout' | 'stderr'): void;
   /** Sets a job attribute (HTCondor's chirp), e.g. the endpoint of a service the job started. */
   attr(key: string, value: string): void;
@@ -98,6 +104,8 @@ interface Run {
   abandoned: boolean;
   finished: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** The last percent reported (a step report carries it on). */
+  percent?: number | null;
 }
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
@@ -525,12 +533,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
           throw new RangeError('progress: percent must be a finite number or null');
         }
         if (!active()) return;
+        run.percent = percent === null ? null : Math.min(100, Math.max(0, percent));
         this.connection.send({
           type: 'progress',
           jobId: job.id,
           attempt: job.attempt,
-          percent: percent === null ? null : Math.min(100, Math.max(0, percent)),
+          percent: run.percent,
           message: message === undefined ? null : message.slice(0, 4096),
+        });
+      },
+      step: (id, status, message) => {
+        if (id.length === 0 || id.length > 200) {
+          throw new RangeError('step: id must have 1 to 200 characters');
+        }
+        if (!stepStatuses.includes(status)) {
+          throw new RangeError(`step: status must be one of ${stepStatuses.join(', ')}`);
+        }
+        if (!active()) return;
+        this.connection.send({
+          type: 'progress',
+          jobId: job.id,
+          attempt: job.attempt,
+          percent: run.percent ?? null,
+          message: message === undefined ? null : message.slice(0, 4096),
+          step: { id, status },
         });
       },
       log: (text, stream = 'stdout') => {

@@ -141,6 +141,7 @@ describe('a reader of the event stream that does not keep up', () => {
       tb.broker.events.emit('job:log', {
         id: 1,
         seq: i + 1,
+        at: 0,
         attempt: 1,
         stream: 'stdout',
         data: chunk,

@@ -101,7 +101,12 @@ export class WorkerMessages {
             reports.progress.push({
               id: Number(m.jobId),
               attempt: m.attempt,
-              progress: { percent: m.percent, message: m.message, at: now },
+              progress: {
+                percent: m.percent,
+                message: m.message,
+                at: now,
+                ...(m.step !== undefined ? { step: m.step } : {}),
+              },
             });
           }
           break;

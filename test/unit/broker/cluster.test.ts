@@ -5,11 +5,20 @@ import type { BrokerEvent } from '../../../src/broker/events.js';
 
 const state = (id: number): BrokerEvent => ({
   name: 'job:state',
-  data: { id, seq: id, from: 'queued', to: 'running', attempt: 1, workerId: 'w_1', error: null },
+  data: {
+    id,
+    seq: id,
+    at: 0,
+    from: 'queued',
+    to: 'running',
+    attempt: 1,
+    workerId: 'w_1',
+    error: null,
+  },
 });
 const log = (data: string): BrokerEvent => ({
   name: 'job:log',
-  data: { id: 1, seq: 1, attempt: 1, stream: 'stdout', data },
+  data: { id: 1, seq: 1, at: 0, attempt: 1, stream: 'stdout', data },
 });
 
 function counter(): () => number {

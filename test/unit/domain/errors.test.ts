@@ -17,6 +17,7 @@ const statuses: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unmatchable: 422,
+  upgrade_required: 426,
   frozen: 503,
   unavailable: 503,
   store_unavailable: 503,

@@ -20,6 +20,7 @@ interface Recorded {
   controller: AbortController;
   progress: Array<[number | null, string | undefined]>;
   attrs: Record<string, string>;
+  steps: Array<[string, string, string | undefined]>;
   output(stream: 'stdout' | 'stderr'): string;
 }
 
@@ -28,6 +29,7 @@ function context(payload: unknown): Recorded {
   const logs: Array<{ stream: 'stdout' | 'stderr'; text: string }> = [];
   const progress: Array<[number | null, string | undefined]> = [];
   const attrs: Record<string, string> = {};
+  const steps: Array<[string, string, string | undefined]> = [];
   const ctx: JobContext = {
     id: '42',
     attempt: 1,
@@ -41,6 +43,7 @@ function context(payload: unknown): Recorded {
     killGraceMs: 1000,
     signal: controller.signal,
     progress: (percent, message) => void progress.push([percent, message]),
+    step: (id, status, message) => void steps.push([id, status, message]),
     log: (text, stream = 'stdout') => void logs.push({ stream, text }),
     attr: (key, value) => void (attrs[key] = value),
   };
@@ -49,7 +52,7 @@ function context(payload: unknown): Recorded {
       .filter((l) => l.stream === stream)
       .map((l) => l.text)
       .join('');
-  return { ctx, controller, progress, attrs, output };
+  return { ctx, controller, progress, attrs, steps, output };
 }
 
 const run = createShellHandler();
@@ -178,6 +181,22 @@ describe('shell runner: directives', () => {
     ]);
     expect(rec.attrs).toEqual({ endpoint: 'host:4711' });
     expect(rec.output('stdout')).toContain('::attr endpoint=host:4711\nplain\n');
+  });
+
+  it('turns ::step lines into named steps (ReCodEx tasks), and ignores malformed ones', async () => {
+    const rec = context({
+      command:
+        "printf '::step compile started\\n::step compile COMPLETED took 3 s\\n" +
+        "::step tests skipped\\n::step lint done\\n::step\\n::step t-1 failed\\n'",
+    });
+    await run(rec.ctx);
+    expect(rec.steps).toEqual([
+      ['compile', 'started', undefined],
+      ['compile', 'completed', 'took 3 s'],
+      ['tests', 'skipped', undefined],
+      ['t-1', 'failed', undefined],
+    ]);
+    expect(rec.progress).toEqual([]);
   });
 
   it('parses a directive split across writes, and ignores directives on stderr', async () => {

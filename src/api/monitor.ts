@@ -181,7 +181,10 @@ class Subscriber {
 
   private pumpLogged(): void {
     this.pump().catch((err: unknown) => {
-      this.monitor.deps.logger.error({ err, job: this.jobId }, 'monitor: reading job messages failed');
+      this.monitor.deps.logger.error(
+        { err, job: this.jobId },
+        'monitor: reading job messages failed',
+      );
       this.end(MonitorClose.failed, 'reading the job’s messages failed');
     });
   }

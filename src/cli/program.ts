@@ -28,13 +28,17 @@ import { clientOptions, collect, filterOptions, TIME_HELP } from './options.js';
 import {
   brokerCommand,
   DEFAULT_BROKER,
+  DEFAULT_MONITOR_PORT,
+  monitorCommand,
   upCommand,
   UP_DRAIN_SECONDS,
   workerCommand,
   type BrokerFlags,
+  type MonitorFlags,
   type UpFlags,
   type WorkerFlags,
 } from './server-commands.js';
+import { DEFAULT_URL } from '../client/client.js';
 import { submitCommand, type SubmitFlags } from './submit.js';
 
 type ListFlags = ClientFlags & { json?: boolean };
@@ -172,6 +176,28 @@ export function buildProgram(ctx: CliContext): Command {
       ),
     false,
   ).action((flags: WorkerFlags) => workerCommand(ctx, flags));
+
+  logOptions(
+    program
+      .command('monitor')
+      .summary('run a standalone monitor for browsers, in front of a private broker')
+      .description(
+        "Run the monitor in its own process (ReCodEx's split): browsers watch jobs here " +
+          '(WebSocket /api/v1/monitor, as on the broker) while the broker stays private. Each ' +
+          "browser is relayed to the broker's monitor over a connection authenticated with the " +
+          'token; a browser must bring an access token for its job (POST /api/v1/jobs/ID/' +
+          'monitor-token) unless --open. Runs until SIGINT or SIGTERM.',
+      )
+      .option(
+        '--broker <url>',
+        `the broker's client API (env SWITCHYARD_URL; default ${DEFAULT_URL})`,
+      )
+      .option('--token <token>', 'client token for the broker (env SWITCHYARD_TOKEN)')
+      .option('--address <address>', 'address browsers connect to (default 127.0.0.1)')
+      .option('--port <port>', `port browsers connect to (default ${DEFAULT_MONITOR_PORT})`)
+      .option('--open', 'let browsers watch any job without an access token'),
+    false,
+  ).action((flags: MonitorFlags) => monitorCommand(ctx, flags));
 
   clientOptions(
     program

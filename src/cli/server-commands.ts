@@ -50,6 +50,18 @@ export interface WorkerFlags extends LogFlags {
   drainTimeout?: string;
 }
 
+/** The options of `switchyard monitor`. */
+export interface MonitorFlags extends LogFlags {
+  broker?: string;
+  token?: string;
+  address?: string;
+  port?: string;
+  open?: boolean;
+}
+
+/** The port `switchyard monitor` listens on by default. */
+export const DEFAULT_MONITOR_PORT = 9659;
+
 /** The worker endpoint `switchyard worker` connects to by default (that of `up`). */
 export const DEFAULT_BROKER = 'ws://127.0.0.1:9657';
 
@@ -136,6 +148,49 @@ function positiveInt(flag: string, value: string): number {
     throw new UsageError(`${flag}: must be a positive integer, got "${value}"`);
   }
   return Number(value);
+}
+
+/** Runs `switchyard monitor` (the standalone monitor) until a stop signal. */
+export async function monitorCommand(ctx: CliContext, flags: MonitorFlags): Promise<void> {
+  const broker = flags.broker ?? nonEmptyEnv(ctx, 'SWITCHYARD_URL') ?? DEFAULT_URL;
+  if (!/^https?:\/\/[^/\s]+/.test(broker)) {
+    throw new UsageError(`--broker: must be the broker's http:// or https:// URL, got "${broker}"`);
+  }
+  const port = flags.port ?? String(DEFAULT_MONITOR_PORT);
+  if (!/^\d+$/.test(port) || Number(port) > 65_535) {
+    throw new UsageError(`--port: must be a port number (0-65535), got "${port}"`);
+  }
+  const token = flags.token ?? nonEmptyEnv(ctx, 'SWITCHYARD_TOKEN');
+  const level = levelFromFlags(flags, 'server');
+  const logger = loggerFor(
+    ctx,
+    { ...brokerDefaults.logger, level, json: flags.json === true },
+    'monitor',
+  );
+  const stop = stopSignals(ctx);
+  try {
+    const { startMonitor } = await import('../main/monitor.js');
+    const monitor = await startMonitor({
+      broker,
+      ...(token === undefined ? {} : { token }),
+      address: flags.address ?? '127.0.0.1',
+      port: Number(port),
+      open: flags.open === true,
+      logger,
+    });
+    const signal = await stop.first;
+    stop.dispose();
+    logger.info({ signal }, 'stopping the monitor');
+    await monitor.close();
+  } finally {
+    stop.dispose();
+    await closeLogger(logger);
+  }
+}
+
+function nonEmptyEnv(ctx: CliContext, name: string): string | undefined {
+  const value = ctx.env[name];
+  return value === undefined || value === '' ? undefined : value;
 }
 
 /** `--broker` values, repeated or comma-separated, as worker endpoint URLs. */

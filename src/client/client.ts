@@ -7,6 +7,7 @@ import type { Static } from '@sinclair/typebox';
 import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 import { isTerminal, type JobState } from '../domain/job.js';
 import { openEventStream, type BrokerEventMessage, type EventStream } from './events.js';
+import { watchJob, type WatchOptions } from './watch.js';
 import {
   fetchTransport,
   httpTransport,
@@ -23,9 +24,11 @@ import {
   type FreezeBody,
   type HealthBody,
   type JobBody,
+  type JobMessageBody,
   type JobList,
   type JobListQuery,
   type LogList,
+  type MessageList,
   type PatchJob,
   type StatsBody,
   type SubmitJob,
@@ -280,6 +283,33 @@ export class Client {
   logs(id: string, query: LogQuery = {}): Promise<LogList> {
     return this.request<LogList>('GET', `${jobPath(id)}/logs`, {
       query: { ...query },
+    });
+  }
+
+  /** A page of a job's stored messages, oldest first, after `since` (page on with `next`). */
+  messages(id: string, query: { since?: string; limit?: number } = {}): Promise<MessageList> {
+    return this.request<MessageList>('GET', `${jobPath(id)}/messages`, { query: { ...query } });
+  }
+
+  /**
+   * The job's messages as they come (changes of state, progress with steps, attributes,
+   * output): what is stored first, then live ones; ends after the job's end. Reconnects and
+   * resumes where it left off when the connection is lost. See src/client/watch.ts.
+   */
+  watch(id: string, options: WatchOptions = {}): AsyncGenerator<JobMessageBody> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined && options.access === undefined)
+      headers.authorization = `Bearer ${this.token}`;
+    return watchJob(this.url, headers, id, options);
+  }
+
+  /** A link for watching one job on the monitor, to hand to a browser (`ttl` in seconds). */
+  monitorToken(
+    id: string,
+    ttl?: number,
+  ): Promise<{ token: string; expiresAt: string; path: string }> {
+    return this.request('POST', `${jobPath(id)}/monitor-token`, {
+      body: ttl === undefined ? {} : { ttl },
     });
   }
 

@@ -11,6 +11,7 @@ export {
   type WaitOptions,
 } from './client.js';
 export type { BrokerEventMessage, EventStream } from './events.js';
+export type { WatchOptions } from './watch.js';
 export { SwitchyardError, type ErrorCode } from '../domain/errors.js';
 export type { JobState } from '../domain/job.js';
 export type {
@@ -23,6 +24,8 @@ export type {
   JobAction,
   JobBody,
   JobFilter,
+  JobMessageBody,
+  MessageList,
   JobList,
   JobListQuery,
   LogList,

@@ -26,6 +26,7 @@ export type {
   JobList,
   JobListQuery,
   LogList,
+  Notify,
   PatchJob,
   StatsBody,
   SubmitJob,

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/domain/notify.js';
 import { api, submit, until, waitJob } from '../helpers/http.js';
+import { brokerDefaults } from '../../src/config/types.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
 import {
   brokerArgs,
@@ -28,6 +30,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'switchyard-notifier-'));
 });
 afterEach(async () => {
+  await closeRawWorkers();
   await killAll();
   for (const c of closers.splice(0).reverse()) await c();
   await rm(dir, { recursive: true, force: true });
@@ -190,21 +193,94 @@ describe("a job's own callback (an in-process broker without a global notifier)"
 
   it('refuses a notify URL that is not http(s), carries credentials or is too long', async () => {
     const base = broker.broker.clientsUrl;
+    const shell = { type: 'shell', payload: { command: 'true' } };
     for (const [url, message] of [
       ['ftp://127.0.0.1/x', /notify/],
       ['http://user:pw@127.0.0.1/x', /notify\.url: must not carry credentials/],
       [`http://127.0.0.1/${'a'.repeat(2100)}`, /notify/],
       ['javascript:alert(1)', /notify/],
     ] as const) {
-      const r = await api(base, 'POST', '/api/v1/jobs', { type: 'shell', notify: { url } });
+      const r = await api(base, 'POST', '/api/v1/jobs', { ...shell, notify: { url } });
       expect(r.status, url).toBe(400);
       expect(r.json.error?.message).toMatch(message);
     }
     const badEvent = await api(base, 'POST', '/api/v1/jobs', {
-      type: 'shell',
+      ...shell,
       notify: { url: 'http://127.0.0.1/x', events: ['exploded'] },
     });
     expect(badEvent.status).toBe(400);
     expect(badEvent.json.error?.message).toMatch(/notify/);
+  });
+});
+
+describe('backend errors (an in-process broker with a global notifier)', () => {
+  interface Body {
+    event: string;
+    message?: string;
+    details?: Record<string, unknown>;
+    job?: { id: string; state: string; error: { code: string } | null };
+  }
+  const bodies = (rx: Receiver): Body[] => rx.requests.map((r) => JSON.parse(r.body) as Body);
+
+  async function brokerFor(rx: Receiver): Promise<TestBroker> {
+    const tb = await startTestBroker(
+      {
+        maxRequestFailures: 1,
+        notifier: { ...brokerDefaults.notifier, url: `${rx.url}/hook`, secret: SECRET },
+      },
+      join(dir, 'backend'),
+    );
+    closers.push(() => tb.stop());
+    return tb;
+  }
+
+  it('tells of a worker lost with its jobs, and of a job failed at max_request_failures', async () => {
+    const rx = await receiver(() => 200);
+    const tb = await brokerFor(rx);
+    const w = await RawWorker.open(tb.broker.workersUrl);
+    w.hello({ name: 'doomed' });
+    await w.next('welcome');
+    const job = await submit(tb.broker.clientsUrl, { type: 't' });
+    await w.next('assign');
+    // Gone without a word: declared dead after the liveness window, its job lost.
+    await w.close();
+    await waitJob(tb.broker.clientsUrl, job.id);
+    await until(() => rx.requests.length === 3, 10_000, 'three callbacks');
+    const got = bodies(rx);
+    expect(got.find((b) => b.event === 'job.failed')).toMatchObject({
+      job: { id: job.id, state: 'failed', error: { code: 'max_request_failures' } },
+    });
+    const errors = got.filter((b) => b.event === 'backend.error');
+    expect(errors.map((b) => b.message).sort()).toEqual([
+      expect.stringMatching(
+        new RegExp(`^job ${job.id}: job failed 1 times \\(max_request_failures`),
+      ),
+      expect.stringMatching(/^worker doomed was lost while running 1 job\(s\)/),
+    ]);
+    expect(errors.find((b) => /^worker/.test(b.message!))!.details).toMatchObject({
+      workerName: 'doomed',
+      jobs: [job.id],
+    });
+    for (const r of rx.requests) {
+      expect(verifySignature(SECRET, String(r.headers['switchyard-signature']), r.body, r.at)).toBe(
+        true,
+      );
+    }
+  });
+
+  it('tells of a worker registering again with other labels', async () => {
+    const rx = await receiver(() => 200);
+    const tb = await brokerFor(rx);
+    const w = await RawWorker.open(tb.broker.workersUrl);
+    w.hello();
+    await w.next('welcome');
+    w.hello({ labels: { env: ['java'] } });
+    await w.next('welcome');
+    await until(() => rx.requests.length === 1, 10_000, 'the callback');
+    expect(bodies(rx)[0]).toMatchObject({
+      event: 'backend.error',
+      message: expect.stringMatching(/raw registered again with different capabilities/),
+      details: { workerName: 'raw' },
+    });
   });
 });

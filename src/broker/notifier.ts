@@ -65,6 +65,16 @@ const FAULT_DELAY_MS = 1_000;
 /** How much of an error is kept with a callback and logged. */
 const MAX_ERROR_CHARS = 500;
 
+/** A URL as logs show it: without its query (a job's URL may carry a token there). */
+function logged(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 export class Notifier {
   private readonly url: string | null;
   private readonly policy: DeliveryPolicy;
@@ -333,7 +343,7 @@ export class Notifier {
   private outcomeOf(callback: Callback, owner: string, error: string | null): CallbackOutcome {
     const { clock, logger } = this.deps;
     const now = clock.now();
-    const where = { key: callback.key, url: callback.url, attempts: callback.attempts };
+    const where = { key: callback.key, url: logged(callback.url), attempts: callback.attempts };
     if (error === null) {
       logger.debug(where, 'callback delivered');
       return { id: callback.id, owner, kind: 'remove' };

@@ -62,8 +62,25 @@ export interface BackendErrorBody {
   details: unknown;
 }
 
-/** A result larger than this (as JSON) is left out of a callback: the receiver can GET the job. */
+/**
+ * A result larger than this (as JSON) is left out of a callback, and so are an error's details:
+ * the receiver can GET the job. Bounds what one callback stores and sends.
+ */
 export const maxResultBytes = 64 * 1024;
+/** An error message longer than this is cut in a callback. */
+export const maxMessageChars = 4096;
+
+/** The job's error as a callback carries it: bounded (details dropped and message cut if large). */
+function boundedError(error: JobError | null): JobError | null {
+  if (error === null) return null;
+  const json = JSON.stringify(error) as string | undefined;
+  if (json !== undefined && Buffer.byteLength(json) <= maxResultBytes) return error;
+  const message =
+    error.message.length > maxMessageChars
+      ? `${error.message.slice(0, maxMessageChars)}…`
+      : error.message;
+  return { code: String(error.code).slice(0, 200), message };
+}
 
 /** What a job's end callback needs to know of the job. */
 export interface EndedJob {
@@ -97,7 +114,7 @@ export function jobEndBody(key: string, at: number, job: EndedJob): string {
       queue: job.queue,
       state: job.state,
       attempt: job.attempt,
-      error: job.error,
+      error: boundedError(job.error),
       result,
       ...(omitted ? { resultOmitted: true as const } : {}),
     },

@@ -89,6 +89,23 @@ describe('bodies', () => {
     });
   });
 
+  it('bounds a large error: its details dropped, its message cut', () => {
+    const huge = {
+      ...job,
+      error: {
+        code: 'exit_code',
+        message: 'm'.repeat(10_000),
+        details: 'd'.repeat(maxResultBytes),
+      },
+    };
+    const error = JSON.parse(jobEndBody('k', 0, huge)).job.error;
+    expect(error.details).toBeUndefined();
+    expect(error.code).toBe('exit_code');
+    expect(error.message).toHaveLength(4097);
+    const small = { ...job, error: { code: 'c', message: 'm', details: { line: 3 } } };
+    expect(JSON.parse(jobEndBody('k', 0, small)).job.error).toEqual(small.error);
+  });
+
   it('tells of a backend error with its message and details', () => {
     expect(JSON.parse(backendErrorBody('k2', 5, 'worker lost', { workerId: 'w' }))).toEqual({
       event: 'backend.error',

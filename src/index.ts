@@ -43,6 +43,7 @@ export type {
   JobList,
   JobListQuery,
   LogList,
+  Notify,
   PatchJob,
   StatsBody as Stats,
   SubmitJob,

@@ -91,6 +91,10 @@ export function jobView(
             ...(options.unique.forMs === null ? {} : { for: options.unique.forMs / 1000 }),
             ...(options.unique.while === null ? {} : { while: options.unique.while }),
           },
+    notify:
+      options?.notify === undefined
+        ? null
+        : { url: options.notify.url, events: [...options.notify.events] },
     hold:
       job.hold === null ? null : { reason: job.hold.reason, by: job.hold.by, at: iso(job.hold.at) },
     errorGroup: job.errorGroup,

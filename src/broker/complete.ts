@@ -4,9 +4,11 @@
  * cancellation) is planned in the domain (src/domain/transitions.ts) and applied here, inside
  * the caller's batch, with all of its effects: the attempt record and the retry or failure (in
  * the plan), re-queued jobs dispatchable in the same commit, the scheduler told of a retry's run
- * time, the worker running a canceled job told to stop it wherever it runs, and the events once
- * the commit is durable. Nothing else writes an end. Later effects of an end (dependents,
- * uniqueness, notifications) belong here too.
+ * time, the worker running a canceled job told to stop it wherever it runs, the job's message
+ * of its change (src/broker/journal.ts: stored in the commit, published once it is durable), the
+ * jobs waiting for an ended job settled, and the callbacks of ended jobs recorded in the
+ * notifier's outbox (the job's own and the global notifier's, in the same commit as the end; a
+ * job that used up its reassignments is a backend error too). Nothing else writes an end.
  */
 import type { Clock } from '../domain/clock.js';
 import type { JobRecord, JobState } from '../domain/job.js';
@@ -24,6 +26,7 @@ import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Journal } from './journal.js';
+import type { JobEnd, Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface CompletionSettings {
@@ -36,6 +39,7 @@ export interface CompletionDeps {
   scheduler: Scheduler;
   journal: Journal;
   control: Control;
+  notifier: Notifier;
   clock: Clock;
   settings: CompletionSettings;
 }
@@ -96,10 +100,36 @@ export class Completion {
     // Jobs going back to the queue are dispatchable in this very commit.
     if (requeued.length > 0) dispatcher.queued(requeued);
     const ended: number[] = [];
+    const { notifier } = this.deps;
+    let notified: JobEnd[] | null = null;
     for (let i = 0; i < changes.length; i++) {
-      const to = changes[i]!.to;
-      if (applied[i] && (to === 'succeeded' || to === 'failed')) ended.push(changes[i]!.id);
+      const change = changes[i]!;
+      const to = change.to;
+      if (!applied[i] || (to !== 'succeeded' && to !== 'failed')) continue;
+      ended.push(change.id);
+      const job = endings[i]!.job;
+      if (notifier.wants(to, job.options)) {
+        (notified ??= []).push({
+          id: job.id,
+          type: job.type,
+          queue: job.queue,
+          state: to,
+          attempt: job.attempt,
+          error: change.error ?? null,
+          result: change.result ?? null,
+          options: job.options,
+        });
+      }
+      if (to === 'failed' && change.error?.code === 'max_request_failures') {
+        await notifier.backendError(tx, ctx, `job ${job.id}: ${change.error.message}`, {
+          jobId: String(job.id),
+          type: job.type,
+          queue: job.queue,
+          requestFailures: change.requestFailures,
+        });
+      }
     }
+    if (notified !== null) await notifier.jobsEnded(tx, ctx, notified);
     for (let i = 0; i < changes.length; i++) {
       if (applied[i]) this.record(ctx, changes[i]!, endings[i]!.job);
     }
@@ -149,6 +179,11 @@ export class Completion {
       this.record(ctx, change, { attempt: null, workerId: null });
     });
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
+    await this.notifyEnded(
+      tx,
+      ctx,
+      canceled.map((id) => ({ id, state: 'canceled', options: byId.get(id)!.options })),
+    );
     return canceled;
   }
 
@@ -197,6 +232,7 @@ export class Completion {
     const applied = await tx.jobSetStateIfMany(changes);
     const queued: QueuedRef[] = [];
     const ended: number[] = [];
+    const endedRows: Array<Pick<JobEnd, 'id' | 'state' | 'options'>> = [];
     for (let i = 0; i < changes.length; i++) {
       if (!applied[i]) continue;
       const change = changes[i]!;
@@ -214,16 +250,49 @@ export class Completion {
       if (change.to === 'queued') {
         queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
       }
-      if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
+      if (change.to === 'canceled' || change.to === 'failed') {
+        ended.push(change.id);
+        endedRows.push({ id: change.id, state: change.to, options: job.options });
+      }
       const attempt = change.record?.attempt ?? (job.attempt > 0 ? job.attempt : null);
       this.record(ctx, change, { attempt, workerId: job.workerId });
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
+    await this.notifyEnded(tx, ctx, endedRows);
     await this.settle(tx, ctx, ended);
     if (records) {
       for (const job of await tx.jobGetForUpdate([...out.keys()])) out.get(job.id)!.job = job;
     }
     return out;
+  }
+
+  /**
+   * The callbacks of jobs ended by hand or by a dependency: what planning them did not read (the
+   * type, the queue, the error as recorded) is read back for the few that want a callback.
+   */
+  private async notifyEnded(
+    tx: StoreTx,
+    ctx: BatchContext,
+    ended: ReadonlyArray<Pick<JobEnd, 'id' | 'state' | 'options'>>,
+  ): Promise<void> {
+    const { notifier } = this.deps;
+    const ids = ended.filter((e) => notifier.wants(e.state, e.options)).map((e) => e.id);
+    if (ids.length === 0) return;
+    const jobs = await tx.jobGetForUpdate(ids);
+    await notifier.jobsEnded(
+      tx,
+      ctx,
+      jobs.map((j) => ({
+        id: j.id,
+        type: j.type,
+        queue: j.queue,
+        state: j.state,
+        attempt: j.attempt,
+        error: j.error,
+        result: j.result ?? null,
+        options: j.options,
+      })),
+    );
   }
 
   /**

@@ -1,6 +1,8 @@
 /**
- * The broker's events, published after the change they describe is committed. The monitor, the
- * dashboard's event stream and the notifier (later issues) subscribe here; so do tests.
+ * The broker's events, published after the change they describe is committed. The monitor and
+ * the dashboard's event stream subscribe here; so do tests. The notifier does not: its
+ * callbacks are written in the commit of the change (./notifier.ts), since an event is lost
+ * with a crash and is emitted again on every node.
  *
  * With several nodes, every event emitted on one node is forwarded (see cluster.ts) and emitted
  * again on every other node with `emitRemote`, so a subscriber sees the events of the cluster.

@@ -4,9 +4,10 @@
  */
 import { invalid } from '../domain/errors.js';
 import { jobDefaults, type HoldInfo, type JobOptions, type JobRecord } from '../domain/job.js';
+import { notifyEvents } from '../domain/notify.js';
 import { defaultRetryPolicy } from '../domain/retry.js';
 import { requirementProblem } from '../domain/matching.js';
-import type { SubmitJob } from '../protocol/api.js';
+import { MAX_NOTIFY_URL, type SubmitJob } from '../protocol/api.js';
 import type { NewJob } from '../store/store.js';
 
 /**
@@ -57,9 +58,36 @@ export function shellPayloadProblem(payload: unknown): string | null {
   return null;
 }
 
+/**
+ * A job's own callback, checked beyond its schema: the URL must parse as http(s) and carry no
+ * credentials (they would be stored, shown on GET and logged). Events default to all three.
+ */
+function notifyOf(input: SubmitJob, where: string): JobOptions['notify'] {
+  if (input.notify === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(input.notify.url);
+  } catch {
+    throw invalid(`${where}notify.url: not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalid(`${where}notify.url: must be an http:// or https:// URL`);
+  if (url.username !== '' || url.password !== '')
+    throw invalid(`${where}notify.url: must not carry credentials`);
+  // Normalising (punycode, escapes) may lengthen it past what the schema allowed.
+  if (url.href.length > MAX_NOTIFY_URL)
+    throw invalid(`${where}notify.url: longer than ${MAX_NOTIFY_URL} characters`);
+  const events = input.notify.events ?? notifyEvents;
+  return {
+    url: url.href,
+    events: notifyEvents.filter((e) => events.includes(e)),
+  };
+}
+
 /** What a job asks for beyond the defaults; null when nothing (most jobs). */
-function optionsOf(input: SubmitJob): JobOptions | null {
+function optionsOf(input: SubmitJob, where: string): JobOptions | null {
   if (
+    input.notify === undefined &&
     input.backoff === undefined &&
     input.silenceTimeout === undefined &&
     input.unique === undefined &&
@@ -68,6 +96,8 @@ function optionsOf(input: SubmitJob): JobOptions | null {
     return null;
   }
   const options: JobOptions = {};
+  const notify = notifyOf(input, where);
+  if (notify !== undefined) options.notify = notify;
   if (input.backoff !== undefined) {
     const b = input.backoff;
     options.backoff = {
@@ -188,7 +218,7 @@ export function prepareJob(
             : 'queued',
     runAt,
     createdAt: now,
-    options: optionsOf(input),
+    options: optionsOf(input, where),
     hold,
   };
   if (dependsOn !== undefined) job.dependsOn = dependsOn;

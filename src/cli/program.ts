@@ -274,6 +274,11 @@ export function buildProgram(ctx: CliContext): Command {
         '--unique-while <states>',
         'a duplicate only while that job is in one of these states, comma-separated',
       )
+      .option('--notify <url>', 'POST a JSON callback to this http(s) URL when the job ends')
+      .option(
+        '--notify-on <events>',
+        'only when it ends in one of these, comma-separated: succeeded, failed, canceled',
+      )
       .option(
         '--wait',
         'follow the job on stderr, print its output tail, exit 1 if it fails or is canceled',

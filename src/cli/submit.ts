@@ -33,6 +33,8 @@ export interface SubmitFlags extends ClientFlags {
   uniqueKey?: string;
   uniqueFor?: string;
   uniqueWhile?: string;
+  notify?: string;
+  notifyOn?: string;
   dependsOn?: string[];
   wait?: boolean;
   json?: boolean;
@@ -70,6 +72,8 @@ export function buildSubmitJob(flags: SubmitFlags, words: readonly string[]): Su
     job.silenceTimeout = seconds('--silence-timeout', flags.silenceTimeout, false);
   const unique = uniqueOf(flags);
   if (unique !== undefined) job.unique = unique;
+  const notify = notifyOf(flags);
+  if (notify !== undefined) job.notify = notify;
   if (flags.dependsOn !== undefined)
     job.dependsOn = flags.dependsOn.map((id) => parseId('--depends-on', id.trim()));
 
@@ -165,6 +169,33 @@ function backoffOf(flags: SubmitFlags): SubmitJob['backoff'] {
     backoff.jitter = jitter;
   }
   return backoff;
+}
+
+const NOTIFY_EVENTS = ['succeeded', 'failed', 'canceled'] as const;
+
+/** --notify URL (and --notify-on events) as the job's own callback. */
+function notifyOf(flags: SubmitFlags): SubmitJob['notify'] {
+  if (flags.notify === undefined) {
+    if (flags.notifyOn !== undefined) throw new UsageError('--notify-on: needs --notify too');
+    return undefined;
+  }
+  if (!/^https?:\/\/\S+$/i.test(flags.notify))
+    throw new UsageError(`--notify: must be an http:// or https:// URL, got "${flags.notify}"`);
+  const notify: NonNullable<SubmitJob['notify']> = { url: flags.notify };
+  if (flags.notifyOn !== undefined) {
+    const events = flags.notifyOn.split(',').map((e) => e.trim());
+    const chosen: Array<(typeof NOTIFY_EVENTS)[number]> = [];
+    for (const e of events) {
+      const known = NOTIFY_EVENTS.find((n) => n === e);
+      if (known === undefined)
+        throw new UsageError(
+          `--notify-on: "${e}" is not one of ${NOTIFY_EVENTS.join(', ')} (comma-separated)`,
+        );
+      if (!chosen.includes(known)) chosen.push(known);
+    }
+    notify.events = chosen;
+  }
+  return notify;
 }
 
 /** The --unique-* flags as a Unique; --unique-for and --unique-while need --unique-key. */

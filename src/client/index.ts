@@ -29,6 +29,7 @@ export type {
   JobList,
   JobListQuery,
   LogList,
+  Notify,
   PatchJob,
   StatsBody,
   SubmitJob,

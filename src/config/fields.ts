@@ -3,6 +3,7 @@
  * environment variable, its command-line flag, how its value is parsed and where it goes in the
  * resolved BrokerConfig. The loader (./load.ts) only walks this table.
  */
+import { notifierEvents, type NotifierEvent } from '../domain/notify.js';
 import type { BrokerConfig, QueueManager } from './types.js';
 import {
   address,
@@ -10,8 +11,12 @@ import {
   hostNames,
   decimal,
   integer,
+  listOf,
   logLevel,
   oneOf,
+  optionalHttpUrl,
+  optionalSecret,
+  optionalSigningKey,
   optionalText,
   size,
   store,
@@ -262,8 +267,72 @@ export const fields: readonly Field[] = [
     key: 'monitor_secret',
     secret: true,
     env: 'SWITCHYARD_MONITOR_SECRET',
-    parse: optionalText,
+    parse: optionalSigningKey,
     set: (c, v) => (c.monitor = { ...c.monitor, secret: v }),
+  }),
+  field({
+    key: 'notifier.address',
+    aliases: ['notifier.url'],
+    env: 'SWITCHYARD_NOTIFIER_URL',
+    parse: optionalHttpUrl,
+    set: (c, v) => (c.notifier.url = v),
+  }),
+  field({
+    key: 'notifier.port',
+    env: 'SWITCHYARD_NOTIFIER_PORT',
+    parse: integer(1, 65535, " (replaces the address's port)"),
+    set: (c, v) => (c.notifier.port = v),
+  }),
+  field({
+    key: 'notifier.username',
+    env: 'SWITCHYARD_NOTIFIER_USERNAME',
+    parse: optionalText,
+    set: (c, v) => (c.notifier.username = v),
+  }),
+  field({
+    key: 'notifier.password',
+    secret: true,
+    env: 'SWITCHYARD_NOTIFIER_PASSWORD',
+    parse: optionalSecret,
+    set: (c, v) => (c.notifier.password = v),
+  }),
+  field({
+    key: 'notifier.secret',
+    secret: true,
+    env: 'SWITCHYARD_NOTIFIER_SECRET',
+    parse: optionalSecret,
+    set: (c, v) => (c.notifier.secret = v),
+  }),
+  field({
+    key: 'notifier.events',
+    env: 'SWITCHYARD_NOTIFIER_EVENTS',
+    parse: listOf<NotifierEvent>(notifierEvents),
+    set: (c, v: NotifierEvent[]) => (c.notifier.events = v),
+  }),
+  field({
+    key: 'notifier.max_attempts',
+    parse: integer(1, 1000),
+    set: (c, v) => (c.notifier.maxAttempts = v),
+  }),
+  field({
+    key: 'notifier.timeout',
+    parse: integer(100, 600_000, ' (milliseconds)'),
+    set: (c, v) => (c.notifier.timeoutMs = v),
+  }),
+  field({
+    key: 'notifier.retry_base',
+    parse: integer(1, 86_400_000, ' (milliseconds)'),
+    set: (c, v) => (c.notifier.retryBaseMs = v),
+  }),
+  field({
+    key: 'notifier.retry_max',
+    parse: integer(1, 86_400_000, ' (milliseconds)'),
+    set: (c, v) => (c.notifier.retryMaxMs = v),
+  }),
+  field({
+    key: 'notifier.concurrency',
+    parse: integer(1, 1000),
+    set: (c, v) => (c.notifier.concurrency = v),
   }),
 ];
 
@@ -277,7 +346,6 @@ export const ignoredKeys: Readonly<Record<string, string>> = {
   monitor:
     'the broker sends to no monitor: a standalone `switchyard monitor` connects to the broker ' +
     'instead; its settings are ignored',
-  notifier: 'the notifier is not configured in this file',
 };
 
 /** `SWITCHYARD_*` variables that are not broker settings but are used elsewhere. */

@@ -258,6 +258,18 @@ function crossCheck(config: BrokerConfig): string[] {
       `retry.max: must be at least retry.base (${config.retry.baseMs} ms), got ${config.retry.maxMs}`,
     );
   }
+  const n = config.notifier;
+  if (n.retryMaxMs < n.retryBaseMs) {
+    problems.push(
+      `notifier.retry_max: must be at least notifier.retry_base (${n.retryBaseMs} ms), got ${n.retryMaxMs}`,
+    );
+  }
+  if (n.url === null && (n.port !== null || n.username !== null || n.password !== null)) {
+    problems.push('notifier.address: must be set when notifier.port, username or password is');
+  }
+  if ((n.username === null) !== (n.password === null)) {
+    problems.push('notifier.password: username and password go together; set both or neither');
+  }
   if (config.clients.port !== 0 && config.clients.port === config.workers.port) {
     problems.push(`workers.port: must differ from clients.port, both are ${config.clients.port}`);
   }

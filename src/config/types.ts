@@ -3,6 +3,7 @@
  * optional), `SWITCHYARD_*` environment variables and command-line flags are merged over
  * `brokerDefaults` by the loader (./load.ts), then validated with messages that name the field.
  */
+import { defaultDeliveryPolicy, notifierEvents, type NotifierEvent } from '../domain/notify.js';
 import type { RetryPolicy } from '../domain/retry.js';
 import { defaultRetryPolicy } from '../domain/retry.js';
 
@@ -45,6 +46,43 @@ export interface AuthConfig {
   adminTokens: string[];
 }
 
+/**
+ * The global notifier (ReCodEx's `notifier` section): where the broker POSTs a callback when a
+ * job ends and when the backend has an error. Off while `url` is null; jobs may still ask for
+ * callbacks of their own (`notify` at submission), which are signed with `secret` too.
+ */
+export interface NotifierConfig {
+  /** The http(s) URL callbacks go to (ReCodEx's `address`, with `port` folded in), or null: off. */
+  url: string | null;
+  /** ReCodEx's separate `port`: replaces the URL's port when set. */
+  port: number | null;
+  /** HTTP basic auth for `url` (never sent to a job's own URL). */
+  username: string | null;
+  password: string | null;
+  /** Key of the HMAC-SHA256 signature header (on every callback), or null: unsigned. */
+  secret: string | null;
+  /** What the global notifier is told of. */
+  events: NotifierEvent[];
+  /** Tries per callback, the first included; then it is logged and given up. */
+  maxAttempts: number;
+  /** Milliseconds one try may take. */
+  timeoutMs: number;
+  /** Back-off between tries (milliseconds). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Requests in flight at once, per node. */
+  concurrency: number;
+}
+
+/** The URL the global notifier POSTs to (its `port` folded in), or null when it is off. */
+export function notifierUrl(config: NotifierConfig): string | null {
+  if (config.url === null) return null;
+  if (config.port === null) return config.url;
+  const url = new URL(config.url);
+  url.port = String(config.port);
+  return url.href;
+}
+
 export interface BrokerConfig {
   clients: ClientsEndpoint;
   workers: Endpoint;
@@ -81,6 +119,7 @@ export interface BrokerConfig {
    * first start and kept in the store, shared by every node).
    */
   monitor: { secret: string | null };
+  notifier: NotifierConfig;
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -100,4 +139,17 @@ export const brokerDefaults: BrokerConfig = {
   jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
   retention: { succeededMs: 7 * 86_400_000, failedMs: 30 * 86_400_000, canceledMs: 7 * 86_400_000 },
   monitor: { secret: null },
+  notifier: {
+    url: null,
+    port: null,
+    username: null,
+    password: null,
+    secret: null,
+    events: [...notifierEvents],
+    maxAttempts: defaultDeliveryPolicy.maxAttempts,
+    timeoutMs: 10_000,
+    retryBaseMs: defaultDeliveryPolicy.backoff.baseMs,
+    retryMaxMs: defaultDeliveryPolicy.backoff.maxMs,
+    concurrency: 16,
+  },
 };

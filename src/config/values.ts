@@ -139,6 +139,65 @@ export const store: Parser<string> = (input) => {
   }
 };
 
+/**
+ * An http:// or https:// URL to send requests to (at most 2,048 characters). Credentials in the
+ * URL are refused: they would end up in logs; they have fields of their own.
+ */
+export const httpUrl: Parser<string> = (input) => {
+  const problem = 'must be an http:// or https:// URL';
+  if (typeof input !== 'string' || input.trim() === '') return bad(problem);
+  const s = input.trim();
+  if (s.length > 2048) return bad(`${problem} of at most 2048 characters`);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return bad(`${problem} (this one does not parse)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad(problem);
+  if (url.username !== '' || url.password !== '')
+    return bad(`${problem} without credentials (set them as username and password)`);
+  return ok(url.href);
+};
+
+/** Like httpUrl, or null (YAML `~` or an empty string) for "none". */
+export const optionalHttpUrl: Parser<string | null> = (input) => {
+  if (input === null || input === '') return ok(null);
+  return httpUrl(input);
+};
+
+/** A secret string (a password, a signing key), or null for none. Never echoed. */
+export const optionalSecret: Parser<string | null> = (input) => {
+  if (input === null || input === '') return ok(null);
+  if (typeof input === 'string' || typeof input === 'number') return ok(String(input));
+  return bad('must be a string');
+};
+
+/** A key for signing (HMAC): unset, or at least 16 characters, so that it cannot be guessed. */
+export const optionalSigningKey: Parser<string | null> = (input) => {
+  if (input === null || input === '') return ok(null);
+  if (typeof input === 'string' && input.length >= 16) return ok(input);
+  return bad('must be a string of at least 16 characters');
+};
+
+/** A non-empty list of distinct values from a fixed set (a YAML list, or one comma-separated string). */
+export function listOf<T extends string>(values: readonly T[]): Parser<T[]> {
+  const problem = `must be a list of ${values.map((v) => `"${v}"`).join(', ')}`;
+  return (input) => {
+    let list: unknown[];
+    if (Array.isArray(input)) list = input;
+    else if (typeof input === 'string') list = input.split(',').map((v) => v.trim());
+    else return bad(problem);
+    const out: T[] = [];
+    for (const item of list) {
+      if (typeof item !== 'string' || !(values as readonly string[]).includes(item))
+        return bad(`${problem}; ${show(item)} is not one`);
+      if (!out.includes(item as T)) out.push(item as T);
+    }
+    return out.length === 0 ? bad(`${problem} (not empty)`) : ok(out);
+  };
+}
+
 /** ReCodEx's level names, and pino's own, to pino's. */
 const LEVELS: Record<string, LogLevel> = {
   silent: 'silent',

@@ -139,6 +139,8 @@ export interface JobOptions {
   unique?: Uniqueness;
   /** How many jobs it depends on (their links are in the store). */
   dependencies?: number;
+  /** The job's own callback when it ends (src/domain/notify.ts), asked for at submission. */
+  notify?: { url: string; events: Array<'succeeded' | 'failed' | 'canceled'> };
 }
 
 /** Why and by whom a held job is held. */

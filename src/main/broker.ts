@@ -26,6 +26,7 @@ import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
 import { Maintenance } from '../broker/maintenance.js';
 import { NeedsRegistry } from '../broker/needs.js';
+import { Notifier } from '../broker/notifier.js';
 import { Watchdog } from '../broker/watchdog.js';
 import { Persister } from '../broker/persist.js';
 import { Reports } from '../broker/reports.js';
@@ -60,6 +61,8 @@ export interface RunningBroker {
   readonly store: Store;
   /** The monitor's subscriptions (tests: what it holds). */
   readonly monitor: Monitor;
+  /** The callbacks in the outbox (all nodes'), for a gauge. */
+  notifierBacklog(): Promise<number>;
   /** Stops accepting, writes what is pending, closes connections and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -127,11 +130,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
           sessions.stopJob(command.jobId, command.attempt, command.reason);
       },
     });
+    // Delivery starts once the broker is up and stops before the writes end (rows stay).
+    const notifier = new Notifier({ store, clock, logger, nodeId, config: config.notifier });
     const completion = new Completion({
       dispatcher,
       scheduler,
       journal,
       control,
+      notifier,
       clock,
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
     });
@@ -147,6 +153,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       logger,
       nodeId,
+      notifier,
       settings: liveness,
     });
     const watchdog = new Watchdog({
@@ -171,6 +178,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         clock,
         logger,
         nodeId,
+        notifier,
         settings: { ...liveness, workerTokens: config.auth.workerTokens },
       }),
       sessions,
@@ -327,6 +335,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
+    notifier.start();
+    cleanups.push(() => notifier.stop());
 
     logger.info(
       {
@@ -347,6 +357,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       events,
       store,
       monitor,
+      notifierBacklog: () => notifier.backlog(),
       close() {
         closing ??= (async () => {
           // API first (no new work), then workers (their jobs stay theirs), then the writes.

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
 import { jobStates, stepStatuses } from '../domain/job.js';
+import { notifyEvents } from '../domain/notify.js';
 import { ID_MESSAGE, ID_PATTERN, SEQ_MESSAGE, SEQ_PATTERN } from './ids.js';
 
 export const API_PREFIX = '/api/v1';
@@ -102,6 +103,36 @@ export const Unique = Type.Object(
 );
 export type Unique = Static<typeof Unique>;
 
+/** The most characters a callback URL may have. */
+export const MAX_NOTIFY_URL = 2048;
+
+export const Notify = Type.Object(
+  {
+    url: Type.String({
+      minLength: 8,
+      maxLength: MAX_NOTIFY_URL,
+      pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$',
+      errorMessage: `must be an http:// or https:// URL of at most ${MAX_NOTIFY_URL} characters`,
+      description: 'Where the callback is POSTed (http or https)',
+    }),
+    events: Type.Optional(
+      Type.Array(StringEnum(notifyEvents), {
+        minItems: 1,
+        maxItems: 3,
+        uniqueItems: true,
+        description: 'Which ends make a callback: succeeded, failed, canceled; default all three',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A callback when the job ends: a JSON POST with an `Idempotency-Key` header, signed ' +
+      '(`Switchyard-Signature`) when the broker has a notifier secret; retried with back-off',
+  },
+);
+export type Notify = Static<typeof Notify>;
+
 export const SubmitJob = Type.Object(
   {
     type: Name('Job type; a worker runs only types it handles (`shell` for the agent)'),
@@ -183,6 +214,7 @@ export const SubmitJob = Type.Object(
       }),
     ),
     unique: Type.Optional(Unique),
+    notify: Type.Optional(Notify),
     dependsOn: Type.Optional(
       Type.Array(
         Type.Union([
@@ -274,6 +306,7 @@ export const JobBody = Type.Object(
     backoff: Type.Union([Backoff, Type.Null()], { description: 'null: the broker default' }),
     silenceTimeout: Type.Union([Type.Number(), Type.Null()], { description: 'Seconds' }),
     unique: Type.Union([Unique, Type.Null()]),
+    notify: Type.Union([Notify, Type.Null()], { description: "The job's own callback, if any" }),
     hold: Type.Union(
       [
         Type.Object({

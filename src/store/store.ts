@@ -250,6 +250,8 @@ export interface Dependent {
   needsId: number;
   priority: number;
   runAt: number;
+  /** What it asked for beyond the defaults (a callback when it is canceled, for one). */
+  options: JobOptions | null;
   dependencies: DependencyState[];
 }
 
@@ -291,6 +293,52 @@ export interface QueuedRef {
   /** Re-queued ahead of the others of its priority (a run lost to the system). */
   ahead?: boolean;
 }
+
+/**
+ * A callback to send (src/broker/notifier.ts): one HTTP POST, kept in the outbox until it is
+ * delivered or given up. `target` says whose it is: `global` callbacks go with the global
+ * notifier's basic auth; a job's own (`job`) never do. The credentials stay in the config.
+ */
+export interface NewCallback {
+  /** The idempotency key: the same on every try, unique per event. */
+  key: string;
+  target: 'global' | 'job';
+  url: string;
+  /** The JSON body, as sent. */
+  body: string;
+  /** When it may first be sent. */
+  nextAt: number;
+  createdAt: number;
+}
+
+/** A callback as the outbox holds it. */
+export interface Callback extends NewCallback {
+  id: number;
+  /** Tries begun so far; a claim counts the try it is for. */
+  attempts: number;
+}
+
+/** Claims due callbacks for one try each (see StoreTx.outboxClaim). */
+export interface CallbackClaim {
+  /** Who claims: unique per claim, and what settling them must name. */
+  owner: string;
+  now: number;
+  /** The claim lapses this long after `now` (then another claim may take the callback). */
+  leaseMs: number;
+  limit: number;
+  /**
+   * Also take callbacks claimed by someone else, whatever their lease: for a node starting on
+   * a store that serves it alone, where any claim left is that of a process that died.
+   */
+  takeOver?: boolean;
+}
+
+/** How a claimed try of a callback ended. */
+export type CallbackOutcome =
+  /** Delivered or given up: removed from the outbox. */
+  | { id: number; owner: string; kind: 'remove' }
+  /** Tried again at `nextAt`, with `attempts` counted; the claim ends. */
+  | { id: number; owner: string; kind: 'retry'; nextAt: number; attempts: number; error: string };
 
 /** Operations inside one write transaction. */
 export interface StoreTx {
@@ -411,6 +459,16 @@ export interface StoreTx {
   nodeCommandPurge(liveNodeIds: readonly string[]): Promise<number>;
   nodeHeartbeat(node: NodeRecord): Promise<void>;
   settingSet(key: string, value: string): Promise<void>;
+  /** Adds callbacks to the outbox (keys must be new). */
+  outboxAdd(callbacks: readonly NewCallback[]): Promise<void>;
+  /**
+   * Claims up to `limit` due callbacks (next try due, no claim or a lapsed one), earliest due
+   * first, counting a try for each. With several nodes each is claimed by one node only: rows
+   * another transaction is claiming are skipped, not waited for.
+   */
+  outboxClaim(claim: CallbackClaim): Promise<Callback[]>;
+  /** Applies outcomes of tries, each only while its callback is still claimed by its owner. */
+  outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]>;
   /**
    * Sends `payload` (at most 7,000 bytes) on `channel` to the subscribers of every node sharing
    * this store, this one included, when the transaction commits; nothing if it rolls back.
@@ -454,6 +512,10 @@ export interface Store {
   workerGet(id: string): Promise<WorkerRecord | undefined>;
   nodeList(): Promise<NodeRecord[]>;
   settingGet(key: string): Promise<string | undefined>;
+  /** How many callbacks the outbox holds (pending or being sent). */
+  outboxBacklog(): Promise<number>;
+  /** The earliest time a callback of the outbox may be claimed (its due time or claim's end), or null. */
+  outboxNextAt(): Promise<number | null>;
   /** Receives what any node sharing the store publishes, after its commit; returns an unsubscribe. */
   subscribe(handler: ClusterHandler): () => void;
   /**

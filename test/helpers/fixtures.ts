@@ -37,6 +37,7 @@ export function jobBody(patch: Partial<JobBody> = {}): JobBody {
     backoff: null,
     silenceTimeout: null,
     unique: null,
+    notify: null,
     hold: null,
     errorGroup: null,
     ...patch,

@@ -16,6 +16,7 @@ import type { StoreFactory } from './contract/helpers.js';
 import { describeInsert, describeTransactions } from './contract/insert.js';
 import { describeLifecycle } from './contract/lifecycle.js';
 import { describeList } from './contract/list.js';
+import { describeOutbox } from './contract/outbox.js';
 import { describePromote } from './contract/promote.js';
 import { describeRegistry } from './contract/registry.js';
 import { describeSelect } from './contract/select.js';
@@ -45,5 +46,6 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeSelect(factory);
     describeRegistry(factory);
     describeCluster(factory);
+    describeOutbox(factory);
   });
 }

@@ -377,6 +377,44 @@ describe('PostgresStore', () => {
       expect((await first.jobCounts()).running).toBe(ids.length);
     });
 
+    it('never claim one callback twice when they claim at the same time', async () => {
+      const schema = freshSchema();
+      const nodes = [await open(schema), await open(schema), await open(schema)];
+      await nodes[0]!.write((tx) =>
+        tx.outboxAdd(
+          Array.from({ length: 200 }, (_, i) => ({
+            key: `k${i}`,
+            target: 'global' as const,
+            url: 'http://127.0.0.1:9/hook',
+            body: '{}',
+            nextAt: T0 + (i % 7),
+            createdAt: T0,
+          })),
+        ),
+      );
+      const claimed: string[] = [];
+      await Promise.all(
+        nodes.flatMap((store, n) =>
+          [0, 1, 2].map(async (k) => {
+            for (let round = 0; ; round++) {
+              const got = await store.write((tx) =>
+                tx.outboxClaim({
+                  owner: `n${n}/${k}/${round}`,
+                  now: T0 + 10,
+                  leaseMs: 60_000,
+                  limit: 9,
+                }),
+              );
+              if (got.length === 0) return;
+              claimed.push(...got.map((c) => c.key));
+            }
+          }),
+        ),
+      );
+      expect(claimed).toHaveLength(200);
+      expect(new Set(claimed).size).toBe(200);
+    });
+
     it('skip jobs another store is claiming instead of waiting for them', async () => {
       const schema = freshSchema();
       const a = await open(schema);

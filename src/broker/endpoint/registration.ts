@@ -24,6 +24,7 @@ import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 import type { NeedsRegistry } from '../needs.js';
+import type { Notifier } from '../notifier.js';
 import { CLOSE, type Sessions } from './sessions.js';
 import { WorkerSession, type HeldJob } from './session.js';
 
@@ -52,6 +53,7 @@ export interface RegistrationDeps {
   clock: Clock;
   logger: Logger;
   nodeId: string;
+  notifier: Notifier;
   settings: RegistrationSettings;
 }
 
@@ -199,6 +201,12 @@ export class Registration {
       const message = `worker ${hello.name} registered again with different capabilities; its registration is replaced`;
       logger.error({ worker: hello.name, id: s.id }, message);
       events.emit('backend:error', { message, details: { workerId: s.id } });
+      const details = { workerId: s.id, workerName: hello.name };
+      committer
+        .run((tx, ctx) => this.deps.notifier.backendError(tx, ctx, message, details))
+        .catch((err: unknown) =>
+          logger.warn({ err, worker: hello.name }, 'cannot record the backend error callback'),
+        );
       s.name = hello.name;
       s.capabilities = { labels, types: hello.types, queues: hello.queues };
       s.slots = hello.slots;

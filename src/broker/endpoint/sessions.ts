@@ -16,6 +16,7 @@ import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
 import type { NeedsRegistry } from '../needs.js';
+import type { Notifier } from '../notifier.js';
 import type { Persister } from '../persist.js';
 import type { WorkerSession } from './session.js';
 
@@ -39,6 +40,7 @@ export interface SessionsDeps {
   nodeId: string;
   settings: LivenessSettings;
   persister: Persister;
+  notifier: Notifier;
 }
 
 /** A job as a worker receives it: no `meta.*` requirements, no history. */
@@ -169,6 +171,18 @@ export class Sessions {
           held.map((h) => ({ job: h.job, outcome: { kind: 'lost', error } })),
         );
         await tx.workerSetOffline(session.id, nodeId, now);
+        // ReCodEx reports a worker lost while it holds jobs as a backend error.
+        if (held.length > 0)
+          await this.deps.notifier.backendError(
+            tx,
+            ctx,
+            `worker ${session.name} was lost while running ${held.length} job(s): ${reason}`,
+            {
+              workerId: session.id,
+              workerName: session.name,
+              jobs: held.map((h) => String(h.job.id)),
+            },
+          );
         ctx.afterCommit(() => {
           session.held.clear();
           events.emit('worker:down', { id: session.id, name: session.name, reason });

@@ -3,6 +3,7 @@
  * succeeded (src/domain/transitions.ts plans what then happens to it). A dependency deleted
  * meanwhile is still named by its link, and counts as canceled: it can never succeed.
  */
+import type { JobOptions } from '../../domain/job.js';
 import type { DependencyState } from '../../domain/transitions.js';
 import type { Dependent } from '../store.js';
 import type { Queryable } from './connection.js';
@@ -21,7 +22,7 @@ const addSql = `
  * commit, and its next statement (below) sees the first's dependency ended.
  */
 const dependentsSql = `
-  SELECT id, state, needs_id, priority, run_at FROM jobs
+  SELECT id, state, needs_id, priority, run_at, options FROM jobs
   WHERE state = 'waiting'
     AND id IN (SELECT job_id FROM job_deps WHERE depends_on = ANY ($1::bigint[]))
   ORDER BY id
@@ -54,6 +55,7 @@ export async function jobDependents(c: Queryable, ids: readonly number[]): Promi
     needs_id: number;
     priority: number;
     run_at: number;
+    options: JobOptions | null;
   }>(dependentsSql, [ids]);
   if (rows.length === 0) return [];
   const dependents = new Map<number, Dependent>();
@@ -64,6 +66,7 @@ export async function jobDependents(c: Queryable, ids: readonly number[]): Promi
       needsId: r.needs_id,
       priority: r.priority,
       runAt: r.run_at,
+      options: r.options,
       dependencies: [],
     });
   }

@@ -238,6 +238,34 @@ export const migrations: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 5,
+    name: 'notifier outbox',
+    sql: `
+      -- Callbacks to send (src/broker/notifier.ts), added in the transaction of the event they
+      -- tell of and removed once delivered or given up. key is the idempotency key. target
+      -- names whose credentials go with it (the global notifier's, or none for a job's own
+      -- URL): the credentials stay in the config. A try claims the row (FOR UPDATE SKIP
+      -- LOCKED, so that of several nodes one takes it) until claimed_until; a node that dies
+      -- mid-send leaves it to be taken again once that passes.
+      CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        target TEXT NOT NULL CHECK (target IN ('global', 'job')),
+        url TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_at BIGINT NOT NULL,
+        claimed_by TEXT,
+        claimed_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        CHECK ((claimed_by IS NULL) = (claimed_until IS NULL))
+      );
+      -- The due callbacks, earliest first.
+      CREATE INDEX outbox_due ON outbox (next_at, id);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -54,6 +54,7 @@ import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { postgresStoreError } from './faults.js';
 import { parseLocation, type Location } from './location.js';
 import { migrate } from './migrations.js';
+import { outboxBacklog, outboxNextAt } from './outbox.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { Session } from './session.js';
 import { decodeMessage, PostgresTx } from './tx.js';
@@ -287,6 +288,14 @@ export class PostgresStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return this.read((r) => settingGet(r, key));
+  }
+
+  async outboxBacklog(): Promise<number> {
+    return this.read((r) => outboxBacklog(r));
+  }
+
+  async outboxNextAt(): Promise<number | null> {
+    return this.read((r) => outboxNextAt(r));
   }
 
   /** Receives what every store on this schema publishes, this one's included, after commit. */

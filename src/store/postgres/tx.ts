@@ -12,6 +12,10 @@ import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
   AdoptParams,
   AttributeUpdate,
+  Callback,
+  CallbackClaim,
+  CallbackOutcome,
+  NewCallback,
   ClaimParams,
   ClaimResult,
   ClusterChannel,
@@ -56,6 +60,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
 /** The most a published payload may carry (the interface's promise; NOTIFY allows 8,000). */
@@ -245,6 +250,18 @@ export class PostgresTx implements StoreTx {
 
   async settingSet(key: string, value: string): Promise<void> {
     return settingSet(this.c, key, value);
+  }
+
+  async outboxAdd(callbacks: readonly NewCallback[]): Promise<void> {
+    return outboxAdd(this.c, callbacks);
+  }
+
+  async outboxClaim(claim: CallbackClaim): Promise<Callback[]> {
+    return outboxClaim(this.c, claim);
+  }
+
+  async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
+    return outboxSettle(this.c, outcomes);
   }
 
   async publish(channel: ClusterChannel, payload: string): Promise<void> {

@@ -3,6 +3,7 @@
  * succeeded (src/domain/transitions.ts plans what then happens to it). A dependency deleted
  * meanwhile is still named by its link, and counts as canceled: it can never succeed.
  */
+import type { JobOptions } from '../../domain/job.js';
 import type { DependencyState } from '../../domain/transitions.js';
 import type { Dependent } from '../store.js';
 import type { Conn } from './connection.js';
@@ -13,7 +14,7 @@ const addSql = 'INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?) ON CONFL
 
 /** Ids travel as one JSON array, so that one statement serves any number of them. */
 const dependentsSql =
-  `SELECT id, state, needs_id, priority, run_at FROM jobs WHERE state = 'waiting' AND id IN ` +
+  `SELECT id, state, needs_id, priority, run_at, options FROM jobs WHERE state = 'waiting' AND id IN ` +
   `(SELECT job_id FROM job_deps WHERE depends_on IN (SELECT value FROM json_each(?))) ORDER BY id`;
 
 /** The dependencies of jobs, with their states (NULL: deleted), in dependency id order. */
@@ -43,6 +44,7 @@ export function jobDependents(c: Conn, ids: readonly number[]): Dependent[] {
     needs_id: number;
     priority: number;
     run_at: number;
+    options: string | null;
   }>;
   if (rows.length === 0) return [];
   const dependents = new Map<number, Dependent>();
@@ -53,6 +55,7 @@ export function jobDependents(c: Conn, ids: readonly number[]): Dependent[] {
       needsId: r.needs_id,
       priority: r.priority,
       runAt: r.run_at,
+      options: r.options === null ? null : (JSON.parse(r.options) as JobOptions),
       dependencies: [],
     });
   }

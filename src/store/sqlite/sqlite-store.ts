@@ -52,6 +52,7 @@ import {
 } from './jobs-read.js';
 import { jobMessages } from './messages.js';
 import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
+import { outboxBacklog, outboxNextAt } from './outbox.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
 
@@ -249,6 +250,14 @@ export class SqliteStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return this.read((r) => settingGet(r, key));
+  }
+
+  async outboxBacklog(): Promise<number> {
+    return this.read((r) => outboxBacklog(r));
+  }
+
+  async outboxNextAt(): Promise<number | null> {
+    return this.read((r) => outboxNextAt(r));
   }
 
   /** One process owns the file, so what it publishes reaches only its own subscribers. */

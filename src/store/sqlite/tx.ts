@@ -8,6 +8,10 @@ import type { JobRecord, JobState } from '../../domain/job.js';
 import type {
   AdoptParams,
   AttributeUpdate,
+  Callback,
+  CallbackClaim,
+  CallbackOutcome,
+  NewCallback,
   ClaimParams,
   ClaimResult,
   ClusterChannel,
@@ -52,6 +56,7 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
 /** One `write` transaction's operations. */
@@ -211,6 +216,18 @@ export class SqliteTx implements StoreTx {
 
   async settingSet(key: string, value: string): Promise<void> {
     settingSet(this.c, key, value);
+  }
+
+  async outboxAdd(callbacks: readonly NewCallback[]): Promise<void> {
+    outboxAdd(this.c, callbacks);
+  }
+
+  async outboxClaim(claim: CallbackClaim): Promise<Callback[]> {
+    return outboxClaim(this.c, claim);
+  }
+
+  async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
+    return outboxSettle(this.c, outcomes);
   }
 
   async publish(channel: ClusterChannel, payload: string): Promise<void> {

@@ -22,6 +22,12 @@ import {
 
 const NOW = T0 + 50_000;
 
+/** A dependent's options come with it: its callback when a dependency cancels it, for one. */
+const notifyOptions = {
+  dependencies: 1,
+  notify: { url: 'https://example.test/hook', events: ['canceled' as const] },
+};
+
 export function describeDependencies(factory: StoreFactory): void {
   describe('dependencies', () => {
     const ctx = useStore(factory);
@@ -45,7 +51,7 @@ export function describeDependencies(factory: StoreFactory): void {
       const all = [...deps, running.id, succeeded.id, failed, canceled, deleted];
 
       const [w1, w2, notWaiting] = await insertJobs(ctx.store, [
-        newJob(needsId, { state: 'waiting', priority: 4, runAt: NOW }),
+        newJob(needsId, { state: 'waiting', priority: 4, runAt: NOW, options: notifyOptions }),
         newJob(needsId, { state: 'waiting' }),
         newJob(needsId, { state: 'held' }),
       ]);
@@ -67,6 +73,7 @@ export function describeDependencies(factory: StoreFactory): void {
           needsId,
           priority: 4,
           runAt: NOW,
+          options: notifyOptions,
           dependencies: [
             ...deps.map((id, i) => ({ id, state: states[i] })),
             { id: running.id, state: 'running' },
@@ -82,6 +89,7 @@ export function describeDependencies(factory: StoreFactory): void {
           needsId,
           priority: 0,
           runAt: T0,
+          options: null,
           dependencies: [{ id: succeeded.id, state: 'succeeded' }],
         },
       ]);

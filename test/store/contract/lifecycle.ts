@@ -330,6 +330,7 @@ export function describeLifecycle(factory: StoreFactory): void {
           needsId,
           priority: 0,
           runAt: T0,
+          options: null,
           dependencies: [
             { id: a, state: 'canceled' },
             { id: b, state: 'queued' },

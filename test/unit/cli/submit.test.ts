@@ -105,6 +105,15 @@ describe('buildSubmitJob', () => {
     });
   });
 
+  it('asks for a callback with --notify, for the ends --notify-on names', () => {
+    expect(buildSubmitJob({ notify: 'https://ci.example/hook' }, ['x']).notify).toEqual({
+      url: 'https://ci.example/hook',
+    });
+    expect(
+      buildSubmitJob({ notify: 'http://h/x', notifyOn: 'failed, canceled,failed' }, ['x']).notify,
+    ).toEqual({ url: 'http://h/x', events: ['failed', 'canceled'] });
+  });
+
   it('holds without a reason, and backs off exponentially unless told otherwise', () => {
     expect(buildSubmitJob({ hold: true, backoffDelay: '0', uniqueKey: 'k' }, ['x'])).toEqual({
       type: 'shell',
@@ -181,6 +190,9 @@ describe('buildSubmitJob', () => {
     [{ uniqueKey: 'k', uniqueFor: '0' }, ['y'], /^--unique-for: must be a positive number/],
     [{ uniqueKey: 'k', uniqueWhile: 'done' }, ['y'], /^--unique-while: "done" is not a job state/],
     [{ dependsOn: ['3', 'abc'] }, ['y'], /^--depends-on: "abc" is not a job id: must be an id/],
+    [{ notify: 'ftp://h/x' }, ['y'], /^--notify: must be an http:\/\/ or https:\/\/ URL/],
+    [{ notifyOn: 'failed' }, ['y'], /^--notify-on: needs --notify too/],
+    [{ notify: 'http://h/', notifyOn: 'done' }, ['y'], /^--notify-on: "done" is not one of/],
   ] as [SubmitFlags, string[], RegExp][])('rejects %j %j', (flags, words, message) => {
     expect(usage(flags, words)).toMatch(message);
   });

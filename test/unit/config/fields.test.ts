@@ -56,10 +56,29 @@ const bad: Record<string, [yaml: string, reason: string]> = {
   'retention.succeeded': ['-1', 'must be an integer from 0 to 3153600000 (seconds; 0 keeps'],
   'retention.failed': ['1.5', 'must be an integer from 0'],
   'retention.canceled': ['forever', 'must be an integer from 0'],
+  'notifier.address': ['ftp://hooks.lan/x', 'must be an http:// or https:// URL'],
+  'notifier.port': ['0', 'must be an integer from 1 to 65535'],
+  'notifier.username': ['[a]', 'must be a non-empty string'],
+  'notifier.password': ['[a]', 'must be a string'],
+  'notifier.secret': ['{ a: 1 }', 'must be a string'],
+  'notifier.events': ['[failed, exploded]', 'must be a list of "succeeded", "failed"'],
+  'notifier.max_attempts': ['0', 'must be an integer from 1 to 1000'],
+  'notifier.timeout': ['50', 'must be an integer from 100 to 600000 (milliseconds)'],
+  'notifier.retry_base': ['0', 'must be an integer from 1 to 86400000 (milliseconds)'],
+  'notifier.retry_max': ['soon', 'must be an integer from 1 to 86400000 (milliseconds)'],
+  'notifier.concurrency': ['0', 'must be an integer from 1 to 1000'],
+  monitor_secret: ['short', 'must be a string of at least 16 characters'],
 };
 
-/** Fields that accept any non-empty string, so have no bad value from the environment. */
-const freeText = new Set(['data_dir', 'logger.file']);
+/** Fields that accept any (long enough) string, so the value below is good for them. */
+const freeText = new Set([
+  'monitor_secret',
+  'data_dir',
+  'logger.file',
+  'notifier.username',
+  'notifier.password',
+  'notifier.secret',
+]);
 const withEnv = fields.filter((f) => f.env !== undefined && !freeText.has(f.key));
 const withFlag = fields.filter((f) => f.flag !== undefined && !freeText.has(f.key));
 

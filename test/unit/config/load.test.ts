@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadBrokerConfig, type LoadOptions } from '../../../src/config/load.js';
-import { brokerDefaults } from '../../../src/config/types.js';
+import { brokerDefaults, notifierUrl } from '../../../src/config/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,6 +77,19 @@ auth:
   admin_tokens: [dddddddddddddddddddd]
 retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
 retention: { succeeded: 3600, failed: 0, canceled: 60 }
+monitor_secret: 0123456789abcdef
+notifier:
+  url: http://hooks.lan/sy
+  port: 8080
+  username: u
+  password: 12345
+  secret: k
+  events: [failed]
+  max_attempts: 3
+  timeout: 500
+  retry_base: 100
+  retry_max: 900
+  concurrency: 2
 `);
     expect(loadBrokerConfig({ file, env: {} })).toEqual({
       warnings: [],
@@ -100,13 +113,29 @@ retention: { succeeded: 3600, failed: 0, canceled: 60 }
         },
         retry: { baseMs: 500, factor: 1.5, maxMs: 60000, jitter: 0 },
         retention: { succeededMs: 3_600_000, failedMs: 0, canceledMs: 60_000 },
+        notifier: {
+          url: 'http://hooks.lan/sy',
+          port: 8080,
+          username: 'u',
+          password: '12345',
+          secret: 'k',
+          events: ['failed'],
+          maxAttempts: 3,
+          timeoutMs: 500,
+          retryBaseMs: 100,
+          retryMaxMs: 900,
+          concurrency: 2,
+        },
+        monitor: { secret: '0123456789abcdef' },
       },
     });
   });
 
-  it('reads a ReCodEx broker config, warning about the monitor and notifier it ignores', () => {
+  it('reads a ReCodEx broker config with its notifier, warning about the monitor it ignores', () => {
     const file = yamlFile(
-      `${RECODEX}\nmonitor: { address: 127.0.0.1, port: 7894 }\nnotifier: { address: x }\n`,
+      `${RECODEX}\nmonitor: { address: 127.0.0.1, port: 7894 }\n` +
+        'notifier: { address: "https://recodex.example/v1/broker-reports", port: 4443, ' +
+        'username: re, password: codex }\n',
     );
     const { config, warnings } = loadBrokerConfig({ file, env: {} });
     expect(config.logger).toEqual({
@@ -116,10 +145,53 @@ retention: { succeeded: 3600, failed: 0, canceled: 60 }
       rotations: 3,
       json: false,
     });
+    expect(config.notifier).toMatchObject({
+      url: 'https://recodex.example/v1/broker-reports',
+      port: 4443,
+      username: 're',
+      password: 'codex',
+      secret: null,
+      events: ['succeeded', 'failed', 'canceled', 'backend_error'],
+    });
+    expect(notifierUrl(config.notifier)).toBe('https://recodex.example:4443/v1/broker-reports');
     expect(warnings).toEqual([
       expect.stringMatching(/^"monitor" is ignored: .* \(in .*config-\d+\.yml\)$/),
-      expect.stringMatching(/^"notifier" is ignored/),
     ]);
+  });
+
+  it('takes the notifier from the environment and refuses a bad one, naming the field', () => {
+    const { config } = loadBrokerConfig({
+      env: {
+        SWITCHYARD_NOTIFIER_URL: 'http://127.0.0.1:9000/hook',
+        SWITCHYARD_NOTIFIER_SECRET: 's3cret',
+        SWITCHYARD_NOTIFIER_EVENTS: 'failed,backend_error',
+      },
+    });
+    expect(config.notifier).toMatchObject({
+      url: 'http://127.0.0.1:9000/hook',
+      secret: 's3cret',
+      events: ['failed', 'backend_error'],
+    });
+    const bad = (env: Record<string, string>): string => {
+      try {
+        loadBrokerConfig({ env });
+      } catch (error) {
+        return (error as ConfigError).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(bad({ SWITCHYARD_NOTIFIER_URL: 'ftp://x/' })).toMatch(
+      /^notifier\.address: must be an http/,
+    );
+    expect(bad({ SWITCHYARD_NOTIFIER_URL: 'http://u:p@x/' })).toMatch(/without credentials/);
+    expect(bad({ SWITCHYARD_NOTIFIER_EVENTS: 'failed,exploded' })).toMatch(
+      /^notifier\.events: .*"exploded" is not one/,
+    );
+    expect(bad({ SWITCHYARD_NOTIFIER_USERNAME: 'u', SWITCHYARD_NOTIFIER_PASSWORD: 'p' })).toMatch(
+      /notifier\.address: must be set/,
+    );
+    const secret = bad({ SWITCHYARD_NOTIFIER_URL: 'http://x/', SWITCHYARD_NOTIFIER_USERNAME: 'u' });
+    expect(secret).toMatch(/notifier\.password: username and password go together/);
   });
 
   it.each([

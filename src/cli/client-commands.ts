@@ -5,7 +5,8 @@
  */
 import { droppedLine, type JobBody, type JobListQuery, type LogList } from '../protocol/api.js';
 import { clientFor, type CliContext, type ClientFlags } from './context.js';
-import { UsageError } from './errors.js';
+import { JobEndedError, UsageError } from './errors.js';
+import { followJob } from './progress.js';
 import { jobFilter, type FilterFlags } from './filter.js';
 import { jobAttribute, jobDetails, jobsTable, statsText, workersTable } from './format.js';
 import { sprintf, unescapeFormat } from './printf.js';
@@ -109,11 +110,22 @@ export async function jobsCommand(ctx: CliContext, flags: JobsFlags): Promise<vo
 export interface JobFlags extends ClientFlags {
   json?: boolean;
   logs?: boolean;
+  follow?: boolean;
 }
 
 /** Runs `switchyard job ID`. */
 export async function jobCommand(ctx: CliContext, id: string, flags: JobFlags): Promise<void> {
   const client = clientFor(ctx, flags);
+  if (flags.follow === true) {
+    if (flags.json === true || flags.logs === true)
+      throw new UsageError('--follow: give it alone (it streams the output already)');
+    const done = await followJob(client, id, ctx);
+    if (done.state === 'succeeded') return;
+    throw new JobEndedError(
+      `job ${done.id} ${done.state === 'canceled' ? 'was canceled' : 'failed'}` +
+        (done.error ? `: ${done.error.message}` : ''),
+    );
+  }
   const job = await client.get(id);
   if (flags.logs !== true) {
     ctx.stdout.write(

@@ -337,7 +337,12 @@ export function buildProgram(ctx: CliContext): Command {
       .description('Show one job: its state, command, attempts, progress, attributes and result.')
       .argument('<id>', 'job id')
       .option('--json', 'print the job as JSON')
-      .option('--logs', "also print the job's output"),
+      .option('--logs', "also print the job's output")
+      .option(
+        '--follow',
+        'watch the job live until it ends: its changes and steps, a progress bar on a ' +
+          'terminal, its output as it comes; exits 1 if it fails',
+      ),
   ).action((id: string, flags: JobFlags) => jobCommand(ctx, id, flags));
 
   addActionVerbs(program, ctx);

@@ -2,12 +2,12 @@
  * `switchyard submit`: the command line turned into a SubmitJob (pure, `buildSubmitJob`), and
  * the command itself: submit, print the id, and with `--wait` follow the job to its end.
  */
-import { KILL_SIGNALS, type JobBody, type SubmitJob } from '../protocol/api.js';
+import { KILL_SIGNALS, type SubmitJob } from '../protocol/api.js';
 import type { CliContext } from './context.js';
 import { clientFor, type ClientFlags } from './context.js';
 import { JobEndedError, UsageError } from './errors.js';
 import { parseId, parseStates } from './filter.js';
-import { ProgressView } from './progress.js';
+import { followJob } from './progress.js';
 
 /** The options of `switchyard submit`, as commander gives them. */
 export interface SubmitFlags extends ClientFlags {
@@ -239,16 +239,6 @@ function signal(value: string): SubmitJob['killSignal'] {
   return found;
 }
 
-const DIRECTIVE = /^::(progress|attr)\s.*(\n|$)/gm;
-
-/**
- * Output without its `::progress` and `::attr` lines: `--wait` has shown them as progress
- * already (`switchyard job ID --logs` keeps them).
- */
-export function withoutDirectives(output: string): string {
-  return output.replace(DIRECTIVE, '');
-}
-
 /** Runs `switchyard submit`. */
 export async function submitCommand(
   ctx: CliContext,
@@ -270,19 +260,10 @@ export async function submitCommand(
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(submitted)}\n` : `${submitted.id}\n`);
     return;
   }
-  const view = new ProgressView(ctx.stderr, submitted.id);
   if (submitted.deduplicated !== true) ctx.stderr.write(`job ${submitted.id} submitted\n`);
-  let done: JobBody;
-  try {
-    done = await client.wait(submitted.id, { onUpdate: (j) => view.update(j) });
-  } finally {
-    view.finish();
-  }
-  const result = done.result as { stdout?: unknown; stderr?: unknown } | null | undefined;
+  const done = await followJob(client, submitted.id, ctx, { output: flags.json !== true });
   if (flags.json === true) ctx.stdout.write(`${JSON.stringify(done)}\n`);
-  else if (typeof result?.stdout === 'string') ctx.stdout.write(withoutDirectives(result.stdout));
   if (done.state === 'succeeded') return;
-  if (flags.json !== true && typeof result?.stderr === 'string') ctx.stderr.write(result.stderr);
   const why = done.error ? `: ${done.error.message}` : '';
   throw new JobEndedError(
     done.state === 'canceled' ? `job ${done.id} was canceled${why}` : `job ${done.id} failed${why}`,

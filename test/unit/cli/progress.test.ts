@@ -1,124 +1,132 @@
 import { describe, expect, it } from 'vitest';
-import { describeState, ProgressView, renderBar } from '../../../src/cli/progress.js';
-import type { JobBody } from '../../../src/protocol/api.js';
+import { describeState, followJob, LiveView } from '../../../src/cli/progress.js';
+import type { JobBody, JobMessageBody } from '../../../src/protocol/api.js';
 
-function job(patch: Partial<JobBody>): JobBody {
-  return {
-    state: 'queued',
-    attempt: 0,
-    maxAttempts: 5,
-    progress: null,
-    workerName: null,
-    ...patch,
-  } as JobBody;
-}
+const at = '2024-01-01T00:00:00.000Z';
+let seq = 0;
+const base = () => ({ seq: String(++seq), job: '7', at, attempt: 1 });
+const state = (from: string | null, to: string, extra: Record<string, unknown> = {}) =>
+  ({
+    ...base(),
+    kind: 'state',
+    data: { from, to, workerId: to === 'running' ? 'w_1' : null, error: null, ...extra },
+  }) as JobMessageBody;
+const progress = (percent: number | null, message: string | null, step?: object) =>
+  ({
+    ...base(),
+    kind: 'progress',
+    data: { percent, message, ...(step ? { step } : {}) },
+  }) as JobMessageBody;
+const log = (text: string, stream: 'stdout' | 'stderr' = 'stdout') =>
+  ({ ...base(), kind: 'log', data: { stream, text } }) as JobMessageBody;
 
-function output(isTTY: boolean): {
-  write(s: string): void;
-  isTTY: boolean;
-  columns: number;
-  text: string;
-} {
-  return {
+/** A stream as the view writes to it; a terminal has cli-progress' cursor controls. */
+function stream(isTTY: boolean) {
+  const out = {
     isTTY,
     columns: 80,
     text: '',
     write(s: string) {
-      this.text += s;
+      out.text += s;
+      return true;
     },
+    cursorTo: () => true,
+    moveCursor: () => true,
+    clearLine: () => true,
+    clearScreenDown: () => true,
+    on: () => out,
+    removeListener: () => out,
   };
+  return out;
 }
 
-const at = '2024-01-01T00:00:00.000Z';
-
-describe('renderBar', () => {
-  it('draws the percent as a 30-character bar with the message', () => {
-    expect(renderBar(40, 'compiling')).toBe(`[${'#'.repeat(12)}${'.'.repeat(18)}]  40% compiling`);
-    expect(renderBar(100, null)).toBe(`[${'#'.repeat(30)}] 100%`);
-    expect(renderBar(null, 'thinking')).toBe(`[${'.'.repeat(30)}]    ? thinking`);
-  });
-
-  it('clamps the percent and cuts to the terminal width', () => {
-    expect(renderBar(150, null)).toContain('100%');
-    expect(renderBar(-3, null)).toContain('  0%');
-    expect(renderBar(10, 'x'.repeat(100), 50)).toHaveLength(49);
-  });
-});
+const journey: JobMessageBody[] = [
+  state(null, 'queued'),
+  state('queued', 'running'),
+  progress(10, 'a'),
+  log('hello\n::prog'),
+  log('ress 40 x\nwor'),
+  progress(10, 'a'),
+  log('ld\n'),
+  log('oops\n', 'stderr'),
+  progress(null, 'b', { id: 'build', status: 'completed' }),
+  progress(60, 'b'),
+  log('tail without newline'),
+  state('running', 'failed', { error: { code: 'exit_code', message: 'exit code 3' } }),
+];
 
 describe('describeState', () => {
-  it('says where and which attempt a job runs, and why a queued one waits', () => {
-    expect(describeState(job({ state: 'running', workerName: 'w1', attempt: 2 }))).toBe(
-      'running on w1 (attempt 2 of 5)',
-    );
-    expect(describeState(job({ state: 'queued', reason: 'no worker matches env=c' }))).toBe(
-      'queued (no worker matches env=c)',
-    );
-    expect(describeState(job({ state: 'succeeded' }))).toBe('succeeded');
+  it('says where and which attempt runs, why a job is held, and why it failed', () => {
+    expect(describeState(state('queued', 'running') as never)).toBe('running on w_1 (attempt 1)');
+    expect(
+      describeState(state('queued', 'held', { hold: { reason: 'ops', by: 'x', at: 0 } }) as never),
+    ).toBe('held (ops)');
+    expect(
+      describeState(state('running', 'failed', { error: { code: 'x', message: 'boom' } }) as never),
+    ).toBe('failed: boom');
   });
 });
 
-describe('ProgressView', () => {
-  const updates = [
-    job({ state: 'queued' }),
-    job({ state: 'running', attempt: 1, workerName: 'w' }),
-    job({
-      state: 'running',
-      attempt: 1,
-      workerName: 'w',
-      progress: { percent: 10, message: 'a', at },
-    }),
-    job({
-      state: 'running',
-      attempt: 1,
-      workerName: 'w',
-      progress: { percent: 10, message: 'a', at },
-    }),
-    job({
-      state: 'running',
-      attempt: 1,
-      workerName: 'w',
-      progress: { percent: 60, message: 'b', at },
-    }),
-    job({ state: 'succeeded', attempt: 1, progress: { percent: 60, message: 'b', at } }),
-  ];
-
-  it('writes plain lines when stderr is not a terminal', () => {
-    const out = output(false);
-    const view = new ProgressView(out, '7');
-    for (const u of updates) view.update(u);
+describe('LiveView', () => {
+  it('writes plain lines off a terminal and streams output without directive lines', () => {
+    const out = stream(false);
+    const err = stream(false);
+    const view = new LiveView(out, err, '7');
+    for (const m of journey) view.show(m);
     view.finish();
-    expect(out.text).toBe(
+    // Output cut anywhere is put back together, and the ::progress line left out.
+    expect(out.text).toBe('hello\nworld\ntail without newline');
+    expect(err.text).toBe(
       [
         'job 7: queued',
-        'job 7: running on w (attempt 1 of 5)',
+        'job 7: running on w_1 (attempt 1)',
         'job 7: 10% a',
+        'oops',
+        'job 7: step build completed (b)',
         'job 7: 60% b',
-        'job 7: succeeded',
+        'job 7: failed: exit code 3',
         '',
       ].join('\n'),
     );
   });
 
-  it('redraws a bar in place on a terminal and clears it before state lines', () => {
-    const out = output(true);
-    const view = new ProgressView(out, '7');
-    for (const u of updates) view.update(u);
+  it('draws a bar on a terminal (cli-progress), with lines and output above it', () => {
+    const out = stream(true);
+    const err = stream(true);
+    const view = new LiveView(out, err, '7');
+    for (const m of journey.slice(0, 4)) view.show(m);
+    view.show(progress(40, 'compiling'));
+    view.show(progress(null, null, { id: 't1', status: 'skipped' }));
     view.finish();
-    const clear = '\r\x1b[2K';
-    expect(out.text).toBe(
-      'job 7: queued\n' +
-        'job 7: running on w (attempt 1 of 5)\n' +
-        `${clear}${renderBar(10, 'a', 80)}` +
-        `${clear}${renderBar(60, 'b', 80)}` +
-        `${clear}job 7: succeeded\n`,
-    );
+    expect(err.text).toContain('job 7: running on w_1 (attempt 1)');
+    expect(err.text).toMatch(/\[={12}-{18}\] +40% compiling/);
+    // Lines that come while the bar is shown are printed above it, on the terminal.
+    expect(err.text).toContain('job 7: step t1 skipped\n');
+    expect(err.text).toContain('hello\n');
+    expect(out.text).toBe('');
   });
 
-  it('shows a new attempt as a state change', () => {
-    const out = output(false);
-    const view = new ProgressView(out, '1');
-    view.update(job({ state: 'running', attempt: 1 }));
-    view.update(job({ state: 'running', attempt: 2 }));
-    expect(out.text.split('\n').filter(Boolean)).toHaveLength(2);
+  it('leaves output out when asked', () => {
+    const out = stream(false);
+    const view = new LiveView(out, stream(false), '7', { output: false });
+    view.show(log('x\n'));
+    view.finish();
+    expect(out.text).toBe('');
+  });
+});
+
+describe('followJob', () => {
+  it('shows every message the watch gives, then answers the job as it ended', async () => {
+    const ended = { id: '7', state: 'failed' } as JobBody;
+    const client = {
+      async *watch() {
+        yield* journey;
+      },
+      get: async () => ended,
+    };
+    const out = stream(false);
+    const err = stream(false);
+    expect(await followJob(client, '7', { stdout: out, stderr: err })).toBe(ended);
+    expect(err.text.split('\n').at(-2)).toBe('job 7: failed: exit code 3');
   });
 });

@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../../src/cli/context.js';
 import { buildProgram } from '../../../src/cli/program.js';
 import { run } from '../../../src/cli/run.js';
-import { droppedLine, type JobBody } from '../../../src/protocol/api.js';
+import { WebSocketServer } from 'ws';
+import { droppedLine, type JobBody, type JobMessageBody } from '../../../src/protocol/api.js';
 import { jobBody } from '../../helpers/fixtures.js';
 
 /** A stand-in broker over real sockets, answering from `routes`. */
@@ -17,6 +18,34 @@ let routes: (method: string, url: URL, req: IncomingMessage) => Reply = () => ({
 const requests: { method: string; url: string; auth: string | undefined; body: unknown }[] = [];
 let server: Server;
 let url: string;
+/** What the stand-in's monitor sends a subscriber (then it closes, as after a job's end). */
+let monitor: (url: URL) => JobMessageBody[] = () => [];
+const monitorUrls: string[] = [];
+
+let seq = 0;
+const message = (
+  id: string,
+  kind: JobMessageBody['kind'],
+  data: Record<string, unknown>,
+): JobMessageBody =>
+  ({
+    seq: String(++seq),
+    job: id,
+    at: '2024-01-01T00:00:00.000Z',
+    attempt: 1,
+    kind,
+    data,
+  }) as never;
+const moved = (id: string, from: string | null, to: string, extra: object = {}) =>
+  message(id, 'state', {
+    from,
+    to,
+    workerId: to === 'running' ? 'w' : null,
+    error: null,
+    ...extra,
+  });
+const output = (id: string, text: string, stream = 'stdout') =>
+  message(id, 'log', { stream, text });
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -34,6 +63,12 @@ beforeAll(async () => {
       res.end(JSON.stringify(reply.json));
     });
   });
+  const sockets = new WebSocketServer({ server });
+  sockets.on('connection', (socket, req) => {
+    monitorUrls.push(req.url ?? '');
+    for (const m of monitor(new URL(req.url ?? '/', url))) socket.send(JSON.stringify(m));
+    socket.close(1000, 'job ended');
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -43,6 +78,8 @@ afterAll(async () => {
 });
 afterEach(() => {
   requests.length = 0;
+  monitorUrls.length = 0;
+  monitor = () => [];
 });
 
 function context(
@@ -204,8 +241,14 @@ describe('client commands', () => {
       method === 'POST'
         ? { status: 200, json: job({ id: '17', deduplicated: true, unique: { key: 'k' } }) }
         : { json: job({ id: '17', state: 'succeeded', result: { exitCode: 0, stdout: 'ok\n' } }) };
+    monitor = () => [
+      moved('17', 'queued', 'running'),
+      output('17', 'ok\n'),
+      moved('17', 'running', 'succeeded'),
+    ];
     const ctx = context();
     expect(await run(['submit', '--wait', '--unique-key', 'k', '--', 'true'], ctx)).toBe(0);
+    expect(monitorUrls).toEqual(['/api/v1/monitor?job=17']);
     expect(ctx.out()).toBe('ok\n');
     expect(ctx.err()).toMatch(
       /^duplicate of job 17 \(unique key "k"\): no new job was submitted\n(?!job 17 submitted)/,
@@ -219,29 +262,47 @@ describe('client commands', () => {
     expect(requests[0]?.auth).toBe('Bearer flag');
   });
 
-  it('submit --wait prints progress on stderr and the output tail on stdout, exit 0', async () => {
-    let polls = 0;
-    routes = (method, url) => {
-      if (method === 'POST') return { status: 201, json: job({ id: '5' }) };
-      // A broker without the event stream: the wait polls.
-      if (url.pathname === '/api/v1/events') return { status: 404, json: {} };
-      polls += 1;
-      if (polls === 1)
-        return { json: job({ id: '5', state: 'running', attempt: 1, workerName: 'w' }) };
-      return {
-        json: job({
-          id: '5',
-          state: 'succeeded',
-          attempt: 1,
-          result: { exitCode: 0, stdout: 'hello\n::progress 50 half\nbye\n', stderr: 'warn\n' },
-        }),
-      };
-    };
+  it('submit --wait follows the job on the monitor: states on stderr, its output as it comes', async () => {
+    routes = (method) =>
+      method === 'POST'
+        ? { status: 201, json: job({ id: '5' }) }
+        : { json: job({ id: '5', state: 'succeeded', attempt: 1 }) };
+    monitor = () => [
+      moved('5', null, 'queued'),
+      moved('5', 'queued', 'running'),
+      output('5', 'hello\n::progress 50 half\nby'),
+      message('5', 'progress', { percent: 50, message: 'half' }),
+      output('5', 'e\n'),
+      output('5', 'warn\n', 'stderr'),
+      moved('5', 'running', 'succeeded'),
+    ];
     const ctx = context();
     expect(await run(['submit', '--wait', 'echo hello'], ctx)).toBe(0);
     expect(ctx.out()).toBe('hello\nbye\n');
     expect(ctx.err()).toBe(
-      'job 5 submitted\njob 5: running on w (attempt 1 of 5)\njob 5: succeeded\n',
+      'job 5 submitted\njob 5: queued\njob 5: running on w (attempt 1)\njob 5: 50% half\n' +
+        'warn\njob 5: succeeded\n',
+    );
+  });
+
+  it('job --follow watches a job to its end, and exits 1 when it failed', async () => {
+    routes = () => ({
+      json: job({ id: '9', state: 'failed', error: { code: 'exit_code', message: 'exit 2' } }),
+    });
+    monitor = () => [
+      moved('9', 'queued', 'running'),
+      message('9', 'progress', {
+        percent: null,
+        message: null,
+        step: { id: 'lint', status: 'failed' },
+      }),
+      moved('9', 'running', 'failed', { error: { code: 'exit_code', message: 'exit 2' } }),
+    ];
+    const ctx = context();
+    expect(await run(['job', '9', '--follow'], ctx)).toBe(1);
+    expect(ctx.err()).toBe(
+      'job 9: running on w (attempt 1)\njob 9: step lint failed\njob 9: failed: exit 2\n' +
+        'switchyard: job 9 failed: exit 2\n',
     );
   });
 
@@ -260,10 +321,17 @@ describe('client commands', () => {
               result: { exitCode: 3, stdout: 'out\n', stderr: 'oops\n' },
             }),
           };
+    monitor = () => [
+      output('5', 'out\n'),
+      output('5', 'oops\n', 'stderr'),
+      moved('5', 'running', state, { error: { code: 'exit_code', message: 'exited with 3' } }),
+    ];
     const ctx = context();
     expect(await run(['submit', '--wait', '--', 'false'], ctx)).toBe(1);
     expect(ctx.out()).toBe('out\n');
-    expect(ctx.err()).toContain(`oops\nswitchyard: ${message}\n`);
+    expect(ctx.err()).toBe(
+      `job 5 submitted\noops\njob 5: ${state}: exited with 3\nswitchyard: ${message}\n`,
+    );
   });
 
   it('jobs prints a table, JSON lines, or --format lines', async () => {

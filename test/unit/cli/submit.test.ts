@@ -3,7 +3,6 @@ import { UsageError } from '../../../src/cli/errors.js';
 import {
   buildSubmitJob,
   commandOf,
-  withoutDirectives,
   type SubmitFlags,
 } from '../../../src/cli/submit.js';
 
@@ -198,11 +197,3 @@ describe('buildSubmitJob', () => {
   });
 });
 
-describe('withoutDirectives', () => {
-  it('drops ::progress and ::attr lines and keeps the rest', () => {
-    expect(withoutDirectives('a\n::progress 30 x\n::attr k=v\nb\n::progress 50')).toBe('a\nb\n');
-    expect(withoutDirectives('x ::progress 1\n::progressive\n')).toBe(
-      'x ::progress 1\n::progressive\n',
-    );
-  });
-});

@@ -6,6 +6,8 @@ import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
 import type { Sessions } from '../broker/endpoint/sessions.js';
 import type { EventBus } from '../broker/events.js';
+import type { EventLog } from '../broker/event-log.js';
+import type { Metrics } from '../broker/metrics.js';
 import type { NodeView } from '../broker/maintenance.js';
 import type { Store, WorkerRecord } from '../store/store.js';
 
@@ -28,6 +30,9 @@ export interface ApiContext {
   jobs: JobService;
   sessions: Sessions;
   events: EventBus;
+  /** The recent events with their ids, and the live feed the event streams follow. */
+  eventLog: EventLog;
+  metrics: Pick<Metrics, 'scrape' | 'contentType'>;
   isFrozen(): boolean;
   /** Freezes or unfreezes every node (stored); resolves with the new setting once committed. */
   setFrozen(frozen: boolean): Promise<boolean>;

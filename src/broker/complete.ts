@@ -24,6 +24,8 @@ import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
+import { OTHER_QUEUE, type Metrics } from './metrics.js';
+import type { NeedsRegistry } from './needs.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface CompletionSettings {
@@ -38,6 +40,18 @@ export interface CompletionDeps {
   control: Control;
   clock: Clock;
   settings: CompletionSettings;
+  /** Names the queue of a job by its needs (for events and metrics). */
+  needs?: Pick<NeedsRegistry, 'get'>;
+  metrics?: Metrics | null;
+}
+
+/** What announcing a change needs to know of the job besides the change. */
+interface Announced {
+  attempt: number;
+  workerId: string | null;
+  /** Its queue, when known without a lookup. */
+  queue?: string;
+  needsId?: number;
 }
 
 /** A running attempt and how it ended. */
@@ -100,9 +114,14 @@ export class Completion {
       const to = changes[i]!.to;
       if (applied[i] && (to === 'succeeded' || to === 'failed')) ended.push(changes[i]!.id);
     }
+    const now = policy.now;
     ctx.afterCommit(() => {
+      const metrics = this.deps.metrics;
       for (let i = 0; i < changes.length; i++) {
-        if (applied[i]) this.announce(changes[i]!, endings[i]!.job);
+        if (!applied[i]) continue;
+        const job = endings[i]!.job;
+        metrics?.attemptRan(job.queue, now - job.startedAt);
+        this.announce(changes[i]!, job);
       }
     });
     await this.settle(tx, ctx, ended);
@@ -148,7 +167,9 @@ export class Completion {
       if (change.to === 'queued')
         queued.push({ id: d.id, needsId: d.needsId, priority: d.priority });
       if (change.to === 'canceled') canceled.push(d.id);
-      ctx.afterCommit(() => this.announce(change, { attempt: 0, workerId: null }));
+      ctx.afterCommit(() =>
+        this.announce(change, { attempt: 0, workerId: null, needsId: d.needsId }),
+      );
     });
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     return canceled;
@@ -218,7 +239,9 @@ export class Completion {
       }
       if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
       const attempt = change.record?.attempt ?? job.attempt;
-      ctx.afterCommit(() => this.announce(change, { attempt, workerId: job.workerId }));
+      ctx.afterCommit(() =>
+        this.announce(change, { attempt, workerId: job.workerId, needsId: job.needsId }),
+      );
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.settle(tx, ctx, ended);
@@ -228,13 +251,25 @@ export class Completion {
     return out;
   }
 
-  /** After the commit: an applied change is an event, and a retry arms the scheduler. */
-  private announce(change: StateChange, job: { attempt: number; workerId: string | null }): void {
-    const { events, scheduler } = this.deps;
+  /**
+   * After the commit: an applied change is an event, an end is counted, and a retry arms the
+   * scheduler.
+   */
+  private announce(change: StateChange, job: Announced): void {
+    const { events, scheduler, metrics } = this.deps;
     if (change.to === 'scheduled' && change.runAt !== undefined) scheduler.note(change.runAt);
-    if (!events.wants('job:state')) return;
+    const terminal =
+      change.to === 'succeeded' || change.to === 'failed' || change.to === 'canceled';
+    const wanted = events.wants('job:state');
+    if (!wanted && !(terminal && metrics)) return;
+    const queue =
+      job.queue ??
+      (job.needsId === undefined ? undefined : this.deps.needs?.get(job.needsId)?.queue);
+    if (terminal) metrics?.jobEnded(queue ?? OTHER_QUEUE, change.to);
+    if (!wanted) return;
     events.emit('job:state', {
       id: change.id,
+      ...(queue === undefined ? {} : { queue }),
       from: change.from,
       to: change.to,
       attempt: job.attempt,

@@ -13,6 +13,8 @@ export interface BrokerEvents {
   'job:state': [
     {
       id: number;
+      /** The job's queue, where the emitter knows it without a lookup. */
+      queue?: string;
       from: JobState | null;
       to: JobState;
       attempt: number;

@@ -30,6 +30,7 @@ import type { BatchContext, Committer } from './committer.js';
 import type { Changed, Completion } from './complete.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
+import type { Metrics } from './metrics.js';
 import type { NeedsRegistry } from './needs.js';
 import type { Scheduler } from './scheduler.js';
 import { insertedRecord, prepareJob, type PreparedJob } from './submission.js';
@@ -79,6 +80,7 @@ export interface JobServiceDeps {
   isFrozen(): boolean;
   /** How many connected workers match these needs, and how many of those have a free slot. */
   workersFor(needs: Needs): { matching: number; free: number };
+  metrics?: Metrics | null;
 }
 
 export class JobService {
@@ -140,8 +142,10 @@ export class JobService {
         // Jobs dispatched in this very commit are answered as running.
         const claimed = claimedInBatch(ctx);
         const announce = events.wants('job:created');
+        const metrics = this.deps.metrics;
         for (const { job: r, deduplicated } of answers) {
           if (deduplicated) continue;
+          metrics?.jobSubmitted(r.queue);
           if (announce)
             events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
           const run = claimed?.get(r.id);

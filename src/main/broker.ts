@@ -19,9 +19,11 @@ import { WorkerMessages } from '../broker/endpoint/messages.js';
 import { newId, Registration } from '../broker/endpoint/registration.js';
 import { WorkerEndpoint } from '../broker/endpoint/server.js';
 import { Sessions } from '../broker/endpoint/sessions.js';
+import { EventLog } from '../broker/event-log.js';
 import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
 import { Maintenance } from '../broker/maintenance.js';
+import { Metrics, type WorkerCounts } from '../broker/metrics.js';
 import { NeedsRegistry } from '../broker/needs.js';
 import { Watchdog } from '../broker/watchdog.js';
 import { Persister } from '../broker/persist.js';
@@ -55,6 +57,11 @@ export interface RunningBroker {
   readonly nodeId: string;
   readonly events: EventBus;
   readonly store: Store;
+  /**
+   * This node's metrics: the lead wires other sources in here (the notifier's backlog with
+   * `metrics.setNotifierBacklog`).
+   */
+  readonly metrics: Metrics;
   /** Stops accepting, writes what is pending, closes connections and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -87,7 +94,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const startedAt = clock.now();
   const nodeId = newId('n');
   const events = new EventBus();
-  const committer = new Committer(store, logger);
+  // Ids keep increasing across restarts of a node (see event-log.ts).
+  const eventLog = new EventLog(events, undefined, Math.max(1, clock.now()) * 1_000);
+  eventLog.start();
+  // The sessions exist further down; the gauges are read only when scraped, once they do.
+  let workerCounts = (): WorkerCounts => ({ workers: {}, busySlots: 0, freeSlots: 0 });
+  const metrics = new Metrics({
+    nodeId,
+    now: () => clock.now(),
+    jobCounts: () => store.jobCountsByQueue(),
+    workers: () => workerCounts(),
+  });
+  const committer = new Committer(store, logger, (seconds) => metrics.commitTook(seconds));
   const needs = new NeedsRegistry(store);
   let frozen = false;
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -126,6 +144,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       control,
       clock,
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
+      needs,
+      metrics,
     });
     const liveness = { pingIntervalMs: config.pingIntervalMs, maxLiveness: config.maxLiveness };
     const persister = new Persister(logger, clock);
@@ -140,7 +160,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       logger,
       nodeId,
       settings: liveness,
+      metrics,
     });
+    workerCounts = () => sessions.counts();
     const watchdog = new Watchdog({
       clock,
       committer,
@@ -196,6 +218,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       rejectUnmatchable: config.rejectUnmatchable,
       isFrozen: () => frozen,
       workersFor: (n) => sessions.workersFor(n),
+      metrics,
     });
 
     const cluster = new ClusterLink({
@@ -268,6 +291,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       jobs,
       sessions,
       events,
+      eventLog,
+      metrics,
       isFrozen: () => frozen,
       setFrozen,
       cluster: () => clusterView(),
@@ -331,12 +356,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       events,
       store,
+      metrics,
       close() {
         closing ??= (async () => {
           // API first (no new work), then workers (their jobs stay theirs), then the writes.
           for (const cleanup of [...cleanups].reverse()) await cleanup();
           await committer.close();
           await store.close();
+          eventLog.stop();
           logger.info(
             { batches: committer.batches, operations: committer.operations },
             'broker stopped',

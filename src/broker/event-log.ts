@@ -159,6 +159,11 @@ export class EventLog {
     return { events: this.size, bytes: this.bytes };
   }
 
+  /** How many follow the live feed (event-stream readers; for tests). */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
   /** Each event from now on, as recorded. Returns the unsubscribe. */
   subscribe(fn: (event: LoggedEvent) => void): () => void {
     this.listeners.add(fn);

@@ -123,14 +123,16 @@ export class Metrics {
       registers,
     });
 
-    const metrics = this;
+    // `collect` runs with the gauge as `this`; these reach the metrics object.
+    const jobCounts = () => this.jobCounts();
+    const notifierBacklog = () => this.notifierBacklog;
     new Gauge({
       name: 'switchyard_jobs',
       help: 'Jobs in the store by state and queue (every node sees the same; cached 2 s)',
       labelNames: ['state', 'queue'],
       registers,
       async collect() {
-        const rows = await metrics.jobCounts();
+        const rows = await jobCounts();
         this.reset();
         for (const r of rows) this.set({ state: r.state, queue: r.queue }, r.count);
       },
@@ -162,7 +164,7 @@ export class Metrics {
       help: 'Notifications waiting to be delivered (0 without a notifier)',
       registers,
       async collect() {
-        const source = metrics.notifierBacklog;
+        const source = notifierBacklog();
         this.set(source === null ? 0 : await source());
       },
     });

@@ -56,6 +56,8 @@ export interface RunningBroker {
   readonly workersUrl: string;
   readonly nodeId: string;
   readonly events: EventBus;
+  /** The recent events with their ids, which the event streams follow. */
+  readonly eventLog: EventLog;
   readonly store: Store;
   /**
    * This node's metrics: the lead wires other sources in here (the notifier's backlog with
@@ -355,6 +357,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workersUrl,
       nodeId,
       events,
+      eventLog,
       store,
       metrics,
       close() {

@@ -158,6 +158,7 @@ export const EventQuery = Type.Object(
     since: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
         description:
           'Resume after this event id: what the node still keeps is sent first, or a gap ' +
           'message when it no longer reaches back (SSE: the Last-Event-ID header does the same)',

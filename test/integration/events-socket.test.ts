@@ -173,6 +173,29 @@ describe('the events WebSocket', () => {
     expect(slow.bytes).toBeLessThan(MAX_UNSENT_BYTES + 8 * 1024 * 1024);
     await closeReader(fast);
   });
+
+  it('skips a lagging reader ahead with ?overflow=skip and tells it what it missed', async () => {
+    b = await startTestBroker();
+    const slow = await connect(b.broker.clientsUrl, '?kind=job:log&overflow=skip');
+    const socket = (slow.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    const chunk = 'x'.repeat(64 * 1024);
+    const total = 400;
+    for (let i = 0; i < total; i++)
+      b.broker.events.emit('job:log', { id: 1, attempt: 1, stream: 'stdout', data: chunk });
+    socket.resume();
+    await until(async () => slow.messages.some((m) => m.type === 'gap'), 10_000, 'the gap');
+    const gapAt = slow.messages.findIndex((m) => m.type === 'gap');
+    const before = slow.messages.slice(0, gapAt);
+    const gap = slow.messages[gapAt]!;
+    expect(gap.after).toBe(before.at(-1)!.id);
+    expect(before.length + gap.missed!).toBe(total);
+    // It goes on live, still connected.
+    b.broker.events.emit('job:log', { id: 1, attempt: 1, stream: 'stdout', data: 'after' });
+    await until(async () => events(slow).some((m) => m.data!.data === 'after'), 5_000, 'live');
+    expect(events(slow).at(-1)!.id).toBe(gap.after! + gap.missed! + 1);
+    await closeReader(slow);
+  });
 });
 
 describe('the events stream (SSE)', () => {

@@ -134,7 +134,18 @@ export class Metrics {
       async collect() {
         const rows = await jobCounts();
         this.reset();
-        for (const r of rows) this.set({ state: r.state, queue: r.queue }, r.count);
+        // As many queues as the other metrics keep; the rest summed under OTHER_QUEUE.
+        const queues = new Set<string>();
+        const other = new Map<string, number>();
+        for (const r of rows) {
+          if (queues.has(r.queue) || queues.size < MAX_QUEUE_LABELS) {
+            queues.add(r.queue);
+            this.set({ state: r.state, queue: r.queue }, r.count);
+          } else {
+            other.set(r.state, (other.get(r.state) ?? 0) + r.count);
+          }
+        }
+        for (const [state, n] of other) this.set({ state, queue: OTHER_QUEUE }, n);
       },
     });
     new Gauge({

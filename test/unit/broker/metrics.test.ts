@@ -74,6 +74,18 @@ describe('Metrics', () => {
     expect(await m.scrape()).toContain('switchyard_jobs{state="queued",queue="q",node="n_test"} 3');
   });
 
+  it('keeps the job gauge to MAX_QUEUE_LABELS queues too, the rest summed under _other', async () => {
+    const rows: QueueStateCount[] = [];
+    for (let i = 0; i < MAX_QUEUE_LABELS + 3; i++)
+      rows.push({ queue: `q${String(i).padStart(5, '0')}`, state: 'queued', count: 2 });
+    const text = await metrics({ jobCounts: async () => rows }).scrape();
+    const series = text.split('\n').filter((l) => l.startsWith('switchyard_jobs{'));
+    expect(series).toHaveLength(MAX_QUEUE_LABELS + 1);
+    expect(text).toContain(
+      `switchyard_jobs{state="queued",queue="${OTHER_QUEUE}",node="n_test"} 6`,
+    );
+  });
+
   it('reads the notifier backlog from the source it is given', async () => {
     const m = metrics();
     expect(await m.scrape()).toContain('switchyard_notifier_backlog{node="n_test"} 0');

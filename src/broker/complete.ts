@@ -239,9 +239,18 @@ export class Completion {
       }
       if (change.to === 'canceled' || change.to === 'failed') ended.push(change.id);
       const attempt = change.record?.attempt ?? job.attempt;
-      ctx.afterCommit(() =>
-        this.announce(change, { attempt, workerId: job.workerId, needsId: job.needsId }),
-      );
+      // A run stopped by hand (cancel, hold) ends here: its worker's late result will not apply.
+      const ranMs =
+        lease !== undefined && job.startedAt !== null
+          ? this.deps.clock.now() - job.startedAt
+          : null;
+      ctx.afterCommit(() => {
+        if (ranMs !== null) {
+          const queue = this.deps.needs?.get(job.needsId)?.queue ?? OTHER_QUEUE;
+          this.deps.metrics?.attemptRan(queue, ranMs);
+        }
+        this.announce(change, { attempt, workerId: job.workerId, needsId: job.needsId });
+      });
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.settle(tx, ctx, ended);

@@ -8,6 +8,12 @@ export {
   type BrokerEventMessage,
   type ClientOptions,
   type EventStream,
+  type EventsQuery,
+  type EventName,
+  type EventPayloads,
+  type EventStreamMessage,
+  type GapMessage,
+  type StreamEvent,
   type WaitOptions,
 } from './client/index.js';
 export {

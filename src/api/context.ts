@@ -8,6 +8,8 @@ import type { Sessions } from '../broker/endpoint/sessions.js';
 import type { EventBus } from '../broker/events.js';
 import type { JobAccess } from '../broker/access.js';
 import type { Monitor } from './monitor.js';
+import type { EventLog } from '../broker/event-log.js';
+import type { Metrics } from '../broker/metrics.js';
 import type { NodeView } from '../broker/maintenance.js';
 import type { Store, WorkerRecord } from '../store/store.js';
 
@@ -32,6 +34,9 @@ export interface ApiContext {
   events: EventBus;
   monitor: Monitor;
   access: JobAccess;
+  /** The recent events with their ids, and the live feed the event streams follow. */
+  eventLog: EventLog;
+  metrics: Pick<Metrics, 'scrape' | 'contentType'>;
   isFrozen(): boolean;
   /** Freezes or unfreezes every node (stored); resolves with the new setting once committed. */
   setFrozen(frozen: boolean): Promise<boolean>;

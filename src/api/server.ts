@@ -18,6 +18,7 @@ import {
   JobMessageBody,
   SubmitJob,
 } from '../protocol/api.js';
+import { eventSchemas } from '../protocol/events.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
@@ -26,6 +27,7 @@ import { eventRoutes } from './routes/events.js';
 import { monitorRoutes } from './routes/monitor.js';
 import { actionRoutes } from './routes/actions.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { systemRoutes } from './routes/system.js';
 import type { ApiContext } from './context.js';
 
@@ -35,6 +37,24 @@ declare module 'fastify' {
     admin?: boolean;
     /** Anyone may call this route, token or not (health checks). */
     public?: boolean;
+    /**
+     * The token may come as `?token=` too: browsers' EventSource and WebSocket cannot send an
+     * Authorization header. Only for streams (a URL with a token ends up in histories and logs).
+     */
+    tokenInQuery?: boolean;
+  }
+}
+
+/** What a WebSocket reader may send: nothing is expected, so very little is accepted. */
+const MAX_CLIENT_MESSAGE_BYTES = 4 * 1024;
+
+/** The host named by an Origin header (`null` for an opaque origin), or undefined if none. */
+function originHost(origin: string | undefined): string | null | undefined {
+  if (origin === undefined) return undefined;
+  try {
+    return new URL(origin).host || null;
+  } catch {
+    return null;
   }
 }
 
@@ -62,6 +82,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ajv: undefined,
   });
   if (ctx.onRoute !== undefined) app.addHook('onRoute', ctx.onRoute);
+  // WebSocket upgrades (the event stream, the job monitor), registered before any hook of ours:
+  // its own hooks mark an upgrade (request.ws) first and destroy the socket of one refused by a
+  // later hook (a missing token), which would otherwise stay open.
+  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
 
   // Bodies are checked strictly (an unknown or mistyped field is a 400 that names it); query
   // strings and path parameters arrive as text and are coerced.
@@ -118,6 +142,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   // check on the raw URL is a check on something else. A request that matches no route needs a
   // token too (and then learns it is a 404), so that no spelling of a path gets around one.
   app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config as FastifyContextConfig | undefined;
     if (!authOn) {
       // No token protects this broker: only its own machine may talk to it, by a loopback name.
       if (!hostAllowed(request.headers.host, allowedHosts)) {
@@ -128,12 +153,25 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
             'clients.allowed_hosts',
         );
       }
+      // A WebSocket is not subject to the same-origin policy: any web page the user opens
+      // could connect to a loopback broker. A browser names the page's origin; it must be one
+      // this broker serves.
+      const origin = originHost(request.headers.origin);
+      if (request.ws && origin !== undefined && !hostAllowed(origin ?? '', allowedHosts)) {
+        throw new SwitchyardError(
+          'forbidden',
+          `Origin "${request.headers.origin ?? ''}" may not open a WebSocket here: without ` +
+            'tokens only pages of the names this broker serves may',
+        );
+      }
       return;
     }
-    const config = request.routeOptions.config as FastifyContextConfig | undefined;
     if (config?.public === true) return;
     const admin = config?.admin === true;
-    const token = bearer(request.headers.authorization);
+    const query = request.query as Record<string, unknown> | undefined;
+    const token =
+      bearer(request.headers.authorization) ??
+      (config?.tokenInQuery === true && typeof query?.token === 'string' ? query.token : undefined);
     if (token === undefined) {
       throw new SwitchyardError(
         'unauthorized',
@@ -153,16 +191,16 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(JobFilter);
   app.addSchema(JobBody);
   app.addSchema(JobMessageBody);
+  for (const [id, schema] of Object.entries(eventSchemas)) app.addSchema({ ...schema, $id: id });
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
-  // WebSockets (the monitor, the events feed): clients send little, so frames are small.
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(jobRoutes(ctx));
   await app.register(actionRoutes(ctx));
   await app.register(systemRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(monitorRoutes(ctx));
+  await app.register(metricsRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -48,6 +48,8 @@ export class Committer {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    /** Told how long each transaction took, committed or not (seconds; the metrics). */
+    private readonly timed: ((seconds: number) => void) | null = null,
   ) {}
 
   /** Queues an operation for the next batch; resolves with its result once committed. */
@@ -140,10 +142,15 @@ export class Committer {
     }
   }
 
+  private time(started: bigint): void {
+    if (this.timed !== null) this.timed(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
   private async commit(batch: Pending[]): Promise<void> {
     const effects: Array<() => void> = [];
     const ctx: BatchContext = { afterCommit: (e) => effects.push(e), scratch: new Map() };
     let results: unknown[];
+    const started = this.timed === null ? 0n : process.hrtime.bigint();
     try {
       results = await this.store.write(async (tx) => {
         const out: unknown[] = [];
@@ -158,6 +165,7 @@ export class Committer {
         return out;
       });
     } catch (error) {
+      this.time(started);
       for (const l of this.rollbackListeners) l();
       // A store that cannot write (a full disk, a lost database) fails every operation alike:
       // each caller gets that error at once (a 503 for a submission), where retrying them one
@@ -176,6 +184,7 @@ export class Committer {
       for (const p of batch) await this.commit([p]);
       return;
     }
+    this.time(started);
     this.batches++;
     this.operations += batch.length;
     for (const effect of effects) {

@@ -26,6 +26,8 @@ import type { BatchContext } from './committer.js';
 import type { Control } from './control.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Journal } from './journal.js';
+import { OTHER_QUEUE, type Metrics } from './metrics.js';
+import type { NeedsRegistry } from './needs.js';
 import type { JobEnd, Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -42,6 +44,18 @@ export interface CompletionDeps {
   notifier: Notifier;
   clock: Clock;
   settings: CompletionSettings;
+  /** Names the queue of a job by its needs (for events and metrics). */
+  needs?: Pick<NeedsRegistry, 'get'>;
+  metrics?: Metrics | null;
+}
+
+/** What recording a change needs to know of the job besides the change. */
+interface Recorded {
+  attempt: number | null;
+  workerId: string | null;
+  /** Its queue, when known without a lookup. */
+  queue?: string;
+  needsId?: number;
 }
 
 /** A running attempt and how it ended. */
@@ -130,8 +144,18 @@ export class Completion {
       }
     }
     if (notified !== null) await notifier.jobsEnded(tx, ctx, notified);
+    const now = policy.now;
     for (let i = 0; i < changes.length; i++) {
       if (applied[i]) this.record(ctx, changes[i]!, endings[i]!.job);
+    }
+    const metrics = this.deps.metrics;
+    if (metrics) {
+      ctx.afterCommit(() => {
+        for (let i = 0; i < changes.length; i++) {
+          const job = endings[i]!.job;
+          if (applied[i]) metrics.attemptRan(job.queue, now - job.startedAt);
+        }
+      });
     }
     await this.settle(tx, ctx, ended);
     return applied;
@@ -176,7 +200,7 @@ export class Completion {
       if (change.to === 'queued')
         queued.push({ id: d.id, needsId: d.needsId, priority: d.priority });
       if (change.to === 'canceled') canceled.push(d.id);
-      this.record(ctx, change, { attempt: null, workerId: null });
+      this.record(ctx, change, { attempt: null, workerId: null, needsId: d.needsId });
     });
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.notifyEnded(
@@ -255,7 +279,14 @@ export class Completion {
         endedRows.push({ id: change.id, state: change.to, options: job.options });
       }
       const attempt = change.record?.attempt ?? (job.attempt > 0 ? job.attempt : null);
-      this.record(ctx, change, { attempt, workerId: job.workerId });
+      this.record(ctx, change, { attempt, workerId: job.workerId, needsId: job.needsId });
+      // A run stopped by hand (cancel, hold) ends here: its worker's late result will not apply.
+      const metrics = this.deps.metrics;
+      if (metrics && lease !== undefined && job.startedAt !== null) {
+        const ranMs = this.deps.clock.now() - job.startedAt;
+        const queue = this.deps.needs?.get(job.needsId)?.queue ?? OTHER_QUEUE;
+        ctx.afterCommit(() => metrics.attemptRan(queue, ranMs));
+      }
     }
     if (queued.length > 0) this.deps.dispatcher.queued(queued);
     await this.notifyEnded(tx, ctx, endedRows);
@@ -299,16 +330,18 @@ export class Completion {
    * An applied change is a message of the job (committed with it, then published), and a
    * change to `scheduled` arms the scheduler once committed.
    */
-  private record(
-    ctx: BatchContext,
-    change: StateChange,
-    job: { attempt: number | null; workerId: string | null },
-  ): void {
-    const { journal, scheduler } = this.deps;
+  private record(ctx: BatchContext, change: StateChange, job: Recorded): void {
+    const { journal, scheduler, metrics } = this.deps;
     const runAt = change.runAt;
     if (change.to === 'scheduled' && runAt !== undefined)
       ctx.afterCommit(() => scheduler.note(runAt));
-    journal.state(ctx, change.id, job.attempt, change.now, {
+    const queue =
+      job.queue ??
+      (job.needsId === undefined ? undefined : this.deps.needs?.get(job.needsId)?.queue);
+    const to = change.to;
+    if (metrics && (to === 'succeeded' || to === 'failed' || to === 'canceled'))
+      ctx.afterCommit(() => metrics.jobEnded(queue ?? OTHER_QUEUE, to));
+    journal.state(ctx, change.id, job.attempt, change.now, queue, {
       from: change.from,
       to: change.to,
       workerId: job.workerId,

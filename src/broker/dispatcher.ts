@@ -210,7 +210,7 @@ export class Dispatcher {
       for (const [session, jobs] of given) {
         for (const j of jobs) {
           claimed.set(j.id, j);
-          this.journal.state(ctx, j.id, j.attempt, now, {
+          this.journal.state(ctx, j.id, j.attempt, now, j.queue, {
             from: CLAIM.from,
             to: CLAIM.to,
             workerId: session.id,

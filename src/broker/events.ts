@@ -18,6 +18,8 @@ export interface BrokerEvents {
       id: number;
       seq: number;
       at: number;
+      /** The job's queue, where the emitter knows it without a lookup. */
+      queue?: string;
       from: JobState | null;
       to: JobState;
       attempt: number;

@@ -31,6 +31,7 @@ import type { Changed, Completion } from './complete.js';
 import type { Journal } from './journal.js';
 import { claimedInBatch, type Dispatcher } from './dispatcher.js';
 import type { EventBus } from './events.js';
+import type { Metrics } from './metrics.js';
 import type { NeedsRegistry } from './needs.js';
 import type { Scheduler } from './scheduler.js';
 import { insertedRecord, prepareJob, type PreparedJob } from './submission.js';
@@ -81,6 +82,7 @@ export interface JobServiceDeps {
   isFrozen(): boolean;
   /** How many connected workers match these needs, and how many of those have a free slot. */
   workersFor(needs: Needs): { matching: number; free: number };
+  metrics?: Metrics | null;
 }
 
 export class JobService {
@@ -131,7 +133,7 @@ export class JobService {
       let nextRun: number | null = null;
       for (const { job, deduplicated } of answers) {
         if (deduplicated) continue;
-        journal.state(ctx, job.id, null, job.createdAt, {
+        journal.state(ctx, job.id, null, job.createdAt, job.queue, {
           from: null,
           to: job.state,
           workerId: null,
@@ -149,8 +151,10 @@ export class JobService {
         // Jobs dispatched in this very commit are answered as running.
         const claimed = claimedInBatch(ctx);
         const announce = events.wants('job:created');
+        const metrics = this.deps.metrics;
         for (const { job: r, deduplicated } of answers) {
           if (deduplicated) continue;
+          metrics?.jobSubmitted(r.queue);
           if (announce)
             events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
           const run = claimed?.get(r.id);

@@ -46,6 +46,8 @@ export class Journal {
     jobId: number,
     attempt: number | null,
     at: number,
+    /** The job's queue, for the event (not stored: a message is about its job). */
+    queue: string | undefined,
     change: StateMessage,
   ): void {
     this.add(ctx, { jobId, attempt, at, kind: 'state', data: JSON.stringify(change) }, (seq) => {
@@ -54,6 +56,7 @@ export class Journal {
         id: jobId,
         seq,
         at,
+        ...(queue === undefined ? {} : { queue }),
         from: change.from,
         to: change.to,
         attempt: attempt ?? 0,

@@ -60,7 +60,7 @@ export class Scheduler {
           const r = await tx.jobPromoteDue(now, PROMOTE_BATCH);
           if (r.jobs.length > 0) this.dispatcher.queued(r.jobs);
           for (const job of r.jobs) {
-            this.journal.state(ctx, job.id, null, now, {
+            this.journal.state(ctx, job.id, null, now, undefined, {
               from: 'scheduled',
               to: 'queued',
               workerId: null,

@@ -24,6 +24,7 @@ import {
 } from './client-commands.js';
 import type { CliContext, ClientFlags } from './context.js';
 import { exitStatusHelp } from './errors.js';
+import { eventsCommand, type EventsFlags } from './events-command.js';
 import { clientOptions, collect, filterOptions, TIME_HELP } from './options.js';
 import {
   brokerCommand,
@@ -404,6 +405,26 @@ export function buildProgram(ctx: CliContext): Command {
       .description('List the connected workers.')
       .option('--json', 'one JSON object per worker and line'),
   ).action((flags: ListFlags) => workersCommand(ctx, flags));
+
+  clientOptions(
+    program
+      .command('events')
+      .summary("follow the broker's events")
+      .description(
+        "Follow the broker's events live, one line per event, until interrupted: jobs created, " +
+          'changing state, progress, output, attributes, workers up and down. Reconnects when ' +
+          'the broker goes away and resumes after the last event seen.',
+      )
+      .option(
+        '--kind <kind>',
+        'only events of this kind: job, worker, broker, backend, or a name such as job:state ' +
+          '(repeatable, or comma-separated)',
+        collect,
+      )
+      .option('--queue <queue>', 'only events of jobs of this queue')
+      .option('--job <id>', 'only events of this job')
+      .option('--json', 'one JSON object per event and line: {"id", "name", "data"}'),
+  ).action((flags: EventsFlags) => eventsCommand(ctx, flags));
 
   clientOptions(
     program

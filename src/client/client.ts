@@ -6,7 +6,14 @@
 import type { Static } from '@sinclair/typebox';
 import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 import { isTerminal, type JobState } from '../domain/job.js';
-import { openEventStream, type BrokerEventMessage, type EventStream } from './events.js';
+import {
+  eventsParams,
+  followEventStream,
+  openEventStream,
+  type BrokerEventMessage,
+  type EventStream,
+  type EventsQuery,
+} from './events.js';
 import { watchJob, type WatchOptions } from './watch.js';
 import {
   fetchTransport,
@@ -400,14 +407,19 @@ export class Client {
 
   /**
    * Follows the broker's events live (`GET /api/v1/events`): job creations, state changes,
-   * progress, logs, attributes, workers coming and going. `job` narrows it to one job. Resolves
-   * once the stream is open; call `close()` on the result to stop.
+   * progress, logs, attributes, workers coming and going. `kinds`, `queue` and `job` narrow it;
+   * `since` resumes after an event id. When the stream ends it is opened again, resuming after
+   * the last event seen (unless `reconnect: false`); a `gap` event says that some were lost.
+   * Resolves once the stream is open; call `close()` on the result to stop.
    */
-  events(
-    query: { job?: string },
-    onEvent: (event: BrokerEventMessage) => void,
-  ): Promise<EventStream> {
-    return this.openEvents(query, onEvent).catch((err: unknown) => {
+  events(query: EventsQuery, onEvent: (event: BrokerEventMessage) => void): Promise<EventStream> {
+    const open = (since: number | undefined, fn: (event: BrokerEventMessage) => void) =>
+      this.openEvents(eventsParams(query, since), fn);
+    const opened =
+      query.reconnect === false
+        ? open(query.since, onEvent)
+        : followEventStream(open, query.since, onEvent);
+    return opened.catch((err: unknown) => {
       throw new SwitchyardError(
         'unavailable',
         `cannot follow the events of the broker at ${this.url}: ${causeOf(err)}`,
@@ -416,7 +428,7 @@ export class Client {
   }
 
   private openEvents(
-    query: { job?: string },
+    query: Record<string, string>,
     onEvent: (event: BrokerEventMessage) => void,
   ): Promise<EventStream> {
     const headers: Record<string, string> = {};

@@ -6,10 +6,102 @@
 import http from 'node:http';
 import https from 'node:https';
 
-/** One event: its name (`job:state`, `job:progress`, ...) and its JSON data. */
+/**
+ * One event: its name (`job:state`, `job:progress`, ...; `gap` when events were missed), its
+ * JSON data (src/protocol/events.ts describes each), and its id on the node that sent it.
+ */
 export interface BrokerEventMessage {
   name: string;
   data: Record<string, unknown>;
+  id?: number;
+}
+
+/** Which events to follow, and from where (`Client.events`). */
+export interface EventsQuery {
+  /** Event names (`job:state`) or kinds (`job`, `worker`). */
+  kinds?: readonly string[];
+  queue?: string;
+  job?: string;
+  /** Resume after this event id. */
+  since?: number;
+  /** Reconnect when the stream ends, resuming after the last id seen (default true). */
+  reconnect?: boolean;
+}
+
+/** The query string parameters of a query. */
+export function eventsParams(
+  query: EventsQuery,
+  since: number | undefined,
+): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (query.kinds !== undefined && query.kinds.length > 0) params.kind = query.kinds.join(',');
+  if (query.queue !== undefined) params.queue = query.queue;
+  if (query.job !== undefined) params.job = query.job;
+  if (since !== undefined) params.since = String(since);
+  return params;
+}
+
+const RECONNECT_FIRST_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
+
+/**
+ * Follows the stream across reconnects: when it ends (the broker restarted, the network broke),
+ * it is opened again after a pause, resuming after the last event id seen, so that nothing the
+ * broker still keeps is missed and nothing is seen twice (a `gap` event says what was lost).
+ * Resolves once the first stream is open; rejects if that fails. `ended` settles on `close()`.
+ */
+export async function followEventStream(
+  open: (
+    since: number | undefined,
+    onEvent: (event: BrokerEventMessage) => void,
+  ) => Promise<EventStream>,
+  since: number | undefined,
+  onEvent: (event: BrokerEventMessage) => void,
+): Promise<EventStream> {
+  let last = since;
+  let closed = false;
+  let current: EventStream | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let endAll: () => void = () => undefined;
+  const ended = new Promise<void>((r) => (endAll = r));
+  const seen = (event: BrokerEventMessage) => {
+    if (event.id !== undefined) last = event.id;
+    if (!closed) onEvent(event);
+  };
+  let pause = RECONNECT_FIRST_MS;
+  const watch = (stream: EventStream) => {
+    current = stream;
+    void stream.ended.then(() => {
+      if (!closed) retry();
+    });
+  };
+  const retry = () => {
+    timer = setTimeout(() => {
+      timer = null;
+      open(last, seen).then(
+        (stream) => {
+          pause = RECONNECT_FIRST_MS;
+          if (closed) stream.close();
+          else watch(stream);
+        },
+        () => {
+          pause = Math.min(pause * 2, RECONNECT_MAX_MS);
+          if (!closed) retry();
+        },
+      );
+    }, pause);
+  };
+  watch(await open(last, seen));
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+      (current as EventStream | null)?.close();
+      endAll();
+    },
+    ended,
+  };
 }
 
 export interface EventStream {
@@ -64,6 +156,7 @@ export function sseParser(onEvent: (event: BrokerEventMessage) => void): (chunk:
       const block = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
       let name = 'message';
+      let id: number | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
         if (line.startsWith(':')) continue;
@@ -72,10 +165,12 @@ export function sseParser(onEvent: (event: BrokerEventMessage) => void): (chunk:
         const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
         if (field === 'event') name = value;
         else if (field === 'data') data.push(value);
+        else if (field === 'id' && /^\d{1,16}$/.test(value)) id = Number(value);
       }
       if (data.length === 0) continue;
       try {
-        onEvent({ name, data: JSON.parse(data.join('\n')) as Record<string, unknown> });
+        const parsed = JSON.parse(data.join('\n')) as Record<string, unknown>;
+        onEvent(id === undefined ? { name, data: parsed } : { name, data: parsed, id });
       } catch {
         // Not JSON: not one of the broker's events; skip it.
       }

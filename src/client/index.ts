@@ -10,7 +10,14 @@ export {
   type LogQuery,
   type WaitOptions,
 } from './client.js';
-export type { BrokerEventMessage, EventStream } from './events.js';
+export type { BrokerEventMessage, EventStream, EventsQuery } from './events.js';
+export type {
+  EventName,
+  EventPayloads,
+  EventStreamMessage,
+  GapMessage,
+  StreamEvent,
+} from '../protocol/events.js';
 export type { WatchOptions } from './watch.js';
 export { SwitchyardError, type ErrorCode } from '../domain/errors.js';
 export type { JobState } from '../domain/job.js';

@@ -22,9 +22,11 @@ import { WorkerMessages } from '../broker/endpoint/messages.js';
 import { newId, Registration } from '../broker/endpoint/registration.js';
 import { WorkerEndpoint } from '../broker/endpoint/server.js';
 import { Sessions } from '../broker/endpoint/sessions.js';
+import { EventLog } from '../broker/event-log.js';
 import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
 import { Maintenance } from '../broker/maintenance.js';
+import { Metrics, type WorkerCounts } from '../broker/metrics.js';
 import { NeedsRegistry } from '../broker/needs.js';
 import { Notifier } from '../broker/notifier.js';
 import { Watchdog } from '../broker/watchdog.js';
@@ -58,11 +60,17 @@ export interface RunningBroker {
   readonly workersUrl: string;
   readonly nodeId: string;
   readonly events: EventBus;
+  /** The recent events with their ids, which the event streams follow. */
+  readonly eventLog: EventLog;
   readonly store: Store;
   /** The monitor's subscriptions (tests: what it holds). */
   readonly monitor: Monitor;
   /** The callbacks in the outbox (all nodes'), for a gauge. */
   notifierBacklog(): Promise<number>;
+  /**
+   * This node's metrics (the notifier's backlog among them).
+   */
+  readonly metrics: Metrics;
   /** Stops accepting, writes what is pending, closes connections and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -95,7 +103,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const startedAt = clock.now();
   const nodeId = newId('n');
   const events = new EventBus();
-  const committer = new Committer(store, logger);
+  // Ids keep increasing across restarts of a node (see event-log.ts).
+  const eventLog = new EventLog(events, undefined, Math.max(1, clock.now()) * 1_000);
+  eventLog.start();
+  // The sessions exist further down; the gauges are read only when scraped, once they do.
+  let workerCounts = (): WorkerCounts => ({ workers: {}, busySlots: 0, freeSlots: 0 });
+  const metrics = new Metrics({
+    nodeId,
+    now: () => clock.now(),
+    jobCounts: () => store.jobCountsByQueue(),
+    workers: () => workerCounts(),
+  });
+  const committer = new Committer(store, logger, (seconds) => metrics.commitTook(seconds));
   const journal = new Journal(events);
   journal.attach(committer);
   const needs = new NeedsRegistry(store);
@@ -140,6 +159,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       notifier,
       clock,
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
+      needs,
+      metrics,
     });
     const liveness = { pingIntervalMs: config.pingIntervalMs, maxLiveness: config.maxLiveness };
     const persister = new Persister(logger, clock);
@@ -155,7 +176,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       notifier,
       settings: liveness,
+      metrics,
     });
+    workerCounts = () => sessions.counts();
     const watchdog = new Watchdog({
       clock,
       committer,
@@ -213,6 +236,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       rejectUnmatchable: config.rejectUnmatchable,
       isFrozen: () => frozen,
       workersFor: (n) => sessions.workersFor(n),
+      metrics,
     });
 
     const cluster = new ClusterLink({
@@ -289,6 +313,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       events,
       monitor,
       access,
+      eventLog,
+      metrics,
       isFrozen: () => frozen,
       setFrozen,
       cluster: () => clusterView(),
@@ -335,6 +361,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
+    metrics.setNotifierBacklog(() => notifier.backlog());
     notifier.start();
     cleanups.push(() => notifier.stop());
 
@@ -355,15 +382,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workersUrl,
       nodeId,
       events,
+      eventLog,
       store,
       monitor,
       notifierBacklog: () => notifier.backlog(),
+      metrics,
       close() {
         closing ??= (async () => {
           // API first (no new work), then workers (their jobs stay theirs), then the writes.
           for (const cleanup of [...cleanups].reverse()) await cleanup();
           await committer.close();
           await store.close();
+          eventLog.stop();
           logger.info(
             { batches: committer.batches, operations: committer.operations },
             'broker stopped',

@@ -78,6 +78,11 @@ export interface RunningJob {
   timeoutMs: number | null;
   killSignal: string;
   killGraceMs: number;
+  /**
+   * When the job became due: its creation, or the run time it was delayed or backed off to
+   * (the metrics' wait is `startedAt - runAt`).
+   */
+  runAt: number;
   startedAt: number;
   workerId: string;
   workerName: string;
@@ -224,6 +229,13 @@ export interface NodeRecord {
 }
 
 export type JobCounts = Record<JobState, number>;
+
+/** How many jobs one queue has in one state (only pairs that have jobs). */
+export interface QueueStateCount {
+  queue: string;
+  state: JobState;
+  count: number;
+}
 
 /** What planning a change of a job reads, and what re-queuing it needs. */
 export interface JobStateRow extends JobStateView {
@@ -499,6 +511,11 @@ export interface Store {
   /** A job's messages with seqs above `afterSeq`, output included, in seq order. */
   jobMessages(id: number, afterSeq: number, limit: number): Promise<JobMessage[]>;
   jobCounts(): Promise<JobCounts>;
+  /**
+   * Jobs per queue and state, pairs without jobs left out (the metrics' gauge). A scan of the
+   * jobs table: callers cache the answer rather than ask per request.
+   */
+  jobCountsByQueue(): Promise<QueueStateCount[]>;
   /** The earliest run time among scheduled jobs, or null. */
   jobNextRunAt(): Promise<number | null>;
   /** Running jobs whose node is not among the live ones: candidates for rescue. */

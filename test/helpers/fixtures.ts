@@ -60,6 +60,7 @@ export function runningJob(over: Partial<RunningJob> = {}): RunningJob {
     timeoutMs: null,
     killSignal: 'SIGTERM',
     killGraceMs: 10_000,
+    runAt: 500,
     startedAt: 1_000,
     workerId: 'w_1',
     workerName: 'alpha',

@@ -57,7 +57,8 @@ function spellings(path: string): string[] {
   return [
     path,
     `/${encode(first!, 0)}/${tail}`,
-    `/${first}/${encode(tail, 0)}`,
+    // A path of one segment (/metrics) has no tail to encode.
+    ...(tail === '' ? [] : [`/${first}/${encode(tail, 0)}`]),
     `/${first}/${tail.toUpperCase()}`.replace('/API', '/api'),
     path.toUpperCase(),
     `/${first}%2F${tail}`,

@@ -50,10 +50,15 @@ describe('GET /api/v1/events', () => {
     expect(names[0]).toBe('job:created');
     expect(names).toContain('job:progress');
     expect(mine.find((e) => e.name === 'job:log')?.data.data).toBe('a line of output\n');
-    expect(mine.filter((e) => e.name === 'job:state').map((e) => e.data.to)).toEqual([
-      'running',
-      'succeeded',
+    // Every change with the state before it, its submission too, each with its message seq.
+    const states = mine.filter((e) => e.name === 'job:state');
+    expect(states.map((e) => [e.data.from, e.data.to])).toEqual([
+      [null, 'queued'],
+      ['queued', 'running'],
+      ['running', 'succeeded'],
     ]);
+    const seqs = states.map((e) => e.data.seq as number);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   });
 
   it('narrows the stream to one job with ?job=ID, and refuses a malformed id', async () => {
@@ -127,14 +132,15 @@ describe('a reader of the event stream that does not keep up', () => {
   it('is cut off with a reason once too much waits for it, while a reader that keeps up gets everything', async () => {
     tb = await startTestBroker();
     const url = new URL(tb.broker.clientsUrl);
-    const baseline = tb.broker.events.listenerCount('job:log');
+    const readers = () => tb!.broker.eventLog.subscribers;
+    const baseline = readers();
     // A reader that reads nothing: its socket paused from the start.
     const lazy = connect({ host: url.hostname, port: Number(url.port) });
     lazy.pause();
     lazy.write(`GET /api/v1/events HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
     const reader = await openEvents(tb.broker.clientsUrl);
     streams.push(reader);
-    await until(() => tb!.broker.events.listenerCount('job:log') === baseline + 2);
+    await until(() => readers() === baseline + 2);
     const chunk = 'x'.repeat(1024 * 1024);
     const logs = () => reader.events.filter((x) => x.name === 'job:log').length;
     for (let i = 0; i < 40; i++) {
@@ -150,7 +156,7 @@ describe('a reader of the event stream that does not keep up', () => {
       await reader.waitFor(() => logs() === i + 1, 20_000);
     }
     // The lazy one was let go: only the reader still listens.
-    await until(() => tb!.broker.events.listenerCount('job:log') === baseline + 1, 10_000);
+    await until(() => readers() === baseline + 1, 10_000);
     const received = reader.events.filter((e) => e.name === 'job:log');
     expect(received.every((e) => e.data.data === chunk)).toBe(true);
     // What the lazy reader finds when it reads at last: events, then the reason, then the end.

@@ -110,6 +110,7 @@ const handlerErrors: Record<string, number[]> = {
   'GET /api/v1/events': [],
   'GET /api/v1/monitor': [401, 426],
   'POST /api/v1/jobs/{id}/monitor-token': [404, 503],
+  'GET /metrics': [503],
   'GET /healthz': [],
 };
 
@@ -394,6 +395,9 @@ describeDocument('the document of a broker without tokens', { bodyLimit: 4096 },
   { key: 'GET /api/v1/cluster', status: 200 },
   { key: 'GET /api/v1/events', status: 200 },
   { key: 'GET /api/v1/events', query: '?job=0', status: 400 },
+  { key: 'GET /api/v1/events', query: '?kind=job:nothing', status: 400 },
+  { key: 'GET /api/v1/events', query: '?kind=job,worker:up&queue=q&since=0', status: 200 },
+  { key: 'GET /metrics', status: 200 },
   { key: 'GET /healthz', status: 200 },
   { key: 'GET /healthz', headers: { host: 'switchyard.example' }, status: 403 },
 ]);
@@ -418,6 +422,9 @@ describeDocument(
       { key: 'POST /api/v1/jobs', headers: client, body: shellJob, status: 422 },
       { key: 'GET /api/v1/events', status: 401 },
       { key: 'GET /api/v1/events', headers: client, status: 200 },
+      { key: 'GET /api/v1/events', query: '?token=openapi-client-token', status: 200 },
+      { key: 'GET /metrics', status: 401 },
+      { key: 'GET /metrics', headers: client, status: 200 },
       { key: 'GET /healthz', status: 200 },
     ];
   },

@@ -1,39 +1,25 @@
 /**
- * The event stream: `GET /api/v1/events`, Server-Sent Events of everything the broker (every
- * node of the cluster) commits: job creations, state changes, progress, logs, attributes, and
- * workers coming and going. `?job=ID` narrows it to one job (the monitor's view of a job).
+ * The event stream, `GET /api/v1/events`: everything the broker (every node of the cluster)
+ * commits: job creations, state changes, progress, logs, attributes, workers coming and going.
+ * One path, two transports: Server-Sent Events for a plain GET, WebSocket for an upgrade (one
+ * JSON message per event). Both filter (`?kind=`, `?queue=`, `?job=`), resume after an event id
+ * (`?since=`, or SSE's `Last-Event-ID`), and bound what they hold for a reader that does not
+ * keep up (src/api/event-feed.ts).
  */
-import type { FastifyPluginAsync } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { Type } from '@sinclair/typebox';
 import { API_PREFIX } from '../../protocol/api.js';
-import { ID_MESSAGE, ID_PATTERN } from '../../protocol/ids.js';
-import { brokerEventNames, type BrokerEvent, type EventBus } from '../../broker/events.js';
+import { EventQuery } from '../../protocol/events.js';
 import type { ApiContext } from '../context.js';
+import { EventFeed, filterOf, sseFormat, wsFormat, type Overflow } from '../event-feed.js';
 
-const EventQuery = Type.Object(
-  {
-    job: Type.Optional(
-      Type.String({
-        pattern: ID_PATTERN,
-        description: 'Only the events of this job',
-        errorMessage: `job id: ${ID_MESSAGE}`,
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-/** A comment line every so often keeps proxies from closing an idle stream. */
+/** A comment line (SSE) or a ping (WebSocket) every so often keeps proxies from closing. */
 const KEEPALIVE_MS = 15_000;
-
-/**
- * What one subscriber may leave unread before it is cut off: the broker never holds more for a
- * reader that does not keep up (one that reads nothing would otherwise grow its memory without
- * limit, and slow everyone else down). It is told why, in a last event, and may reconnect.
- */
-export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
-/** How long a cut-off subscriber has to read its last event before its connection is closed. */
+/** How long a cut-off reader has to read its last message before its connection is closed. */
 const CUT_OFF_GRACE_MS = 10_000;
+/** WebSocket close code of a reader cut off for not keeping up. */
+export const CLOSE_SLOW_CONSUMER = 4008;
 
 const streamHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -42,99 +28,142 @@ const streamHeaders = {
   'x-accel-buffering': 'no',
 };
 
-function subscribe(events: EventBus, fn: (event: BrokerEvent) => void): () => void {
-  const handlers = brokerEventNames.map((name) => {
-    const handler = (data: unknown) => fn({ name, data } as BrokerEvent);
-    events.on(name, handler as never);
-    return () => events.off(name, handler as never);
-  });
-  return () => handlers.forEach((off) => off());
+type EventRequest = FastifyRequest<{ Querystring: EventQuery }>;
+
+/** Where to resume: `?since=`, else (SSE) the Last-Event-ID header when it is an id. */
+function resumeFrom(request: EventRequest): number | undefined {
+  if (request.query.since !== undefined) return request.query.since;
+  const header = request.headers['last-event-id'];
+  if (typeof header !== 'string' || !/^\d{1,16}$/.test(header.trim())) return undefined;
+  return Number(header.trim());
 }
 
-function jobOf(event: BrokerEvent): number | null {
-  return event.name.startsWith('job:') ? (event.data as { id: number }).id : null;
-}
+const description =
+  'Server-Sent Events, or with a WebSocket upgrade one JSON message per event ' +
+  '(`{"type":"event","id":N,"name":"job:state","data":{...}}`). Events are job:created, ' +
+  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, broker:frozen and ' +
+  'backend:error, with JSON data (job ids as strings); with several nodes, those of every node. ' +
+  'Every event has an id (SSE: an `id:` line); reconnecting with `?since=ID` or (SSE) ' +
+  '`Last-Event-ID` sends what the node still keeps after it, or first a `gap` message ' +
+  '(`{"type":"gap","missed":N|null,"after":ID}`) when it no longer reaches back. A reader more ' +
+  'than 8 MiB behind is cut off (SSE: a last `error` event; WebSocket: close code 4008, reason ' +
+  'slow_consumer), or with `?overflow=skip` (WebSocket) skipped ahead and sent a gap message. ' +
+  'The data of each event is described in components.schemas (JobCreatedEvent, JobStateEvent, ' +
+  'JobProgressEvent, JobLogEvent, JobAttributeEvent, WorkerUpEvent, WorkerDownEvent, ' +
+  'BrokerFrozenEvent, BackendErrorEvent), a WebSocket message by EventMessage and GapMessage. ' +
+  'Browsers, which cannot send headers here, may pass the token as `?token=`.';
 
 export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {
+  const sse = (request: EventRequest, reply: FastifyReply): void => {
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, streamHeaders);
+    // Fastify routes HEAD here too (a HEAD route for every GET): the stream's status and
+    // headers, then the end, or HEAD would wait for the end of a stream that never ends.
+    if (request.method === 'HEAD') {
+      out.end();
+      return;
+    }
+    out.write(': switchyard events\n\n');
+    const feed = new EventFeed({
+      log: ctx.eventLog,
+      filter: filterOf(request.query),
+      overflow: 'close',
+      clock: ctx.clock,
+      format: sseFormat,
+      sink: {
+        buffered: () => out.writableLength,
+        write: (text) => out.write(text),
+        cutOff: (message) => {
+          keepalive.cancel();
+          const reason = { code: 'slow_consumer', message };
+          // The connection ends with the stream (no keep-alive): once what is buffered is
+          // read, or at the latest after a grace, so that nothing stays held for it.
+          const socket = request.raw.socket;
+          out.end(`event: error\ndata: ${JSON.stringify(reason)}\n\n`, () => socket.end());
+          ctx.clock.setTimeout(() => socket.destroy(), CUT_OFF_GRACE_MS);
+        },
+      },
+      onCutOff: () =>
+        ctx.logger.warn({ address: request.ip }, 'cut off an event-stream reader that lagged'),
+    });
+    const keepalive = ctx.clock.setInterval(() => {
+      if (out.writableLength === 0) out.write(': keepalive\n\n');
+    }, KEEPALIVE_MS);
+    const stop = () => {
+      keepalive.cancel();
+      feed.stop();
+    };
+    request.raw.on('close', stop);
+    out.on('close', stop);
+    feed.start(resumeFrom(request));
+  };
+
+  const ws = (socket: WebSocket, request: EventRequest): void => {
+    const overflow: Overflow = request.query.overflow ?? 'close';
+    let terminate: { cancel(): void } | null = null;
+    const feed = new EventFeed({
+      log: ctx.eventLog,
+      filter: filterOf(request.query),
+      overflow,
+      clock: ctx.clock,
+      format: wsFormat,
+      sink: {
+        buffered: () => socket.bufferedAmount,
+        write: (text) => socket.send(text),
+        cutOff: (message) => {
+          // A close reason is at most 123 bytes.
+          socket.close(CLOSE_SLOW_CONSUMER, message.slice(0, 120));
+          terminate = ctx.clock.setTimeout(() => socket.terminate(), CUT_OFF_GRACE_MS);
+        },
+      },
+      onCutOff: () =>
+        ctx.logger.warn({ address: request.ip }, 'cut off an event-socket reader that lagged'),
+    });
+    const keepalive = ctx.clock.setInterval(() => {
+      if (socket.readyState === socket.OPEN && socket.bufferedAmount === 0) socket.ping();
+    }, KEEPALIVE_MS);
+    // Readers have nothing to say: what they send is ignored (its size is bounded by the
+    // plugin's maxPayload).
+    socket.on('message', () => undefined);
+    socket.on('error', () => socket.terminate());
+    socket.on('close', () => {
+      keepalive.cancel();
+      (terminate as { cancel(): void } | null)?.cancel();
+      feed.stop();
+    });
+    feed.start(request.query.since);
+  };
+
   return async (app) => {
-    app.get<{ Querystring: Static<typeof EventQuery> }>(
-      `${API_PREFIX}/events`,
-      {
-        schema: {
-          summary: 'A live stream of events (Server-Sent Events)',
-          description:
-            'Each event has the name job:created, job:state, job:progress, job:log, job:attribute, worker:up, worker:down or backend:error, and JSON data (job ids as strings). With several nodes, the events of every node.',
-          tags: ['events'],
-          operationId: 'streamEvents',
-          querystring: EventQuery,
-          response: {
-            200: {
-              description: 'The stream, open until the client goes away (HEAD: its headers only)',
-              content: {
-                'text/event-stream': {
-                  schema: Type.String({
-                    description:
-                      'Events as `event: <name>` and `data: <JSON>` lines, each ended by a blank ' +
-                      'line; comment lines (`:`) keep the connection alive',
-                  }),
-                },
+    app.route<{ Querystring: EventQuery }>({
+      method: 'GET',
+      url: `${API_PREFIX}/events`,
+      config: { tokenInQuery: true },
+      schema: {
+        summary: 'A live stream of events (Server-Sent Events or WebSocket)',
+        description,
+        tags: ['events'],
+        operationId: 'streamEvents',
+        querystring: EventQuery,
+        response: {
+          200: {
+            description: 'The stream, open until the client goes away (HEAD: its headers only)',
+            content: {
+              'text/event-stream': {
+                schema: Type.String({
+                  description:
+                    'Events as `id: <id>`, `event: <name>` and `data: <JSON>` lines, each ended ' +
+                    'by a blank line; `event: gap` when events were missed; comment lines (`:`) ' +
+                    'keep the connection alive',
+                }),
               },
             },
           },
         },
       },
-      (request, reply) => {
-        const only = request.query.job === undefined ? null : Number(request.query.job);
-        reply.hijack();
-        const out = reply.raw;
-        out.writeHead(200, streamHeaders);
-        // Fastify routes HEAD here too (a HEAD route for every GET): the stream's status and
-        // headers, then the end, or HEAD would wait for the end of a stream that never ends.
-        if (request.method === 'HEAD') {
-          out.end();
-          return;
-        }
-        out.write(': switchyard events\n\n');
-        let stopped = false;
-        const stop = () => {
-          if (stopped) return;
-          stopped = true;
-          keepalive.cancel();
-          unsubscribe();
-        };
-        const send = (text: string): void => {
-          if (stopped) return;
-          if (out.writableLength + text.length > MAX_UNREAD_BYTES) {
-            stop();
-            const reason = {
-              code: 'slow_consumer',
-              message:
-                `this stream was closed: more than ${MAX_UNREAD_BYTES} bytes of events were ` +
-                'waiting to be read; read faster, or narrow the stream (?job=ID), and reconnect',
-            };
-            // The connection ends with the stream (no keep-alive): once what is buffered is
-            // read, or at the latest after a grace, so that nothing stays held for it.
-            const socket = request.raw.socket;
-            out.end(`event: error\ndata: ${JSON.stringify(reason)}\n\n`, () => socket.end());
-            ctx.clock.setTimeout(() => socket.destroy(), CUT_OFF_GRACE_MS);
-            ctx.logger.warn(
-              { address: request.ip },
-              'cut off an event-stream reader that did not keep up',
-            );
-            return;
-          }
-          out.write(text);
-        };
-        const unsubscribe = subscribe(ctx.events, (event) => {
-          if (only !== null && jobOf(event) !== only) return;
-          const data =
-            jobOf(event) === null ? event.data : { ...event.data, id: String(jobOf(event)) };
-          send(`event: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
-        });
-        const keepalive = ctx.clock.setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
-        request.raw.on('close', stop);
-        out.on('close', stop);
-      },
-    );
+      handler: sse,
+      wsHandler: ws,
+    });
   };
 }

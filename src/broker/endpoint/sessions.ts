@@ -15,6 +15,7 @@ import type { Committer } from '../committer.js';
 import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { EventBus } from '../events.js';
+import type { Metrics } from '../metrics.js';
 import type { NeedsRegistry } from '../needs.js';
 import type { Notifier } from '../notifier.js';
 import type { Persister } from '../persist.js';
@@ -41,6 +42,7 @@ export interface SessionsDeps {
   settings: LivenessSettings;
   persister: Persister;
   notifier: Notifier;
+  metrics?: Metrics | null;
 }
 
 /** A job as a worker receives it: no `meta.*` requirements, no history. */
@@ -92,6 +94,20 @@ export class Sessions {
     return [...this.byId.values()];
   }
 
+  /** This node's workers by state and their slots, busy or free (the metrics' gauges). */
+  counts(): { workers: Record<string, number>; busySlots: number; freeSlots: number } {
+    const workers: Record<string, number> = {};
+    let busySlots = 0;
+    let freeSlots = 0;
+    for (const s of this.byId.values()) {
+      const state = s.state();
+      workers[state] = (workers[state] ?? 0) + 1;
+      busySlots += Math.min(s.slots, s.held.size);
+      freeSlots += s.freeSlots;
+    }
+    return { workers, busySlots, freeSlots };
+  }
+
   /** A newly registered (or re-registered) worker starts taking part in dispatch. */
   add(session: WorkerSession): void {
     session.onSend = (s) => this.unsent.add(s);
@@ -114,9 +130,11 @@ export class Sessions {
 
   /** Gives claimed jobs to their worker (after the claim is committed). */
   deliver(session: WorkerSession, jobs: readonly RunningJob[]): void {
+    const metrics = this.deps.metrics;
     for (const job of jobs) {
       session.held.set(job.id, { job, stopping: false, heardAt: this.deps.clock.now() });
       session.send({ type: 'assign', job: toAssigned(job) });
+      metrics?.jobDispatched(job.queue, job.runAt, job.startedAt);
     }
   }
 

@@ -3,7 +3,14 @@
  * pool, outside any write: committed state only.
  */
 import { jobStates, type JobRecord, type JobState } from '../../domain/job.js';
-import type { FailedGroupRow, JobCounts, LogEntry, QueuedRef, RunningJob } from '../store.js';
+import type {
+  FailedGroupRow,
+  JobCounts,
+  LogEntry,
+  QueuedRef,
+  QueueStateCount,
+  RunningJob,
+} from '../store.js';
 import type { Queryable } from './connection.js';
 import {
   jobFromRow,
@@ -20,6 +27,8 @@ const logsSql =
   'SELECT seq, job_id, attempt, stream, at, data FROM job_logs ' +
   'WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3';
 const countsSql = 'SELECT state, count(*) AS n FROM jobs GROUP BY state';
+const queueCountsSql =
+  'SELECT queue, state, count(*) AS count FROM jobs GROUP BY queue, state ORDER BY queue, state';
 /** Exported for the query-plan test. */
 export const nextRunSql = `SELECT run_at FROM jobs WHERE state = 'scheduled' ORDER BY run_at LIMIT 1`;
 const orphansSql =
@@ -65,6 +74,12 @@ export async function jobCounts(c: Queryable): Promise<JobCounts> {
   const { rows } = await c.query<{ state: JobState; n: number }>(countsSql);
   for (const r of rows) counts[r.state] = r.n;
   return counts;
+}
+
+/** Jobs per queue and state: a scan of the table (callers cache it). */
+export async function jobCountsByQueue(c: Queryable): Promise<QueueStateCount[]> {
+  const { rows } = await c.query<QueueStateCount>(queueCountsSql);
+  return rows;
 }
 
 /** When the scheduler must next look: the earliest scheduled run time, or null. */

@@ -126,7 +126,7 @@ export function jobFromRow(row: JobRow): JobRecord {
 /** The columns a RunningJob is made of (for SELECT and RETURNING), unqualified. */
 export const runningColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
-  'request_failures, timeout_ms, kill_signal, kill_grace_ms, started_at, worker_id, ' +
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms, run_at, started_at, worker_id, ' +
   'worker_name, node_id, uncounted, options';
 
 /** `runningColumns` qualified by a table alias, for statements that join. */
@@ -156,6 +156,7 @@ export interface RunningRow {
   timeout_ms: number | null;
   kill_signal: string;
   kill_grace_ms: number;
+  run_at: number;
   started_at: number;
   worker_id: string;
   worker_name: string;
@@ -180,6 +181,7 @@ export function runningFromRow(row: RunningRow): RunningJob {
     timeoutMs: row.timeout_ms,
     killSignal: row.kill_signal,
     killGraceMs: row.kill_grace_ms,
+    runAt: row.run_at,
     startedAt: row.started_at,
     workerId: row.worker_id,
     workerName: row.worker_name,

@@ -18,7 +18,7 @@ import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
  */
 const claimedColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
-  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead, uncounted, options';
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead, uncounted, options, run_at';
 
 type ClaimedRow = [
   id: number,
@@ -39,6 +39,7 @@ type ClaimedRow = [
   uncounted: number,
   /** NULL for most jobs: parsed only when present. */
   options: string | null,
+  runAt: number,
 ];
 
 /** The best queued jobs of one needs (exported for the query-plan test). */
@@ -91,6 +92,7 @@ function claimed(row: ClaimedRow, who: Lessee): RunningJob {
     timeoutMs: row[10],
     killSignal: row[11],
     killGraceMs: row[12],
+    runAt: row[16],
     startedAt: who.now,
     workerId: who.workerId,
     workerName: who.workerName,

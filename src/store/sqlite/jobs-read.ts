@@ -3,7 +3,14 @@
  * read-only connection: committed state only.
  */
 import { jobStates, type JobRecord, type JobState } from '../../domain/job.js';
-import type { FailedGroupRow, JobCounts, LogEntry, QueuedRef, RunningJob } from '../store.js';
+import type {
+  FailedGroupRow,
+  JobCounts,
+  LogEntry,
+  QueuedRef,
+  QueueStateCount,
+  RunningJob,
+} from '../store.js';
 import type { Conn } from './connection.js';
 import {
   jobFromRow,
@@ -20,6 +27,8 @@ const logsSql =
   'SELECT seq, job_id, attempt, stream, at, data FROM job_logs ' +
   'WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 const countsSql = 'SELECT state, count(*) AS n FROM jobs GROUP BY state';
+const queueCountsSql =
+  'SELECT queue, state, count(*) AS count FROM jobs GROUP BY queue, state ORDER BY queue, state';
 /** Exported for the query-plan test. */
 export const nextRunSql =
   `SELECT run_at FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled' ` +
@@ -69,6 +78,11 @@ export function jobCounts(c: Conn): JobCounts {
     counts[r.state] = r.n;
   }
   return counts;
+}
+
+/** Jobs per queue and state: a scan of the table (callers cache it). */
+export function jobCountsByQueue(c: Conn): QueueStateCount[] {
+  return c.stmt(queueCountsSql).all() as QueueStateCount[];
 }
 
 /** When the scheduler must next look: the earliest scheduled run time, or null. */

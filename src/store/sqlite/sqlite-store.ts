@@ -23,6 +23,7 @@ import type {
   ClusterHandler,
   FailedGroupRow,
   JobCounts,
+  QueueStateCount,
   JobQuery,
   JobSelector,
   JobMessage,
@@ -43,6 +44,7 @@ import { jobDependencyView } from './jobs-deps.js';
 import {
   failedGroups,
   jobCounts,
+  jobCountsByQueue,
   jobGet,
   jobListOrphans,
   jobListRunningByWorker,
@@ -214,6 +216,10 @@ export class SqliteStore implements Store {
 
   async jobCounts(): Promise<JobCounts> {
     return this.read((r) => jobCounts(r));
+  }
+
+  async jobCountsByQueue(): Promise<QueueStateCount[]> {
+    return this.read((r) => jobCountsByQueue(r));
   }
 
   async jobNextRunAt(): Promise<number | null> {

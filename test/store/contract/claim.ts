@@ -139,6 +139,7 @@ export function describeClaim(factory: StoreFactory): void {
           timeoutMs: 1_000,
           killSignal: 'SIGINT',
           killGraceMs: 500,
+          runAt: T0,
           startedAt: T0 + 77,
           workerId: 'w1',
           workerName: 'alpha',

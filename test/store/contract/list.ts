@@ -130,6 +130,19 @@ export function describeList(factory: StoreFactory): void {
       });
     });
 
+    it('counts jobs per queue and state, leaving out pairs without jobs', async () => {
+      expect(await ctx.store.jobCountsByQueue()).toEqual([]);
+      await seed();
+      // Queued jobs of qa: 0, 4, 8 (i % 4 === 0); held: 2, 6; qb: five scheduled, one ended.
+      expect(await ctx.store.jobCountsByQueue()).toEqual([
+        { queue: 'qa', state: 'held', count: 2 },
+        { queue: 'qa', state: 'queued', count: 3 },
+        { queue: 'qa', state: 'running', count: 1 },
+        { queue: 'qb', state: 'scheduled', count: 5 },
+        { queue: 'qb', state: 'succeeded', count: 1 },
+      ]);
+    });
+
     it('pages through queued jobs by id, as the multi queue manager loads them', async () => {
       const { ids, state } = await seed();
       const queued = ids.filter((id) => state.get(id) === 'queued');

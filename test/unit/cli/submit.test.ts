@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/cli/errors.js';
-import {
-  buildSubmitJob,
-  commandOf,
-  type SubmitFlags,
-} from '../../../src/cli/submit.js';
+import { buildSubmitJob, commandOf, type SubmitFlags } from '../../../src/cli/submit.js';
 
 const none: SubmitFlags = {};
 
@@ -196,4 +192,3 @@ describe('buildSubmitJob', () => {
     expect(usage(flags, words)).toMatch(message);
   });
 });
-

@@ -1,6 +1,12 @@
 /** Parsing Server-Sent Events as the broker sends them, in any chunking. */
 import { describe, expect, it } from 'vitest';
-import { sseParser, type BrokerEventMessage } from '../../../src/client/events.js';
+import {
+  eventsParams,
+  followEventStream,
+  sseParser,
+  type BrokerEventMessage,
+  type EventStream,
+} from '../../../src/client/events.js';
 
 function parseAll(chunks: string[]): BrokerEventMessage[] {
   const out: BrokerEventMessage[] = [];
@@ -45,5 +51,51 @@ describe('sseParser', () => {
     expect(out).toEqual([]);
     feed('\n');
     expect(out).toEqual([{ name: 'job:log', data: { id: '2' } }]);
+  });
+
+  it('gives each event its id line', () => {
+    expect(parseAll(['id: 41\nevent: job:log\ndata: {"id":"2"}\n\n'])).toEqual([
+      { name: 'job:log', data: { id: '2' }, id: 41 },
+    ]);
+  });
+});
+
+describe('eventsParams', () => {
+  it('puts kinds, queue, job and the resume id in the query', () => {
+    expect(eventsParams({ kinds: ['job', 'worker:up'], queue: 'q', job: '7' }, 12)).toEqual({
+      kind: 'job,worker:up',
+      queue: 'q',
+      job: '7',
+      since: '12',
+    });
+    expect(eventsParams({ kinds: [] }, undefined)).toEqual({});
+  });
+});
+
+describe('followEventStream', () => {
+  it('reopens an ended stream resuming after the last id seen, until closed', async () => {
+    const opened: Array<number | undefined> = [];
+    const ends: Array<() => void> = [];
+    let nextId = 10;
+    const open = (since: number | undefined, onEvent: (e: BrokerEventMessage) => void) => {
+      opened.push(since);
+      // Each stream delivers two events, then ends (the broker went away).
+      for (let i = 0; i < 2; i++) onEvent({ name: 'job:log', data: {}, id: ++nextId });
+      let end: () => void = () => undefined;
+      const ended = new Promise<void>((r) => (end = r));
+      ends.push(end);
+      return Promise.resolve<EventStream>({ close: end, ended });
+    };
+    const seen: number[] = [];
+    const stream = await followEventStream(open, 5, (e) => seen.push(e.id!));
+    ends[0]!();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(opened).toEqual([5, 12]);
+    stream.close();
+    await stream.ended;
+    ends[1]!();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(opened).toEqual([5, 12]);
+    expect(seen).toEqual([11, 12, 13, 14]);
   });
 });

@@ -32,6 +32,8 @@ export interface ReportsDeps {
 export interface ReportBatch {
   /** When they were received. */
   at: number;
+  /** Reports set on the job but not kept as messages (an attempt past its budget of them). */
+  unjournaled?: ReadonlySet<ProgressUpdate | AttributeUpdate>;
   logs: NewLogEntry[];
   progress: ProgressUpdate[];
   attributes: AttributeUpdate[];
@@ -59,12 +61,14 @@ export class Reports {
         const stored = logs.length > 0 ? await this.keep(tx, ctx, logs) : null;
         if (progress.length > 0) {
           await tx.jobProgressSet(progress);
-          for (const p of progress) journal.progress(ctx, p.id, p.attempt, p.progress);
+          for (const p of progress)
+            if (!batch.unjournaled?.has(p)) journal.progress(ctx, p.id, p.attempt, p.progress);
         }
         if (attributes.length > 0) {
           await tx.jobAttributeSet(attributes);
           for (const a of attributes)
-            journal.attribute(ctx, a.id, a.attempt, batch.at, a.key, a.value);
+            if (!batch.unjournaled?.has(a))
+              journal.attribute(ctx, a.id, a.attempt, batch.at, a.key, a.value);
         }
         if (stored !== null && stored.entries.length > 0 && events.wants('job:log')) {
           ctx.afterCommit(() => {

@@ -14,7 +14,8 @@ import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { Persister } from '../persist.js';
 import type { ReportBatch, Reports } from '../reports.js';
-import type { HeldJob, WorkerSession } from './session.js';
+import type { AttributeUpdate, ProgressUpdate } from '../../store/store.js';
+import { MAX_JOURNALED_REPORTS, type HeldJob, type WorkerSession } from './session.js';
 
 export interface WorkerMessagesDeps {
   committer: Committer;
@@ -40,6 +41,7 @@ export class WorkerMessages {
     const results: Result[] = [];
     const reports: ReportBatch = { at: now, logs: [], progress: [], attributes: [] };
     const acks: Array<{ jobId: string; attempt: number }> = [];
+    let unjournaled: Set<ProgressUpdate | AttributeUpdate> | undefined;
 
     for (const m of messages) {
       switch (m.type) {
@@ -96,9 +98,10 @@ export class WorkerMessages {
             });
           }
           break;
-        case 'progress':
-          if (heard(session.holds(Number(m.jobId), m.attempt), now)) {
-            reports.progress.push({
+        case 'progress': {
+          const held = session.holds(Number(m.jobId), m.attempt);
+          if (heard(held, now)) {
+            const update: ProgressUpdate = {
               id: Number(m.jobId),
               attempt: m.attempt,
               progress: {
@@ -107,24 +110,32 @@ export class WorkerMessages {
                 at: now,
                 ...(m.step !== undefined ? { step: m.step } : {}),
               },
-            });
+            };
+            reports.progress.push(update);
+            if (!journaled(held!)) (unjournaled ??= new Set()).add(update);
           }
           break;
-        case 'attr':
-          if (heard(session.holds(Number(m.jobId), m.attempt), now)) {
-            reports.attributes.push({
+        }
+        case 'attr': {
+          const held = session.holds(Number(m.jobId), m.attempt);
+          if (heard(held, now)) {
+            const update: AttributeUpdate = {
               id: Number(m.jobId),
               attempt: m.attempt,
               key: m.key,
               value: m.value,
-            });
+            };
+            reports.attributes.push(update);
+            if (!journaled(held!)) (unjournaled ??= new Set()).add(update);
           }
           break;
+        }
         case 'hello':
           break;
       }
     }
     if (acks.length > 0) session.send({ type: 'ack', results: acks });
+    if (unjournaled !== undefined) reports.unjournaled = unjournaled;
     this.deps.reports.write(reports);
     if (results.length > 0) this.endAttempts(session, results);
   }
@@ -171,6 +182,12 @@ export class WorkerMessages {
       });
     });
   }
+}
+
+/** Whether one more report of the attempt is kept as a message (MAX_JOURNALED_REPORTS). */
+function journaled(held: HeldJob): boolean {
+  held.journaled = (held.journaled ?? 0) + 1;
+  return held.journaled <= MAX_JOURNALED_REPORTS;
 }
 
 /** A report of a held attempt: it is alive (silenceTimeout); false for one no longer held. */

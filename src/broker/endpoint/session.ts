@@ -15,7 +15,16 @@ export interface HeldJob {
   stopping: boolean;
   /** When the attempt last reported anything (output, progress, an attribute), or started. */
   heardAt: number;
+  /** Progress and attribute reports of the attempt kept among the job's messages so far. */
+  journaled?: number;
 }
+
+/**
+ * The progress and attribute reports of one attempt kept as messages of its job: past this the
+ * job's progress and attributes are still set, but no longer each kept, so that a job reporting
+ * without end cannot fill the store (its output has its own budget, job_output).
+ */
+export const MAX_JOURNALED_REPORTS = 10_000;
 
 /** How many ended attempts a session remembers, to acknowledge a result sent twice. */
 const RECENT_LIMIT = 1024;

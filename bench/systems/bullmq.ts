@@ -15,8 +15,11 @@ import {
   type SystemInstance,
   BULK_CHUNK,
   FAILING,
+  FLOOD,
+  FLOOD_LINES_PER_S,
   RETRY_CHUNK,
   enqueueInChunks,
+  flood,
   uniqueKey,
 } from './types.js';
 
@@ -37,6 +40,8 @@ class BullInstance implements SystemInstance {
   private readonly queue: Queue;
   /** W6's queue of failing jobs, opened on first use. */
   private failing: Queue | undefined;
+  /** W8's queue of the flooding job, opened on first use. */
+  private flooding: Queue | undefined;
   private events: QueueEvents | undefined;
   private readonly redis: Redis;
   /** Completions seen before anyone waited for them (the event may beat the add's reply). */
@@ -67,6 +72,16 @@ class BullInstance implements SystemInstance {
 
   async enqueueOne(i: number): Promise<string> {
     const job = await this.queue.add(QUEUE, { i });
+    return job.id as string;
+  }
+
+  /** W8: one job on its own queue, taken by the `flood` worker. */
+  async enqueueFlood(i: number, seconds: number): Promise<string> {
+    this.flooding ??= new Queue(FLOOD, {
+      connection: this.connection(),
+      prefix: this.config.prefix,
+    });
+    const job = await this.flooding.add(FLOOD, { i, seconds }, JOB_OPTIONS);
     return job.id as string;
   }
 
@@ -181,6 +196,7 @@ class BullInstance implements SystemInstance {
     this.closed = true;
     await this.events?.close().catch(() => undefined);
     await this.failing?.close().catch(() => undefined);
+    await this.flooding?.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     // Delete the instance's keys (UNLINK in batches), not the whole database.
     let cursor = '0';
@@ -213,6 +229,8 @@ export const bullmq: SystemAdapter = {
     'worker: one Worker, concurrency 32, in a separate process',
     `W6: failed jobs made by a Worker failing each job of the queue \`${FAILING}\` (attempts 1, removeOnFail false) at once; ` +
       `retried with Queue.retryJobs({state: 'failed', count: ${RETRY_CHUNK}}) (Lua, ${RETRY_CHUNK} jobs per call)`,
+    `W8: the flooding job (queue \`${FLOOD}\`, its own worker process) calls job.log() up to ${FLOOD_LINES_PER_S} ` +
+      'times a second, one line each, awaiting each (one Redis call per line; every line kept)',
     'W7: each job with its own `jobId` (BullMQ adds no job whose id it holds; it holds it until the job is removed, no time limit)',
   ],
   async durability(env: BenchEnv): Promise<string> {
@@ -253,19 +271,25 @@ export const bullmq: SystemAdapter = {
 export const runWorker: RunWorker = (config, shape, hooks) => {
   const { host, port, prefix } = config as WorkerConfig;
   const failing = shape.jobs === 'fail';
-  const processor = failing
-    ? async (job: Job<BenchPayload>): Promise<never> => {
+  const flooding = shape.jobs === 'flood';
+  const processor = flooding
+    ? async (job: Job<BenchPayload>): Promise<number> => {
         hooks.started(job.data.i);
-        throw new Error('the bench fails this job at once');
+        return flood(job.data.seconds ?? 1, (line) => job.log(line));
       }
-    : async (job: Job<BenchPayload>): Promise<null> => {
-        hooks.started(job.data.i);
-        return null;
-      };
+    : failing
+      ? async (job: Job<BenchPayload>): Promise<never> => {
+          hooks.started(job.data.i);
+          throw new Error('the bench fails this job at once');
+        }
+      : async (job: Job<BenchPayload>): Promise<null> => {
+          hooks.started(job.data.i);
+          return null;
+        };
   const workers = Array.from(
     { length: shape.workers },
     () =>
-      new Worker<BenchPayload>(failing ? FAILING : QUEUE, processor, {
+      new Worker<BenchPayload>(flooding ? FLOOD : failing ? FAILING : QUEUE, processor, {
         connection: { host, port, maxRetriesPerRequest: null },
         prefix,
         concurrency: shape.slots,

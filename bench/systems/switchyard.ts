@@ -30,8 +30,11 @@ import {
   type WorkerShape,
   BULK_CHUNK,
   FAILING,
+  FLOOD,
+  FLOOD_LINES_PER_S,
   UNIQUE_SECONDS,
   enqueueInChunks,
+  flood,
   uniqueKey,
 } from './types.js';
 
@@ -148,6 +151,11 @@ class SwitchyardInstance implements SystemInstance {
 
   async enqueueOne(i: number): Promise<string> {
     return (await this.client().submit({ type: 'noop', payload: { i } })).id;
+  }
+
+  async enqueueFlood(i: number, seconds: number): Promise<string> {
+    const job = { type: FLOOD, queue: FLOOD, maxAttempts: 1, payload: { i, seconds } };
+    return (await this.client().submit(job)).id;
   }
 
   async waitCompleted(id: string, timeoutMs: number): Promise<void> {
@@ -309,6 +317,9 @@ const LIFECYCLE = [
     'at once; retried with one POST /jobs/actions {action: retry, filter: {state: failed}}, which ' +
     'the broker walks in chunks of 100 jobs, one commit each',
   `W7: each job with \`unique: {key, for: ${UNIQUE_SECONDS}}\`, every key distinct`,
+  `W8: the flooding job (queue \`${FLOOD}\`, its own worker process) calls job.log() ` +
+    `${FLOOD_LINES_PER_S} times a second, one line each; the SDK worker batches them, the broker ` +
+    "keeps the head and tail (job_output) and stores them as the job's messages",
 ];
 
 /** Switchyard with SQLite, durable as shipped. */
@@ -362,6 +373,15 @@ export const switchyardPg2: SystemAdapter = switchyardAdapter({
 
 /** The handlers (and queues) of a worker of this shape. */
 function jobsOf(shape: WorkerShape): Pick<WorkerOptions, 'handlers' | 'queues'> {
+  if (shape.jobs === 'flood') {
+    return {
+      handlers: {
+        [FLOOD]: async (job) =>
+          flood((job.payload as BenchPayload).seconds ?? 1, (line) => job.log(line)),
+      },
+      queues: [FLOOD],
+    };
+  }
   if (shape.jobs !== 'fail') return { handlers: { noop: async () => null } };
   const fail = (): Promise<never> =>
     Promise.reject(new PermanentError('the bench fails this job at once'));

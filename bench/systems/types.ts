@@ -28,15 +28,21 @@ export interface WorkerShape {
   readonly slots: number;
   /**
    * Which jobs the workers take: `noop` (the default) runs the no-op jobs; `fail` takes only the
-   * failing jobs (`enqueueFailing`, W6's fill) and fails each at once.
+   * failing jobs (`enqueueFailing`, W6's fill) and fails each at once; `flood` takes only W8's
+   * flooding jobs (`enqueueFlood`), each writing FLOOD_LINES_PER_S lines a second to its log.
    */
-  readonly jobs?: 'noop' | 'fail';
+  readonly jobs?: 'noop' | 'fail' | 'flood';
 }
 
 /** A fresh, empty instance of a system (its broker started, its schema or prefix new). */
 export interface SystemInstance {
   /** Enqueues jobs `{ i }` for i in [from, from + count), in chunks with the bulk API. */
   enqueueBulk(from: number, count: number, signal: AbortSignal): Promise<void>;
+  /**
+   * W8: enqueues one job `{ i, seconds }` of the flood queue (taken by `flood` workers), which
+   * writes to the job's own log; absent for a system that keeps no per-job log.
+   */
+  enqueueFlood?(i: number, seconds: number): Promise<string>;
   /** Enqueues one job `{ i }`; resolves with its id when the system acknowledged it. */
   enqueueOne(i: number): Promise<string>;
   /**
@@ -140,6 +146,38 @@ export type RunWorker = (
 /** A job's payload in every system. */
 export interface BenchPayload {
   i: number;
+  /** W8's flooding job: how long it writes to its log. */
+  seconds?: number;
+}
+
+/** The queue (or job type) of W8's flooding job. */
+export const FLOOD = 'flood';
+/** W8: the lines a second the flooding job writes to its log, in ticks of FLOOD_TICK_MS. */
+export const FLOOD_LINES_PER_S = 100_000;
+export const FLOOD_TICK_MS = 10;
+
+/**
+ * W8's flood: `write(line)` FLOOD_LINES_PER_S times a second for `seconds`, a tick's lines at a
+ * time (awaited, so that a system whose log call is slower writes fewer); resolves with the lines
+ * written.
+ */
+export async function flood(
+  seconds: number,
+  write: (line: string) => void | Promise<unknown>,
+): Promise<number> {
+  const perTick = (FLOOD_LINES_PER_S * FLOOD_TICK_MS) / 1000;
+  const end = Date.now() + seconds * 1000;
+  let n = 0;
+  while (Date.now() < end) {
+    const tickEnd = Date.now() + FLOOD_TICK_MS;
+    for (let k = 0; k < perTick; k++) {
+      const written = write(`flood line ${n++} of the bench's log-flooding job\n`);
+      if (written !== undefined) await written;
+    }
+    const rest = tickEnd - Date.now();
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+  }
+  return n;
 }
 
 /** The queue (or job type) of W6's failing jobs, apart from the no-op jobs. */

@@ -4,8 +4,8 @@
  * (migration 4), so that one job's messages of every kind are ordered by seq, and a reader
  * resumes after the last seq it saw. One statement appends a batch.
  */
+import { messageFromRow, type MessageRow } from '../message-row.js';
 import type { JobMessage, NewJobMessage } from '../store.js';
-import { decodeText } from '../text.js';
 import type { Queryable } from './connection.js';
 
 /** `ORDER BY ord` gives the messages their seqs in the order appended. */
@@ -25,15 +25,6 @@ const readSql = `
   (SELECT seq, attempt, at, 'log', data, stream FROM job_logs
    WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
   ORDER BY seq LIMIT $3`;
-
-interface MessageRow {
-  seq: number;
-  attempt: number | null;
-  at: number;
-  kind: JobMessage['kind'];
-  data: string;
-  stream: 'stdout' | 'stderr' | null;
-}
 
 /** Appends messages; their jobs must exist (foreign key). Returns their seqs, in order. */
 export async function jobMessageAppend(
@@ -60,13 +51,5 @@ export async function jobMessages(
 ): Promise<JobMessage[]> {
   if (limit <= 0) return [];
   const { rows } = await c.query<MessageRow>(readSql, [jobId, afterSeq, Math.floor(limit)]);
-  return rows.map((r) => ({
-    seq: r.seq,
-    jobId,
-    attempt: r.attempt,
-    at: r.at,
-    kind: r.kind,
-    data: r.kind === 'log' ? decodeText(r.data) : r.data,
-    ...(r.stream !== null ? { stream: r.stream } : {}),
-  }));
+  return rows.map((r) => messageFromRow(jobId, r));
 }

@@ -5,9 +5,9 @@
  * a reader resumes after the last seq it saw. A batch takes its seqs with one statement; a
  * transaction that rolls back leaves a gap, never a repeat.
  */
+import { messageFromRow, type MessageRow } from '../message-row.js';
 import type { JobMessage, NewJobMessage } from '../store.js';
 import type { Conn } from './connection.js';
-import { decodeText } from '../text.js';
 
 const takeSql = `UPDATE sequences SET value = value + ? WHERE name = 'message' RETURNING value`;
 const insertSql =
@@ -27,15 +27,6 @@ const readSql = `
     SELECT seq, attempt, at, data, stream FROM job_logs
     WHERE job_id = $id AND seq > $after ORDER BY seq LIMIT $limit)
   ORDER BY seq LIMIT $limit`;
-
-interface MessageRow {
-  seq: number;
-  attempt: number | null;
-  at: number;
-  kind: JobMessage['kind'];
-  data: string;
-  stream: 'stdout' | 'stderr' | null;
-}
 
 /** Takes `n` new seqs; returns the first (the others follow it). */
 export function takeSeqs(c: Conn, n: number): number {
@@ -59,13 +50,5 @@ export function jobMessages(c: Conn, jobId: number, afterSeq: number, limit: num
   const rows = c
     .stmt(readSql)
     .all({ id: jobId, after: afterSeq, limit: Math.floor(limit) }) as MessageRow[];
-  return rows.map((r) => ({
-    seq: r.seq,
-    jobId,
-    attempt: r.attempt,
-    at: r.at,
-    kind: r.kind,
-    data: r.kind === 'log' ? decodeText(r.data) : r.data,
-    ...(r.stream !== null ? { stream: r.stream } : {}),
-  }));
+  return rows.map((r) => messageFromRow(jobId, r));
 }

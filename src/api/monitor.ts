@@ -89,6 +89,13 @@ export class Monitor {
   }
 
   private listen(): void {
+    const onDeleted = ({ id }: { id: number }) => {
+      const subs = this.channels.get(id);
+      if (subs === undefined) return;
+      for (const s of subs) s.end(MonitorClose.notFound, `job ${id} was deleted`);
+    };
+    this.deps.events.on('job:deleted', onDeleted);
+    this.handlers.push(() => this.deps.events.off('job:deleted', onDeleted));
     for (const name of JOB_EVENTS) {
       const handler = (data: { id: number }) => {
         const subs = this.channels.get(data.id);

@@ -45,6 +45,8 @@ export interface BrokerEvents {
   'job:attribute': [
     { id: number; seq: number; at: number; attempt: number; key: string; value: string },
   ];
+  /** A job was erased (with its messages): its watchers are told, nothing more will come. */
+  'job:deleted': [{ id: number }];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
   /** The broker was frozen or unfrozen (every node follows). */
@@ -60,6 +62,7 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'job:progress',
   'job:log',
   'job:attribute',
+  'job:deleted',
   'worker:up',
   'worker:down',
   'broker:frozen',

@@ -471,7 +471,12 @@ export class JobService {
       (job) => (job.state === 'running' ? planCancel(job, now) : null),
       false,
     );
-    await tx.jobDelete([...stopped.keys()]);
+    const deleted = [...stopped.keys()];
+    await tx.jobDelete(deleted);
+    this.deps.journal.forget(ctx, deleted);
+    ctx.afterCommit(() => {
+      for (const id of deleted) this.deps.events.emit('job:deleted', { id });
+    });
     const out = new Map<number, Changed>();
     for (const [id, found] of stopped) out.set(id, { before: found.before, changed: true });
     for (const job of before) out.get(job.id)!.job = job;

@@ -91,6 +91,20 @@ export class Journal {
     );
   }
 
+  /**
+   * Drops this batch's messages of jobs erased in it (their messages go with them): they are
+   * neither stored nor published; watchers learn of the erasure from `job:deleted`.
+   */
+  forget(ctx: BatchContext, jobIds: readonly number[]): void {
+    const pending = ctx.scratch.get(PENDING) as Pending[] | undefined;
+    if (pending === undefined || jobIds.length === 0) return;
+    const gone = new Set(jobIds);
+    ctx.scratch.set(
+      PENDING,
+      pending.filter((p) => !gone.has(p.message.jobId)),
+    );
+  }
+
   private add(ctx: BatchContext, message: NewJobMessage, publish: (seq: number) => void): void {
     let pending = ctx.scratch.get(PENDING) as Pending[] | undefined;
     if (pending === undefined) {

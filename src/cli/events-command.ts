@@ -68,6 +68,8 @@ export function eventLine(event: BrokerEventMessage): string {
         return `${job} ${safe(d.stream)}: ${safe(d.data)}`;
       case 'job:attribute':
         return `${job} ${safe(d.key)}=${safe(d.value)}`;
+      case 'job:deleted':
+        return `${job} deleted`;
       case 'worker:up':
         return `worker ${safe(d.name)} (${safe(d.id)}) up`;
       case 'worker:down':

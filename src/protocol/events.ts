@@ -9,6 +9,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobErrorBody, JobStateSchema, StringEnum } from './api.js';
 import { ID_MESSAGE, ID_PATTERN } from './ids.js';
+import { stepStatuses } from '../domain/job.js';
 
 const JobId = Type.String({ description: 'The job id' });
 const Queue = Type.Optional(
@@ -29,12 +30,21 @@ export const JobStateEvent = Type.Object({
   id: JobId,
   queue: Queue,
   seq: Seq,
+  at: Type.Optional(Type.Number({ description: 'When the change was made (ms)' })),
   from: Type.Union([JobStateSchema, Type.Null()]),
   to: JobStateSchema,
   attempt: Type.Integer(),
   workerId: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([JobErrorBody, Type.Null()]),
   result: Type.Optional(Type.Unknown({ description: 'With a terminal state: the result' })),
+  hold: Type.Optional(
+    Type.Object(
+      { reason: Type.String(), by: Type.String(), at: Type.Number() },
+      {
+        description: 'With `held`: why and by whom',
+      },
+    ),
+  ),
 });
 
 export const JobProgressEvent = Type.Object({
@@ -46,6 +56,14 @@ export const JobProgressEvent = Type.Object({
     percent: Type.Union([Type.Number(), Type.Null()]),
     message: Type.Union([Type.String(), Type.Null()]),
     at: Type.Number(),
+    step: Type.Optional(
+      Type.Object(
+        { id: Type.String(), status: StringEnum(stepStatuses) },
+        {
+          description: 'A named step the report is about',
+        },
+      ),
+    ),
   }),
 });
 
@@ -54,6 +72,7 @@ export const JobLogEvent = Type.Object({
   queue: Queue,
   seq: Seq,
   attempt: Type.Integer(),
+  at: Type.Optional(Type.Number({ description: 'When the output arrived (ms)' })),
   stream: StringEnum(['stdout', 'stderr'] as const),
   data: Type.String(),
 });
@@ -66,6 +85,8 @@ export const JobAttributeEvent = Type.Object({
   key: Type.String(),
   value: Type.String(),
 });
+
+export const JobDeletedEvent = Type.Object({ id: JobId });
 
 export const WorkerUpEvent = Type.Object({ id: Type.String(), name: Type.String() });
 export const WorkerDownEvent = Type.Object({
@@ -86,6 +107,7 @@ export const eventPayloads = {
   'job:progress': JobProgressEvent,
   'job:log': JobLogEvent,
   'job:attribute': JobAttributeEvent,
+  'job:deleted': JobDeletedEvent,
   'worker:up': WorkerUpEvent,
   'worker:down': WorkerDownEvent,
   'broker:frozen': BrokerFrozenEvent,

@@ -139,6 +139,23 @@ describe('monitor', () => {
     expect(kinds(h.messages)).toEqual(['state:->held', 'state:held>canceled']);
   });
 
+  it('erases a running job that is watched, and tells its watcher it was deleted', async () => {
+    const base = tb!.broker.clientsUrl;
+    const job = await submit(base, {
+      type: 'shell',
+      payload: { command: 'exec sleep 60' },
+      killGrace: 1,
+    });
+    await waitJob(base, job.id, (j) => j.state === 'running');
+    const m = await openMonitor(base, `?job=${job.id}`);
+    await m.count(2);
+    const r = await api(base, 'DELETE', `/api/v1/jobs/${job.id}`);
+    expect(r.status).toBe(200);
+    expect(await m.closed).toEqual({ code: 4404, reason: `job ${job.id} was deleted` });
+    expect((await api(base, 'GET', `/api/v1/jobs/${job.id}/messages`)).status).toBe(404);
+    await until(() => tb!.broker.monitor.channelCount === 0, 5_000, 'channel dropped');
+  });
+
   it('resumes after the last message seen, missing none and repeating none', async () => {
     const base = tb!.broker.clientsUrl;
     const job = await submit(base, chatty());

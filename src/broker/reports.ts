@@ -15,7 +15,13 @@ import {
   type OutputLimits,
   type OutputState,
 } from '../domain/output.js';
-import type { AttributeUpdate, NewLogEntry, ProgressUpdate, StoreTx } from '../store/store.js';
+import {
+  attemptKey,
+  type AttributeUpdate,
+  type NewLogEntry,
+  type ProgressUpdate,
+  type StoreTx,
+} from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { EventBus } from './events.js';
 import type { Journal } from './journal.js';
@@ -60,14 +66,17 @@ export class Reports {
       .run(async (tx, ctx) => {
         const stored = logs.length > 0 ? await this.keep(tx, ctx, logs) : null;
         if (progress.length > 0) {
-          await tx.jobProgressSet(progress);
+          // Kept as messages: reports of attempts still current (a job deleted or ended meanwhile
+          // has no more), within the attempt's budget of them.
+          const current = await tx.jobProgressSet(progress);
           for (const p of progress)
-            if (!batch.unjournaled?.has(p)) journal.progress(ctx, p.id, p.attempt, p.progress);
+            if (current.has(attemptKey(p)) && !batch.unjournaled?.has(p))
+              journal.progress(ctx, p.id, p.attempt, p.progress);
         }
         if (attributes.length > 0) {
-          await tx.jobAttributeSet(attributes);
+          const current = await tx.jobAttributeSet(attributes);
           for (const a of attributes)
-            if (!batch.unjournaled?.has(a))
+            if (current.has(attemptKey(a)) && !batch.unjournaled?.has(a))
               journal.attribute(ctx, a.id, a.attempt, batch.at, a.key, a.value);
         }
         if (stored !== null && stored.entries.length > 0 && events.wants('job:log')) {

@@ -104,8 +104,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const nodeId = newId('n');
   const events = new EventBus();
   // Ids keep increasing across restarts of a node (see event-log.ts).
+  // It records from the first event-stream reader on (see event-log.ts).
   const eventLog = new EventLog(events, undefined, Math.max(1, clock.now()) * 1_000);
-  eventLog.start();
   // The sessions exist further down; the gauges are read only when scraped, once they do.
   let workerCounts = (): WorkerCounts => ({ workers: {}, busySlots: 0, freeSlots: 0 });
   const metrics = new Metrics({

@@ -205,6 +205,9 @@ export interface AttributeUpdate {
   value: string;
 }
 
+/** An attempt of a job, as a key: what jobProgressSet and jobAttributeSet say they set. */
+export const attemptKey = (u: { id: number; attempt: number }): string => `${u.id}:${u.attempt}`;
+
 export interface WorkerRecord {
   id: string;
   name: string;
@@ -456,10 +459,13 @@ export interface StoreTx {
   jobLogSizes(
     jobId: number,
   ): Promise<{ pieces: Array<{ seq: number; bytes: number }>; dropped: number }>;
-  /** Sets progress of running attempts (ignored for attempts no longer current). */
-  jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void>;
-  /** Sets attributes of running attempts (ignored for attempts no longer current). */
-  jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void>;
+  /**
+   * Sets progress of running attempts (ignored for attempts no longer current); returns the
+   * attempts it set, as `attemptKey`s.
+   */
+  jobProgressSet(updates: readonly ProgressUpdate[]): Promise<ReadonlySet<string>>;
+  /** Sets attributes of running attempts, as jobProgressSet does progress. */
+  jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<ReadonlySet<string>>;
   workerUpsert(worker: WorkerRecord): Promise<void>;
   /** Marks a worker offline, if it is still attached to that node (it may have moved on). */
   workerSetOffline(id: string, nodeId: string, now: number): Promise<void>;

@@ -1,7 +1,7 @@
 /**
  * Deleting jobs: by id (an action), and the oldest ended ones of a state (retention). A job's
- * logs and the links naming it as a dependent go with it (ON DELETE CASCADE), and so do the
- * uniqueness keys it holds. Links naming it as a dependency stay: the jobs waiting for it see
+ * logs and the links naming it as a dependent go with it (ON DELETE CASCADE), and so do its
+ * messages and the uniqueness keys it holds. Links naming it as a dependency stay: the jobs waiting for it see
  * it as canceled (./jobs-deps.ts). Each is one statement.
  */
 import { isTerminal, type JobState } from '../../domain/job.js';
@@ -9,7 +9,8 @@ import type { Queryable } from './connection.js';
 
 const deleteSql = `
   WITH gone AS (DELETE FROM jobs WHERE id = ANY ($1::bigint[]) RETURNING id),
-  keys AS (DELETE FROM unique_keys WHERE job_id IN (SELECT id FROM gone))
+  keys AS (DELETE FROM unique_keys WHERE job_id IN (SELECT id FROM gone)),
+  messages AS (DELETE FROM job_messages WHERE job_id IN (SELECT id FROM gone))
   SELECT count(*) AS n FROM gone`;
 
 /**
@@ -27,7 +28,8 @@ export const purgeSql = `
     DELETE FROM jobs WHERE id = ANY (ARRAY(SELECT id FROM doomed))
     RETURNING id, finished_at
   ),
-  keys AS (DELETE FROM unique_keys WHERE job_id IN (SELECT id FROM gone))
+  keys AS (DELETE FROM unique_keys WHERE job_id IN (SELECT id FROM gone)),
+  messages AS (DELETE FROM job_messages WHERE job_id IN (SELECT id FROM gone))
   SELECT id FROM gone ORDER BY finished_at, id`;
 
 /** Deletes the jobs named (and what goes with them); returns how many there were. */

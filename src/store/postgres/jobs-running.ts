@@ -5,7 +5,13 @@
  * it tracks lifecycle changes, not chatter. Each call is one statement.
  */
 import { utf8Bytes } from '../../domain/output.js';
-import type { AttributeUpdate, LogDrop, NewLogEntry, ProgressUpdate } from '../store.js';
+import {
+  attemptKey,
+  type AttributeUpdate,
+  type LogDrop,
+  type NewLogEntry,
+  type ProgressUpdate,
+} from '../store.js';
 import { encodeText } from '../text.js';
 import type { Queryable } from './connection.js';
 import { jsonb } from './rows.js';
@@ -13,13 +19,15 @@ import { jsonb } from './rows.js';
 const progressSql = `
   UPDATE jobs j SET progress = u.progress::json
   FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(id, attempt, progress)
-  WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt`;
+  WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
+  RETURNING j.id, j.attempt`;
 
 /** `||` with an object replaces the keys it names and keeps the others. */
 const attributeSql = `
   UPDATE jobs j SET attributes = j.attributes || u.patch::jsonb
   FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(id, attempt, patch)
-  WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt`;
+  WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
+  RETURNING j.id, j.attempt`;
 
 /** `ORDER BY ord` gives the lines their sequence numbers in the order appended. */
 const logSql = `
@@ -36,31 +44,29 @@ const droppedSql = `
 const sizesSql = 'SELECT seq, bytes FROM job_logs WHERE job_id = $1 ORDER BY seq';
 const droppedOfSql = 'SELECT output_dropped FROM jobs WHERE id = $1';
 
-/** The key of one attempt, for folding several updates of it into one. */
-const attemptKey = (u: { id: number; attempt: number }): string => `${u.id}:${u.attempt}`;
-
 /** Replaces the progress of each current attempt named; of several for one, the last wins. */
 export async function jobProgressSet(
   c: Queryable,
   updates: readonly ProgressUpdate[],
-): Promise<void> {
-  if (updates.length === 0) return;
+): Promise<ReadonlySet<string>> {
+  if (updates.length === 0) return new Set();
   const last = new Map<string, ProgressUpdate>();
   for (const u of updates) last.set(attemptKey(u), u);
   const list = [...last.values()];
-  await c.query(progressSql, [
+  const { rows } = await c.query<{ id: number; attempt: number }>(progressSql, [
     list.map((u) => u.id),
     list.map((u) => u.attempt),
     list.map((u) => JSON.stringify(u.progress)),
   ]);
+  return new Set(rows.map(attemptKey));
 }
 
 /** Sets one attribute per update, keeping the others; later updates of a key win. */
 export async function jobAttributeSet(
   c: Queryable,
   updates: readonly AttributeUpdate[],
-): Promise<void> {
-  if (updates.length === 0) return;
+): Promise<ReadonlySet<string>> {
+  if (updates.length === 0) return new Set();
   const patches = new Map<string, { id: number; attempt: number; patch: Map<string, string> }>();
   for (const u of updates) {
     const key = attemptKey(u);
@@ -72,12 +78,13 @@ export async function jobAttributeSet(
     entry.patch.set(u.key, u.value);
   }
   const list = [...patches.values()];
-  await c.query(attributeSql, [
+  const { rows } = await c.query<{ id: number; attempt: number }>(attributeSql, [
     list.map((p) => p.id),
     list.map((p) => p.attempt),
     // A Map, not an object literal: a key such as `__proto__` stays an ordinary key.
     list.map((p) => jsonb(Object.fromEntries(p.patch))),
   ]);
+  return new Set(rows.map(attemptKey));
 }
 
 /** Appends log lines; their job must exist (foreign key). Returns their seqs, in order. */

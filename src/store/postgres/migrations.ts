@@ -223,8 +223,10 @@ export const migrations: readonly Migration[] = [
       -- sequence of job_logs' identity, so that all of a job's messages, output included, are
       -- ordered by seq. attempt is NULL where no attempt is meant (a job submitted, or
       -- promoted from a delay). data is the message's JSON text, as the API sends it.
+      -- No foreign key (its check on every message is a lookup per row): messages are only
+      -- added for jobs that exist in the same transaction, and go with them (jobs-remove.ts).
       CREATE TABLE job_messages (
-        job_id BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        job_id BIGINT NOT NULL,
         seq BIGINT NOT NULL,
         attempt INTEGER CHECK (attempt >= 1),
         at BIGINT NOT NULL,

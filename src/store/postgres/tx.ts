@@ -216,11 +216,11 @@ export class PostgresTx implements StoreTx {
     return jobLogSizes(this.c, jobId);
   }
 
-  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {
+  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<ReadonlySet<string>> {
     return jobProgressSet(this.c, updates);
   }
 
-  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void> {
+  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<ReadonlySet<string>> {
     return jobAttributeSet(this.c, updates);
   }
 

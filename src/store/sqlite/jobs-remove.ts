@@ -1,7 +1,7 @@
 /**
  * Deleting jobs: by id (an action), and the oldest ended ones of a state (retention). A job's
- * logs and the links naming it as a dependent go with it (ON DELETE CASCADE), and so do the
- * uniqueness keys it holds. Links naming it as a dependency stay: the jobs waiting for it see
+ * logs and the links naming it as a dependent go with it (ON DELETE CASCADE), and so do its
+ * messages and the uniqueness keys it holds. Links naming it as a dependency stay: the jobs waiting for it see
  * it as canceled (./jobs-deps.ts).
  */
 import { isTerminal, type JobState } from '../../domain/job.js';
@@ -9,6 +9,8 @@ import type { Conn } from './connection.js';
 
 /** Ids travel as one JSON array, so that one statement serves any number of them. */
 const deleteKeysSql = 'DELETE FROM unique_keys WHERE job_id IN (SELECT value FROM json_each(?))';
+const deleteMessagesSql =
+  'DELETE FROM job_messages WHERE job_id IN (SELECT value FROM json_each(?))';
 const deleteSql = 'DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))';
 
 /**
@@ -25,6 +27,7 @@ export function jobDelete(c: Conn, ids: readonly number[]): number {
   if (ids.length === 0) return 0;
   const list = JSON.stringify(ids);
   c.stmt(deleteKeysSql).run(list);
+  c.stmt(deleteMessagesSql).run(list);
   // Rows deleted by the cascade are not counted: only the jobs.
   return c.stmt(deleteSql).run(list).changes;
 }

@@ -5,7 +5,13 @@
  * it tracks lifecycle changes, not chatter.
  */
 import { utf8Bytes } from '../../domain/output.js';
-import type { AttributeUpdate, LogDrop, NewLogEntry, ProgressUpdate } from '../store.js';
+import {
+  attemptKey,
+  type AttributeUpdate,
+  type LogDrop,
+  type NewLogEntry,
+  type ProgressUpdate,
+} from '../store.js';
 import { encodeText } from '../text.js';
 import type { Conn } from './connection.js';
 import { takeSeqs } from './messages.js';
@@ -33,17 +39,25 @@ const sizesSql = 'SELECT seq, bytes FROM job_logs WHERE job_id = ? ORDER BY seq'
 const droppedOfSql = 'SELECT output_dropped FROM jobs WHERE id = ?';
 
 /** Replaces the progress of each current attempt named. */
-export function jobProgressSet(c: Conn, updates: readonly ProgressUpdate[]): void {
+export function jobProgressSet(c: Conn, updates: readonly ProgressUpdate[]): Set<string> {
   const set = c.stmt(progressSql);
-  for (const u of updates) set.run(JSON.stringify(u.progress), u.id, u.attempt);
+  const applied = new Set<string>();
+  for (const u of updates)
+    if (set.run(JSON.stringify(u.progress), u.id, u.attempt).changes > 0)
+      applied.add(attemptKey(u));
+  return applied;
 }
 
 /** Sets one attribute per update, keeping the others. */
-export function jobAttributeSet(c: Conn, updates: readonly AttributeUpdate[]): void {
+export function jobAttributeSet(c: Conn, updates: readonly AttributeUpdate[]): Set<string> {
   const set = c.stmt(attributeSql);
+  const applied = new Set<string>();
   // fromEntries, not an object literal: a key such as `__proto__` stays an ordinary key.
-  for (const u of updates)
-    set.run(JSON.stringify(Object.fromEntries([[u.key, u.value]])), u.id, u.attempt);
+  for (const u of updates) {
+    const patch = JSON.stringify(Object.fromEntries([[u.key, u.value]]));
+    if (set.run(patch, u.id, u.attempt).changes > 0) applied.add(attemptKey(u));
+  }
+  return applied;
 }
 
 /**

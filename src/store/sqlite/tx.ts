@@ -182,12 +182,12 @@ export class SqliteTx implements StoreTx {
     return jobLogSizes(this.c, jobId);
   }
 
-  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<void> {
-    jobProgressSet(this.c, updates);
+  async jobProgressSet(updates: readonly ProgressUpdate[]): Promise<ReadonlySet<string>> {
+    return jobProgressSet(this.c, updates);
   }
 
-  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<void> {
-    jobAttributeSet(this.c, updates);
+  async jobAttributeSet(updates: readonly AttributeUpdate[]): Promise<ReadonlySet<string>> {
+    return jobAttributeSet(this.c, updates);
   }
 
   async workerUpsert(worker: WorkerRecord): Promise<void> {

@@ -4,7 +4,7 @@
  * back in one order, and a reader resumes after the last seq it saw.
  */
 import { describe, expect, it } from 'vitest';
-import type { NewJobMessage, NewLogEntry } from '../../../src/store/store.js';
+import { attemptKey, type NewJobMessage, type NewLogEntry } from '../../../src/store/store.js';
 import { addNeeds, runningJob, T0, useStore, type StoreFactory } from './helpers.js';
 
 export function describeMessages(factory: StoreFactory): void {
@@ -113,10 +113,23 @@ export function describeMessages(factory: StoreFactory): void {
       expect(await ctx.store.jobMessages(a.id, 0, 10)).toEqual([]);
     });
 
-    it('refuses a message of a job that does not exist', async () => {
-      await expect(
-        ctx.store.write((tx) => tx.jobMessageAppend([message(999_999, 1, 'state')])),
-      ).rejects.toThrow();
+    it('says which attempts progress and attributes were set for: current ones only', async () => {
+      const needsId = await addNeeds(ctx.store);
+      const a = await runningJob(ctx.store, needsId);
+      const progress = { percent: 5, message: null, at: T0 };
+      const set = await ctx.store.write(async (tx) => ({
+        progress: await tx.jobProgressSet([
+          { id: a.id, attempt: 1, progress },
+          { id: a.id, attempt: 2, progress },
+          { id: 999_999, attempt: 1, progress },
+        ]),
+        attributes: await tx.jobAttributeSet([
+          { id: a.id, attempt: 1, key: 'k', value: 'v' },
+          { id: a.id, attempt: 7, key: 'k', value: 'w' },
+        ]),
+      }));
+      expect([...set.progress]).toEqual([attemptKey({ id: a.id, attempt: 1 })]);
+      expect([...set.attributes]).toEqual([attemptKey({ id: a.id, attempt: 1 })]);
     });
   });
 }

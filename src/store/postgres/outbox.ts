@@ -5,6 +5,7 @@
  * claim, and the lease (claimed_until) keeps it from the others until it lapses, which is how
  * a node that died mid-send leaves the callback to another.
  */
+import { callbacksFromRows, type CallbackRow } from '../outbox-row.js';
 import type { Callback, CallbackClaim, CallbackOutcome, NewCallback } from '../store.js';
 import type { Queryable } from './connection.js';
 
@@ -42,17 +43,6 @@ const retrySql = `
 const backlogSql = 'SELECT count(*)::int AS n FROM outbox';
 const nextAtSql = 'SELECT min(greatest(next_at, coalesce(claimed_until, 0))) AS at FROM outbox';
 
-interface CallbackRow {
-  id: number;
-  key: string;
-  target: 'global' | 'job';
-  url: string;
-  body: string;
-  attempts: number;
-  next_at: number;
-  created_at: number;
-}
-
 export async function outboxAdd(c: Queryable, callbacks: readonly NewCallback[]): Promise<void> {
   if (callbacks.length === 0) return;
   await c.query(addSql, [
@@ -75,18 +65,7 @@ export async function outboxClaim(c: Queryable, claim: CallbackClaim): Promise<C
     claim.now + claim.leaseMs,
     claim.takeOver === true,
   ]);
-  return rows
-    .map((r): Callback => ({
-      id: r.id,
-      key: r.key,
-      target: r.target,
-      url: r.url,
-      body: r.body,
-      attempts: r.attempts,
-      nextAt: r.next_at,
-      createdAt: r.created_at,
-    }))
-    .sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
+  return callbacksFromRows(rows);
 }
 
 export async function outboxSettle(

@@ -4,6 +4,7 @@
  * One node owns a SQLite file, so a claim needs no row locks; the lease still matters after a
  * crash mid-send (the row is taken again once it lapses).
  */
+import { callbacksFromRows, type CallbackRow } from '../outbox-row.js';
 import type { Callback, CallbackClaim, CallbackOutcome, NewCallback } from '../store.js';
 import type { Conn } from './connection.js';
 
@@ -27,30 +28,6 @@ const retrySql =
 const backlogSql = 'SELECT count(*) AS n FROM outbox';
 const nextAtSql = 'SELECT min(max(next_at, coalesce(claimed_until, 0))) AS at FROM outbox';
 
-interface CallbackRow {
-  id: number;
-  key: string;
-  target: 'global' | 'job';
-  url: string;
-  body: string;
-  attempts: number;
-  next_at: number;
-  created_at: number;
-}
-
-function callbackFromRow(r: CallbackRow): Callback {
-  return {
-    id: r.id,
-    key: r.key,
-    target: r.target,
-    url: r.url,
-    body: r.body,
-    attempts: r.attempts,
-    nextAt: r.next_at,
-    createdAt: r.created_at,
-  };
-}
-
 export function outboxAdd(c: Conn, callbacks: readonly NewCallback[]): void {
   const add = c.stmt(addSql);
   for (const cb of callbacks) add.run(cb.key, cb.target, cb.url, cb.body, cb.nextAt, cb.createdAt);
@@ -69,7 +46,7 @@ export function outboxClaim(c: Conn, claim: CallbackClaim): Callback[] {
       Math.floor(claim.limit),
     ) as CallbackRow[];
   // RETURNING gives no order.
-  return rows.map(callbackFromRow).sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
+  return callbacksFromRows(rows);
 }
 
 export function outboxSettle(c: Conn, outcomes: readonly CallbackOutcome[]): boolean[] {

@@ -5,7 +5,7 @@
  */
 import { droppedLine, type JobBody, type JobListQuery, type LogList } from '../protocol/api.js';
 import { clientFor, type CliContext, type ClientFlags } from './context.js';
-import { JobEndedError, UsageError } from './errors.js';
+import { throwUnlessSucceeded, UsageError } from './errors.js';
 import { followJob } from './progress.js';
 import { jobFilter, type FilterFlags } from './filter.js';
 import { jobAttribute, jobDetails, jobsTable, statsText, workersTable } from './format.js';
@@ -119,12 +119,8 @@ export async function jobCommand(ctx: CliContext, id: string, flags: JobFlags): 
   if (flags.follow === true) {
     if (flags.json === true || flags.logs === true)
       throw new UsageError('--follow: give it alone (it streams the output already)');
-    const done = await followJob(client, id, ctx);
-    if (done.state === 'succeeded') return;
-    throw new JobEndedError(
-      `job ${done.id} ${done.state === 'canceled' ? 'was canceled' : 'failed'}` +
-        (done.error ? `: ${done.error.message}` : ''),
-    );
+    throwUnlessSucceeded(await followJob(client, id, ctx));
+    return;
   }
   const job = await client.get(id);
   if (flags.logs !== true) {

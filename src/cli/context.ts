@@ -89,6 +89,7 @@ export function clientFor(ctx: CliContext, flags: ClientFlags): Client {
   });
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+/** An environment variable's value, unless it is unset or empty. */
+export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }

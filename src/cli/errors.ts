@@ -23,6 +23,19 @@ export class JobEndedError extends Error {
   }
 }
 
+/** Throws the JobEndedError of a job that ended failed or canceled; returns for a success. */
+export function throwUnlessSucceeded(job: {
+  id: string;
+  state: string;
+  error: { message: string } | null;
+}): void {
+  if (job.state === 'succeeded') return;
+  const why = job.error ? `: ${job.error.message}` : '';
+  throw new JobEndedError(
+    job.state === 'canceled' ? `job ${job.id} was canceled${why}` : `job ${job.id} failed${why}`,
+  );
+}
+
 /** Exit statuses other than those of SwitchyardError codes. */
 export const EXIT = {
   ok: 0,

@@ -12,7 +12,7 @@ import { loadBrokerConfig, type ConfigFlags } from '../config/load.js';
 import { brokerDefaults, type BrokerConfig } from '../config/types.js';
 import { parseLabels } from '../domain/matching.js';
 import { closeLogger, createLogger, levelFromFlags } from '../log/logger.js';
-import type { CliContext } from './context.js';
+import { nonEmpty, type CliContext } from './context.js';
 import { UsageError } from './errors.js';
 
 /** The logging flags of server commands. */
@@ -152,7 +152,7 @@ function positiveInt(flag: string, value: string): number {
 
 /** Runs `switchyard monitor` (the standalone monitor) until a stop signal. */
 export async function monitorCommand(ctx: CliContext, flags: MonitorFlags): Promise<void> {
-  const broker = flags.broker ?? nonEmptyEnv(ctx, 'SWITCHYARD_URL') ?? DEFAULT_URL;
+  const broker = flags.broker ?? nonEmpty(ctx.env.SWITCHYARD_URL) ?? DEFAULT_URL;
   if (!/^https?:\/\/[^/\s]+/.test(broker)) {
     throw new UsageError(`--broker: must be the broker's http:// or https:// URL, got "${broker}"`);
   }
@@ -160,7 +160,7 @@ export async function monitorCommand(ctx: CliContext, flags: MonitorFlags): Prom
   if (!/^\d+$/.test(port) || Number(port) > 65_535) {
     throw new UsageError(`--port: must be a port number (0-65535), got "${port}"`);
   }
-  const token = flags.token ?? nonEmptyEnv(ctx, 'SWITCHYARD_TOKEN');
+  const token = flags.token ?? nonEmpty(ctx.env.SWITCHYARD_TOKEN);
   const level = levelFromFlags(flags, 'server');
   const logger = loggerFor(
     ctx,
@@ -186,11 +186,6 @@ export async function monitorCommand(ctx: CliContext, flags: MonitorFlags): Prom
     stop.dispose();
     await closeLogger(logger);
   }
-}
-
-function nonEmptyEnv(ctx: CliContext, name: string): string | undefined {
-  const value = ctx.env[name];
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** `--broker` values, repeated or comma-separated, as worker endpoint URLs. */

@@ -5,7 +5,7 @@
 import { KILL_SIGNALS, type SubmitJob } from '../protocol/api.js';
 import type { CliContext } from './context.js';
 import { clientFor, type ClientFlags } from './context.js';
-import { JobEndedError, UsageError } from './errors.js';
+import { throwUnlessSucceeded, UsageError } from './errors.js';
 import { parseId, parseStates } from './filter.js';
 import { followJob } from './progress.js';
 
@@ -263,9 +263,5 @@ export async function submitCommand(
   if (submitted.deduplicated !== true) ctx.stderr.write(`job ${submitted.id} submitted\n`);
   const done = await followJob(client, submitted.id, ctx, { output: flags.json !== true });
   if (flags.json === true) ctx.stdout.write(`${JSON.stringify(done)}\n`);
-  if (done.state === 'succeeded') return;
-  const why = done.error ? `: ${done.error.message}` : '';
-  throw new JobEndedError(
-    done.state === 'canceled' ? `job ${done.id} was canceled${why}` : `job ${done.id} failed${why}`,
-  );
+  throwUnlessSucceeded(done);
 }

@@ -20,6 +20,7 @@ import { isTerminal } from '../domain/job.js';
 import type { Clock } from '../domain/clock.js';
 import type { BrokerEvent, EventBus } from '../broker/events.js';
 import type { JobMessage, Store } from '../store/store.js';
+import { ID_MESSAGE, ID_PATTERN } from '../protocol/ids.js';
 import { eventMessageJson, messageJson } from './views.js';
 
 /** Messages read from the store at a time. */
@@ -35,10 +36,53 @@ export const MonitorClose = {
   failed: 1011,
   notFound: 4404,
   forbidden: 4403,
+  /** The standalone monitor: the broker refused the browser's access token. */
+  unauthorized: 4401,
   timeout: 4408,
 } as const;
 
 const JOB_EVENTS = ['job:state', 'job:progress', 'job:attribute', 'job:log'] as const;
+
+/** How long a socket may take to name its job by a first message. */
+const FIRST_MESSAGE_MS = 10_000;
+const JOB_ID = new RegExp(ID_PATTERN);
+
+/**
+ * A monitor socket's job, the broker's or the standalone monitor's: named by `?job=` (`named`),
+ * or else by a first text message holding its id, within 10 s. `start` is called with it; from
+ * then on anything the browser sends closes its socket (only the broker publishes).
+ */
+export function whenJobNamed(
+  socket: WebSocket,
+  named: string | undefined,
+  clock: Clock,
+  start: (jobId: string) => void,
+): void {
+  const begin = (jobId: string): void => {
+    socket.on('message', () =>
+      socket.close(MonitorClose.policy, 'only the broker publishes on the monitor'),
+    );
+    start(jobId);
+  };
+  if (named !== undefined) {
+    begin(named);
+    return;
+  }
+  const timer = clock.setTimeout(
+    () => socket.close(MonitorClose.timeout, 'no job named within 10 s'),
+    FIRST_MESSAGE_MS,
+  );
+  socket.once('message', (data, isBinary) => {
+    timer.cancel();
+    const text = isBinary ? '' : data.toString().trim();
+    if (!JOB_ID.test(text)) {
+      socket.close(MonitorClose.policy, `the first message must be a job id (${ID_MESSAGE})`);
+      return;
+    }
+    begin(text);
+  });
+  socket.on('close', () => timer.cancel());
+}
 
 export interface MonitorDeps {
   store: Store;

@@ -17,6 +17,8 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { ID_MESSAGE, ID_PATTERN, SEQ_PATTERN } from '../protocol/ids.js';
 import { API_PREFIX } from '../protocol/api.js';
+import { systemClock } from '../domain/clock.js';
+import { MonitorClose, whenJobNamed } from '../api/monitor.js';
 
 export interface MonitorOptions {
   /** The broker's client API, `http://host:port`. */
@@ -41,15 +43,14 @@ export interface RunningMonitor {
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 const DRAIN_POLL_MS = 25;
-const FIRST_MESSAGE_MS = 10_000;
 const ID = new RegExp(ID_PATTERN);
 const SEQ = new RegExp(SEQ_PATTERN);
 
 /** A close code a browser may be given as it came (the broker's), else "the broker is gone". */
 function relayable(code: number): number {
-  return code === 1000 || code === 1001 || code === 1008 || code === 1011 || code >= 4000
+  return code === 1000 || code === 1001 || code === MonitorClose.policy || code >= 4000
     ? code
-    : 1011;
+    : MonitorClose.failed;
 }
 
 export async function startMonitor(options: MonitorOptions): Promise<RunningMonitor> {
@@ -89,24 +90,7 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       const { job, since, access } = request.query;
-      if (job !== undefined) {
-        relay(socket, job, since, access);
-        return;
-      }
-      const timer = setTimeout(
-        () => socket.close(4408, 'no job named within 10 s'),
-        FIRST_MESSAGE_MS,
-      );
-      socket.once('message', (data, isBinary) => {
-        clearTimeout(timer);
-        const text = isBinary ? '' : data.toString().trim();
-        if (!ID.test(text)) {
-          socket.close(1008, `the first message must be a job id (${ID_MESSAGE})`);
-          return;
-        }
-        relay(socket, text, since, access);
-      });
-      socket.on('close', () => clearTimeout(timer));
+      whenJobNamed(socket, job, systemClock, (named) => relay(socket, named, since, access));
     },
   );
 
@@ -150,20 +134,20 @@ export async function startMonitor(options: MonitorOptions): Promise<RunningMoni
         } catch {
           // Not the broker's JSON: the status says enough.
         }
-        const code = res.statusCode === 401 || res.statusCode === 403 ? 4401 : 1011;
+        const code =
+          res.statusCode === 401 || res.statusCode === 403
+            ? MonitorClose.unauthorized
+            : MonitorClose.failed;
         browser.close(code, message.slice(0, 120));
       });
     });
     upstream.on('error', (err) => {
       logger.warn({ err, job }, 'monitor: the connection to the broker failed');
-      if (browser.readyState === browser.OPEN) browser.close(1011, 'the broker cannot be reached');
+      if (browser.readyState === browser.OPEN)
+        browser.close(MonitorClose.failed, 'the broker cannot be reached');
     });
     upstream.on('close', (code, reason) => {
       if (browser.readyState === browser.OPEN) browser.close(relayable(code), reason.toString());
-    });
-    // Only the broker publishes: a browser that sends anything more is closed.
-    browser.on('message', () => {
-      browser.close(1008, 'only the broker publishes on the monitor');
     });
     browser.on('close', () => upstream.terminate());
   }

@@ -17,7 +17,7 @@ import { MAX_ACCESS_TTL_S } from '../../broker/access.js';
 import { API_PREFIX, JobIdParams } from '../../protocol/api.js';
 import { ID_MESSAGE, ID_PATTERN, SEQ_MESSAGE, SEQ_PATTERN } from '../../protocol/ids.js';
 import type { ApiContext } from '../context.js';
-import { MonitorClose } from '../monitor.js';
+import { MonitorClose, whenJobNamed } from '../monitor.js';
 import { errorResponses } from '../openapi.js';
 
 const MonitorQuery = Type.Object(
@@ -69,9 +69,6 @@ const MonitorToken = Type.Object({
   expiresAt: Type.String({ format: 'date-time' }),
   path: Type.String({ description: 'The monitor path with the job and the token' }),
 });
-
-/** How long a socket may take to name its job by a first message. */
-const FIRST_MESSAGE_MS = 10_000;
 
 /** What the socket may watch: any job, or the one its access token names. */
 type Grant = { any: true } | { jobId: number };
@@ -135,35 +132,14 @@ export function monitorRoutes(ctx: ApiContext): FastifyPluginAsync {
       wsHandler: (socket: WebSocket, request) => {
         const grant = (request as unknown as { grant: Grant }).grant;
         const since = Number(request.query.since ?? 0);
-        const start = (jobId: number): void => {
+        whenJobNamed(socket, request.query.job, ctx.clock, (named) => {
+          const jobId = Number(named);
           if ('jobId' in grant && grant.jobId !== jobId) {
             socket.close(MonitorClose.forbidden, `the access token is for job ${grant.jobId}`);
             return;
           }
-          // Only the broker publishes: a browser that sends anything more is closed.
-          socket.on('message', () =>
-            socket.close(MonitorClose.policy, 'only the broker publishes on the monitor'),
-          );
           ctx.monitor.watch(socket, jobId, since);
-        };
-        if (request.query.job !== undefined) {
-          start(Number(request.query.job));
-          return;
-        }
-        const timer = ctx.clock.setTimeout(
-          () => socket.close(MonitorClose.timeout, 'no job named within 10 s'),
-          FIRST_MESSAGE_MS,
-        );
-        socket.once('message', (data, isBinary) => {
-          timer.cancel();
-          const text = isBinary ? '' : data.toString().trim();
-          if (!new RegExp(ID_PATTERN).test(text)) {
-            socket.close(MonitorClose.policy, `the first message must be a job id (${ID_MESSAGE})`);
-            return;
-          }
-          start(Number(text));
         });
-        socket.on('close', () => timer.cancel());
       },
     });
 

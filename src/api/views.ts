@@ -206,6 +206,22 @@ export function messageListJson(messages: readonly JobMessage[], full: boolean):
  * messageJson gives for the message once read back from the store.
  */
 export function eventMessageJson(event: BrokerEvent): string | null {
+  const of = (
+    e: { id: number; seq: number; attempt: number; at: number },
+    kind: JobMessage['kind'],
+    data: string,
+    stream?: 'stdout' | 'stderr',
+  ): string =>
+    messageJson({
+      seq: e.seq,
+      jobId: e.id,
+      // A message about no attempt (submitted, promoted, held) is published with attempt 0.
+      attempt: e.attempt > 0 ? e.attempt : null,
+      at: e.at,
+      kind,
+      data,
+      ...(stream !== undefined ? { stream } : {}),
+    });
   switch (event.name) {
     case 'job:state': {
       const e = event.data;
@@ -217,49 +233,20 @@ export function eventMessageJson(event: BrokerEvent): string | null {
         ...(e.result !== undefined ? { result: e.result } : {}),
         ...(e.hold !== undefined ? { hold: e.hold } : {}),
       };
-      return messageJson({
-        seq: e.seq,
-        jobId: e.id,
-        attempt: e.attempt > 0 ? e.attempt : null,
-        at: e.at,
-        kind: 'state',
-        data: JSON.stringify(data),
-      });
+      return of(e, 'state', JSON.stringify(data));
     }
     case 'job:progress': {
       const { at, ...data } = event.data.progress;
-      return messageJson({
-        seq: event.data.seq,
-        jobId: event.data.id,
-        attempt: event.data.attempt,
-        at,
-        kind: 'progress',
-        data: JSON.stringify(data),
-      });
+      return of({ ...event.data, at }, 'progress', JSON.stringify(data));
     }
-    case 'job:attribute': {
-      const e = event.data;
-      return messageJson({
-        seq: e.seq,
-        jobId: e.id,
-        attempt: e.attempt,
-        at: e.at,
-        kind: 'attribute',
-        data: JSON.stringify({ key: e.key, value: e.value }),
-      });
-    }
-    case 'job:log': {
-      const e = event.data;
-      return messageJson({
-        seq: e.seq,
-        jobId: e.id,
-        attempt: e.attempt,
-        at: e.at,
-        kind: 'log',
-        data: e.data,
-        stream: e.stream,
-      });
-    }
+    case 'job:attribute':
+      return of(
+        event.data,
+        'attribute',
+        JSON.stringify({ key: event.data.key, value: event.data.value }),
+      );
+    case 'job:log':
+      return of(event.data, 'log', event.data.data, event.data.stream);
     default:
       return null;
   }

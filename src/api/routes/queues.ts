@@ -3,13 +3,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../domain/errors.js';
 import { API_PREFIX } from '../../protocol/api.js';
+import type { QueueView } from '../../protocol/queues.js';
 import {
   LimitName,
   LimitPut,
   type LimitView,
   QueueName,
   QueueSettingsPatchSchema,
-  QueueView,
 } from '../../protocol/queues.js';
 import type { QueueListing } from '../../broker/queue-views.js';
 import type { ApiContext } from '../context.js';

@@ -34,6 +34,7 @@ import { Persister } from '../broker/persist.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
 import { Scheduler } from '../broker/scheduler.js';
+import { ScheduleService } from '../broker/schedules.js';
 import { checkExposure } from '../config/exposure.js';
 import type { BrokerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -65,6 +66,8 @@ export interface RunningBroker {
   readonly store: Store;
   /** The monitor's subscriptions (tests: what it holds). */
   readonly monitor: Monitor;
+  /** The cron schedules (tests: wait for a tick with `settled`). */
+  readonly schedules: ScheduleService;
   /** The callbacks in the outbox (all nodes'), for a gauge. */
   notifierBacklog(): Promise<number>;
   /**
@@ -239,6 +242,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics,
     });
 
+    // The ticker runs on the leader; maintenance exists further down.
+    let leading = (): boolean => false;
+    const schedules = new ScheduleService({
+      store,
+      committer,
+      jobs,
+      events,
+      clock,
+      logger,
+      isLeader: () => leading(),
+    });
+
     const cluster = new ClusterLink({
       store,
       committer,
@@ -309,6 +324,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       store,
       jobs,
+      schedules,
       sessions,
       events,
       monitor,
@@ -348,8 +364,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       livenessWindowMs: livenessWindow(config),
       noteScheduled: (runAt) => scheduler.note(runAt),
       rescan: () => dispatcher.rescan(),
+      onBeat: () => schedules.recheck(),
       retention: config.retention,
     });
+    leading = () => maintenance.leader;
     clusterView = async () => {
       const nodes = await maintenance.nodes();
       const [leader, workers] = await Promise.all([
@@ -361,6 +379,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
+    schedules.start();
+    cleanups.push(() => schedules.stop());
     metrics.setNotifierBacklog(() => notifier.backlog());
     notifier.start();
     cleanups.push(() => notifier.stop());
@@ -385,6 +405,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       eventLog,
       store,
       monitor,
+      schedules,
       notifierBacklog: () => notifier.backlog(),
       metrics,
       close() {

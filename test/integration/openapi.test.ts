@@ -112,6 +112,13 @@ const handlerErrors: Record<string, number[]> = {
   'POST /api/v1/jobs/{id}/monitor-token': [404, 503],
   'GET /metrics': [503],
   'GET /healthz': [],
+  'GET /api/v1/schedules': [503],
+  'POST /api/v1/schedules': [409, 503],
+  'GET /api/v1/schedules/{name}': [404, 503],
+  'PATCH /api/v1/schedules/{name}': [404, 503],
+  'DELETE /api/v1/schedules/{name}': [404, 503],
+  'POST /api/v1/schedules/{name}/pause': [404, 503],
+  'POST /api/v1/schedules/{name}/resume': [404, 503],
 };
 
 /** A route's error statuses: its handler's, its input's, its body's, and the token check's. */

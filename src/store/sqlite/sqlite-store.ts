@@ -34,6 +34,7 @@ import type {
   RunningJob,
   Store,
   StoreCapabilities,
+  ScheduleRecord,
   StoreTx,
   WorkerRecord,
 } from '../store.js';
@@ -55,6 +56,7 @@ import {
 import { jobMessages } from './messages.js';
 import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { outboxBacklog, outboxNextAt } from './outbox.js';
+import { scheduleGet, scheduleList, scheduleNextAt } from './schedules.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
 
@@ -256,6 +258,18 @@ export class SqliteStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return this.read((r) => settingGet(r, key));
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.read((r) => scheduleList(r));
+  }
+
+  async scheduleGet(name: string): Promise<ScheduleRecord | undefined> {
+    return this.read((r) => scheduleGet(r, name));
+  }
+
+  async scheduleNextAt(): Promise<number | null> {
+    return this.read((r) => scheduleNextAt(r));
   }
 
   async outboxBacklog(): Promise<number> {

@@ -4,8 +4,8 @@
  * caller gives the time.
  *
  * Glossary: a schedule's *tick* is one of its cron times; the store keeps per schedule the due
- * time of its next tick (`nextAt`). A tick is *missed* when the tick after it is due too (the
- * broker was down for at least one whole interval).
+ * time of its next tick (`nextAt`). A tick is *missed* when the tick after it was due before now
+ * too (the broker was down for more than one interval).
  */
 import { Cron } from 'croner';
 
@@ -96,9 +96,10 @@ export interface TickPlan {
 }
 
 /**
- * The plan of the tick due at `dueAt`, at `now` (≥ dueAt). On time (the next tick not yet due):
- * fire, and the next tick follows. Missed: every tick due by now is one tick; `once` fires one
- * job for them all, `skip` fires none; either way the next due time is the first after now.
+ * The plan of the tick due at `dueAt`, at `now` (≥ dueAt). On time (the tick after it not due
+ * before now): fire, and the next tick follows. Missed (more than one interval late): the ticks
+ * due before now are one lot; `once` fires one job for them all, `skip` fires none; either way
+ * the next due time is the first from now on.
  */
 export function planTick(
   spec: CronSpec,
@@ -107,17 +108,17 @@ export function planTick(
   now: number,
 ): TickPlan {
   const following = nextAfter(spec, dueAt);
-  if (following === null || following > now) {
+  if (following === null || following >= now) {
     return { fire: true, tickAt: dueAt, skipped: 0, nextAt: following, missed: false };
   }
-  // Count the ticks due by now (dueAt, following, ...), then take the first after now.
+  // Count the ticks due before now (dueAt, following, ...); the next is the first from now on.
   let count = 1;
   let at: number | null = following;
-  while (at !== null && at <= now && count < MAX_COUNTED_TICKS) {
+  while (at !== null && at < now && count < MAX_COUNTED_TICKS) {
     count++;
     at = nextAfter(spec, at);
   }
-  const nextAt = at !== null && at <= now ? nextAfter(spec, now) : at;
+  const nextAt = at !== null && at < now ? nextAfter(spec, now) : at;
   return missed === 'once'
     ? { fire: true, tickAt: dueAt, skipped: count - 1, nextAt, missed: true }
     : { fire: false, tickAt: dueAt, skipped: count, nextAt, missed: true };

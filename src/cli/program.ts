@@ -152,10 +152,11 @@ export function buildProgram(ctx: CliContext): Command {
   logOptions(
     program
       .command('worker')
-      .summary('run the worker agent for shell jobs')
+      .summary('run the worker agent for shell and http jobs')
       .description(
-        'Run the worker agent for shell jobs. SIGINT or SIGTERM drains it: no new jobs, running ' +
-          'ones finish within the drain timeout; a second signal stops at once.',
+        'Run the worker agent for shell jobs (a command) and http jobs (one HTTP request). ' +
+          'SIGINT or SIGTERM drains it: no new jobs, running ones finish within the drain ' +
+          'timeout; a second signal stops at once.',
       )
       .option(
         '--broker <url>',
@@ -170,6 +171,11 @@ export function buildProgram(ctx: CliContext): Command {
       )
       .option('--queue <queue>', 'a queue to serve; repeatable (default "default")', collect)
       .option('--slots <n>', 'jobs run at once (default 1)')
+      .option(
+        '--type <type>',
+        'a job type to run: shell or http; repeatable (default both)',
+        collect,
+      )
       .option('--token <token>', 'worker token (env SWITCHYARD_WORKER_TOKEN)')
       .option(
         '--drain-timeout <seconds>',

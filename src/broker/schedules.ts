@@ -120,7 +120,7 @@ export class ScheduleService {
     const { committer, clock } = this.deps;
     const now = clock.now();
     const timezone = input.timezone ?? 'UTC';
-    const spec = this.check(input.cron, timezone, input.job as SubmitJob, now);
+    const spec = this.check(input.cron, timezone, input.job, now);
     const paused = input.paused ?? false;
     const record: ScheduleRecord = {
       name: input.name,

@@ -3,7 +3,7 @@
  * zone and the job each tick submits (exactly what POST /jobs accepts).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './api.js';
+import { StringEnum, type SubmitJob } from './api.js';
 
 export const MAX_SCHEDULE_NAME = 200;
 /** Next run times a schedule's view lists. */
@@ -55,7 +55,8 @@ export const ScheduleCreate = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ScheduleCreate = Static<typeof ScheduleCreate>;
+/** The job is a reference to SubmitJob in the schema; its type is spelled out here. */
+export type ScheduleCreate = Omit<Static<typeof ScheduleCreate>, 'job'> & { job: SubmitJob };
 
 export const SchedulePatch = Type.Object(
   {
@@ -68,7 +69,7 @@ export const SchedulePatch = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
-export type SchedulePatch = Static<typeof SchedulePatch>;
+export type SchedulePatch = Omit<Static<typeof SchedulePatch>, 'job'> & { job?: SubmitJob };
 
 export const ScheduleParams = Type.Object({ name: ScheduleName });
 
@@ -98,7 +99,7 @@ export const ScheduleBody = Type.Object(
   },
   { $id: 'Schedule' },
 );
-export type ScheduleBody = Static<typeof ScheduleBody>;
+export type ScheduleBody = Omit<Static<typeof ScheduleBody>, 'job'> & { job: SubmitJob };
 
 export const ScheduleList = Type.Object({ schedules: Type.Array(Type.Ref('Schedule')) });
-export type ScheduleList = Static<typeof ScheduleList>;
+export type ScheduleList = { schedules: ScheduleBody[] };

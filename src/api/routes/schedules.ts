@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { nextTimes } from '../../domain/cron.js';
-import { API_PREFIX } from '../../protocol/api.js';
+import { API_PREFIX, type SubmitJob } from '../../protocol/api.js';
 import {
   NEXT_RUNS,
   ScheduleCreate,
@@ -29,7 +29,7 @@ export function scheduleView(s: ScheduleRecord, schedules: ScheduleService): Sch
     name: s.name,
     cron: s.cron,
     timezone: s.timezone,
-    job: s.template,
+    job: s.template as SubmitJob,
     overlap: s.overlap,
     missed: s.missed,
     paused: s.paused,

@@ -24,8 +24,11 @@ import type { EventBus } from './events.js';
 import type { JobService } from './jobs.js';
 import { prepareJob, type PreparedJob } from './submission.js';
 
-/** At most this many schedules: each costs a row read per heartbeat on the leader. */
-export const MAX_SCHEDULES = 10_000;
+/**
+ * At most this many schedules: the leader reads them all at every heartbeat, and a listing
+ * works out the next run times of each.
+ */
+export const MAX_SCHEDULES = 1_000;
 
 export interface ScheduleServiceDeps {
   store: Store;
@@ -232,13 +235,16 @@ export class ScheduleService {
     const { store, clock, logger } = this.deps;
     try {
       const now = clock.now();
-      for (const s of await store.scheduleList()) {
-        if (this.stopped || !this.deps.isLeader()) return;
-        if (s.paused || s.nextAt === null || s.nextAt > now) continue;
-        await this.fire(s.name, now);
+      // One small read at most heartbeats: the schedules are listed only when one is due.
+      const earliest = await store.scheduleNextAt();
+      if (earliest !== null && earliest <= now) {
+        for (const s of await store.scheduleList()) {
+          if (this.stopped || !this.deps.isLeader()) return;
+          if (s.paused || s.nextAt === null || s.nextAt > now) continue;
+          await this.fire(s.name, now);
+        }
       }
-      const next = await store.scheduleNextAt();
-      this.arm(next);
+      this.arm(earliest !== null && earliest > now ? earliest : await store.scheduleNextAt());
     } catch (err) {
       if (this.stopped) return;
       logger.error({ err }, 'firing schedules failed');

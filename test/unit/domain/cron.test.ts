@@ -1,6 +1,7 @@
 /** Cron arithmetic: expressions in a time zone, and the plan of a tick on time or missed. */
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_COUNTED_TICKS,
   nextTimes,
   parseCron,
   planTick,
@@ -99,6 +100,19 @@ describe('planTick', () => {
       tickAt: due,
       skipped: 5,
       nextAt: due + 5 * 60_000,
+      missed: true,
+    });
+  });
+
+  it('counts at most MAX_COUNTED_TICKS missed ticks, and goes on from now', () => {
+    const everySecond = spec('* * * * * *', 'Europe/Prague');
+    // Two hours down: 7,200 ticks, counted up to the cap.
+    const now = due + 7_200_000 + 500;
+    expect(planTick(everySecond, 'once', due, now)).toEqual({
+      fire: true,
+      tickAt: due,
+      skipped: MAX_COUNTED_TICKS - 1,
+      nextAt: due + 7_201_000,
       missed: true,
     });
   });

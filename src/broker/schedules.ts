@@ -141,16 +141,20 @@ export class ScheduleService {
       createdAt: now,
       updatedAt: now,
     };
-    await committer.run(async (tx, ctx) => {
-      if ((await this.deps.store.scheduleList()).length >= MAX_SCHEDULES)
-        throw new SwitchyardError('conflict', `there are ${MAX_SCHEDULES} schedules already`);
-      if (!(await tx.scheduleInsert(record))) {
-        throw new SwitchyardError('conflict', `schedule ${input.name} exists already`, {
-          name: input.name,
-        });
-      }
+    // Refusals are answered after the transaction, not thrown in it: a throw would roll back
+    // the other operations of its batch too (they are then retried one by one).
+    const outcome = await committer.run(async (tx, ctx) => {
+      if ((await this.deps.store.scheduleList()).length >= MAX_SCHEDULES) return 'full';
+      if (!(await tx.scheduleInsert(record))) return 'exists';
       this.changed(ctx, input.name, 'created');
+      return 'created';
     });
+    if (outcome === 'full')
+      throw new SwitchyardError('conflict', `there are ${MAX_SCHEDULES} schedules already`);
+    if (outcome === 'exists')
+      throw new SwitchyardError('conflict', `schedule ${input.name} exists already`, {
+        name: input.name,
+      });
     return record;
   }
 
@@ -164,10 +168,10 @@ export class ScheduleService {
     change: 'updated' | 'paused' | 'resumed' = 'updated',
   ): Promise<ScheduleRecord> {
     const { committer, clock } = this.deps;
-    return committer.run(async (tx, ctx) => {
+    const outcome = await committer.run(async (tx, ctx) => {
       const now = clock.now();
       const s = await tx.scheduleGetForUpdate(name);
-      if (s === undefined) throw notFound('schedule', name);
+      if (s === undefined) return notFound('schedule', name);
       const next: ScheduleRecord = {
         ...s,
         cron: patch.cron ?? s.cron,
@@ -178,7 +182,13 @@ export class ScheduleService {
         paused: patch.paused ?? s.paused,
         updatedAt: now,
       };
-      const spec = this.check(next.cron, next.timezone, next.template as SubmitJob, now);
+      let spec: CronSpec;
+      try {
+        spec = this.check(next.cron, next.timezone, next.template as SubmitJob, now);
+      } catch (error) {
+        if (error instanceof SwitchyardError) return error;
+        throw error;
+      }
       const retimed =
         next.cron !== s.cron || next.timezone !== s.timezone || (s.paused && !next.paused);
       if (next.paused) next.nextAt = null;
@@ -188,6 +198,8 @@ export class ScheduleService {
       this.changed(ctx, name, change);
       return next;
     });
+    if (outcome instanceof SwitchyardError) throw outcome;
+    return outcome;
   }
 
   async pause(name: string): Promise<ScheduleRecord> {
@@ -200,12 +212,14 @@ export class ScheduleService {
 
   /** Deletes a schedule (the jobs it submitted stay); answers with it as it was. */
   async delete(name: string): Promise<ScheduleRecord> {
-    return this.deps.committer.run(async (tx, ctx) => {
+    const deleted = await this.deps.committer.run(async (tx, ctx) => {
       const s = await tx.scheduleGetForUpdate(name);
-      if (s === undefined || !(await tx.scheduleDelete(name))) throw notFound('schedule', name);
+      if (s === undefined || !(await tx.scheduleDelete(name))) return undefined;
       this.changed(ctx, name, 'deleted');
       return s;
     });
+    if (deleted === undefined) throw notFound('schedule', name);
+    return deleted;
   }
 
   /** Checks an expression, a time zone and a template as a submission would be; the spec. */
@@ -287,7 +301,7 @@ export class ScheduleService {
       // Checked when it was set; a cron parser of another version may refuse it: no more ticks.
       const plan =
         spec === null
-          ? { fire: false, tickAt: s.nextAt, skipped: 0, nextAt: null, missed: false }
+          ? { fire: false, tickAt: s.nextAt, skipped: 1, nextAt: null, missed: false }
           : planTick(spec, s.missed, s.nextAt, now);
       if (spec === null)
         logger.error({ schedule: s.name }, 'the cron expression of a schedule is refused');

@@ -2,6 +2,7 @@
  * The clients' HTTP server: the REST API under /api/v1 (JSON, schema-validated, one error
  * shape), /healthz, and the OpenAPI document generated from the same schemas.
  */
+import { queueRoutes } from './routes/queues.js';
 import Fastify, { LogController, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
@@ -205,6 +206,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(eventRoutes(ctx));
   await app.register(monitorRoutes(ctx));
   await app.register(metricsRoutes(ctx));
+  await app.register(queueRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { HoldInfo, JobError, JobState, Progress } from '../domain/job.js';
+import type { QueueSettings } from '../domain/queues.js';
 
 export interface BrokerEvents {
   'job:created': [{ id: number; type: string; queue: string; state: JobState }];
@@ -49,6 +50,19 @@ export interface BrokerEvents {
   'job:deleted': [{ id: number }];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
+  /** A queue was created, changed, paused, resumed or deleted (every node follows). */
+  'queue:changed': [
+    {
+      name: string;
+      settings: QueueSettings;
+      paused: boolean;
+      createdAt: number;
+      updatedAt: number;
+      deleted: boolean;
+    },
+  ];
+  /** A named limit's total was set (null: removed). */
+  'limit:changed': [{ name: string; max: number | null }];
   /** The broker was frozen or unfrozen (every node follows). */
   'broker:frozen': [{ frozen: boolean }];
   /** Something went wrong in the backend that an operator should see (ReCodEx's backend error). */
@@ -75,6 +89,8 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'job:deleted',
   'worker:up',
   'worker:down',
+  'queue:changed',
+  'limit:changed',
   'broker:frozen',
   'backend:error',
   'schedule:fired',

@@ -31,6 +31,8 @@ import { NeedsRegistry } from '../broker/needs.js';
 import { Notifier } from '../broker/notifier.js';
 import { Watchdog } from '../broker/watchdog.js';
 import { Persister } from '../broker/persist.js';
+import { QueueFlow, QueueRegistry } from '../broker/queues.js';
+import { QueueViews } from '../broker/queue-views.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
 import { Scheduler } from '../broker/scheduler.js';
@@ -121,11 +123,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const journal = new Journal(events);
   journal.attach(committer);
   const needs = new NeedsRegistry(store);
+  const queues = new QueueRegistry({ store, committer, events, needs, clock, logger });
+  const flow = new QueueFlow(clock);
   let frozen = false;
   const cleanups: Array<() => Promise<void> | void> = [];
 
   try {
     await needs.load();
+    await queues.load();
+    queues.start();
+    cleanups.push(() => queues.stop());
     frozen = (await store.settingGet(FROZEN_KEY)) === 'true';
     committer.onRollback(() => needs.forgetUncommitted());
 
@@ -137,6 +144,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       clock,
       journal,
+      queues,
       // Sessions exist before any worker can be handed a job.
       (session, jobs) => sessions.deliver(session, jobs),
     );
@@ -240,6 +248,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       isFrozen: () => frozen,
       workersFor: (n) => sessions.workersFor(n),
       metrics,
+      queues,
+      flow,
+    });
+    dispatcher.onStarted = (queue, n) => flow.count(queue, 'out', n);
+    cleanups.push(() => dispatcher.gates.stop());
+    const queueViews = new QueueViews({
+      store,
+      queues,
+      flow,
+      needs,
+      dispatcher,
+      clock,
+      nodeId,
+      workersFor: (n) => sessions.workersFor(n),
     });
 
     // The ticker runs on the leader; maintenance exists further down.
@@ -333,6 +355,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics,
       isFrozen: () => frozen,
       setFrozen,
+      queues,
+      queueViews,
       cluster: () => clusterView(),
       onRoute: options.onApiRoute,
     });
@@ -366,6 +390,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       rescan: () => dispatcher.rescan(),
       onBeat: () => schedules.recheck(),
       retention: config.retention,
+      queueStats: store.capabilities.multiNode ? () => flow.snapshot() : () => null,
     });
     leading = () => maintenance.leader;
     clusterView = async () => {

@@ -9,6 +9,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobErrorBody, JobStateSchema, StringEnum } from './api.js';
 import { ID_MESSAGE, ID_PATTERN } from './ids.js';
+import { LimitChangedEvent, QueueChangedEvent } from './queues.js';
 import { stepStatuses } from '../domain/job.js';
 
 const JobId = Type.String({ description: 'The job id' });
@@ -136,6 +137,8 @@ export const eventPayloads = {
   'job:deleted': JobDeletedEvent,
   'worker:up': WorkerUpEvent,
   'worker:down': WorkerDownEvent,
+  'queue:changed': QueueChangedEvent,
+  'limit:changed': LimitChangedEvent,
   'broker:frozen': BrokerFrozenEvent,
   'backend:error': BackendErrorEvent,
   'schedule:fired': ScheduleFiredEvent,

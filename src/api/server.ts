@@ -2,6 +2,7 @@
  * The clients' HTTP server: the REST API under /api/v1 (JSON, schema-validated, one error
  * shape), /healthz, and the OpenAPI document generated from the same schemas.
  */
+import { LimitView, QueueSettingsSchema, QueueView } from '../protocol/queues.js';
 import { queueRoutes } from './routes/queues.js';
 import Fastify, { LogController, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -194,6 +195,11 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(JobFilter);
   app.addSchema(JobBody);
   app.addSchema(JobMessageBody);
+  // Shared schemas are added here, at the root: added inside a route plugin, they would give it
+  // a schema controller of its own, without the validator compiler above.
+  app.addSchema(QueueSettingsSchema);
+  app.addSchema(QueueView);
+  app.addSchema(LimitView);
   app.addSchema(ScheduleBody);
   for (const [id, schema] of Object.entries(eventSchemas)) app.addSchema({ ...schema, $id: id });
 

@@ -7,8 +7,8 @@
  * it in dispatch order under the queue's discipline (counted up to 100,000). If fewer are ahead
  * than matching workers have free slots, and no gate is shut, it starts now. Otherwise it starts
  * after `ahead - free + 1` more starts, at the queue's recent rate of starts across all nodes
- * (over the last minute; the last 5 or 15 minutes when the last minute saw none), capped by
- * the queue's rate limit. Without starts in 15 minutes there is no estimate (null).
+ * (over the last minute, from its first start on; the last 5 or 15 minutes when the last
+ * minute saw none), capped by the queue's rate limit. Without starts in 15 minutes there is no estimate (null).
  */
 import type { Clock } from '../domain/clock.js';
 import type { QueueSettings } from '../domain/queues.js';
@@ -18,6 +18,8 @@ import type { QueueSummaryRow, Store } from '../store/store.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { NeedsRegistry } from './needs.js';
 import {
+  addCounts,
+  noCounts,
   parseSnapshot,
   ratesOf,
   type QueueFlow,
@@ -198,7 +200,7 @@ export class QueueViews {
       paused: row?.paused ?? false,
       settings: this.deps.queues.settings(name),
       counts,
-      rates: ratesOf(windows.get(name) ?? [0, 0, 0, 0, 0, 0]),
+      rates: ratesOf(windows.get(name) ?? noCounts()),
       oldestWait: oldest === null ? null : Math.max(0, now - oldest) / 1000,
       limits: [...limits].sort(),
     };
@@ -229,18 +231,21 @@ export class QueueViews {
       const remote = parseSnapshot(node.queueStats);
       if (remote === undefined) continue;
       for (const [queue, counts] of remote) {
-        const sum = total.get(queue) ?? [0, 0, 0, 0, 0, 0];
-        total.set(queue, sum.map((x, i) => x + counts[i]!) as WindowCounts);
+        total.set(queue, addCounts(total.get(queue) ?? noCounts(), counts));
       }
     }
     return total;
   }
 }
 
-/** Starts per second: the last minute's, else 5 or 15 minutes', capped by the rate limit. */
+/**
+ * Starts per second: over the part of the last minute since its first start, else over the
+ * last 5 or 15 minutes; capped by the queue's rate limit.
+ */
 function startRate(counts: WindowCounts | undefined, settings: QueueSettings): number {
-  const r = ratesOf(counts ?? [0, 0, 0, 0, 0, 0]).out;
-  const seen = r['1m'] > 0 ? r['1m'] : r['5m'] > 0 ? r['5m'] : r['15m'];
+  const c = counts ?? noCounts();
+  const r = ratesOf(c).out;
+  const seen = c[3] > 0 ? c[3] / c[6] : r['5m'] > 0 ? r['5m'] : r['15m'];
   if (settings.rate === null) return seen;
   return seen > 0 ? Math.min(seen, settings.rate) : settings.rate;
 }

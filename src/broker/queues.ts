@@ -281,35 +281,80 @@ function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** Counting windows: ten-second slots over the last fifteen minutes. */
+/** Counting windows: one-second slots over the last minute, ten-second ones over fifteen. */
+const FINE_MS = 1_000;
+const FINE_SLOTS = 60;
 const SLOT_MS = 10_000;
 const SLOTS = 90;
 /** The most queues counted per node; jobs of queues beyond it are not counted. */
 export const MAX_COUNTED_QUEUES = 10_000;
-export const RATE_WINDOWS = [
-  ['1m', 60_000],
-  ['5m', 300_000],
-  ['15m', 900_000],
-] as const;
 
-export type Rates = Record<(typeof RATE_WINDOWS)[number][0], number>;
+export type Rates = Record<'1m' | '5m' | '15m', number>;
 
-interface Counter {
-  in: Float64Array;
-  out: Float64Array;
-  /** The slot number (time / SLOT_MS) of the newest slot written. */
-  slot: number;
+/** Slots of counts of jobs in and out, in a ring. */
+class Ring {
+  readonly in: Float64Array;
+  readonly out: Float64Array;
+  /** The slot number (time / width) of the newest slot written. */
+  private slot: number;
+
+  constructor(
+    private readonly width: number,
+    private readonly size: number,
+    now: number,
+  ) {
+    this.in = new Float64Array(size);
+    this.out = new Float64Array(size);
+    this.slot = Math.floor(now / width);
+  }
+
+  add(kind: 'in' | 'out', n: number, now: number): void {
+    const slot = this.advance(now);
+    this[kind][slot % this.size]! += n;
+  }
+
+  /** Counts over the last `slots` slots (the current one included), and since when (ms). */
+  sum(kind: 'in' | 'out', slots: number, now: number): { count: number; since: number | null } {
+    const slot = this.advance(now);
+    let count = 0;
+    let since: number | null = null;
+    for (let k = Math.min(slots, this.size) - 1; k >= 0; k--) {
+      const v = this[kind][(((slot - k) % this.size) + this.size) % this.size]!;
+      if (v > 0 && since === null) since = (slot - k) * this.width;
+      count += v;
+    }
+    return { count, since };
+  }
+
+  /** Clears the slots that passed since the ring was last written; returns the current slot. */
+  private advance(now: number): number {
+    const slot = Math.floor(now / this.width);
+    if (slot > this.slot) {
+      for (let s = Math.max(this.slot + 1, slot - this.size + 1); s <= slot; s++) {
+        this.in[s % this.size] = 0;
+        this.out[s % this.size] = 0;
+      }
+      this.slot = slot;
+    }
+    return slot;
+  }
 }
 
-/** Jobs counted per window: `[in1m, in5m, in15m, out1m, out5m, out15m]`. */
-export type WindowCounts = [number, number, number, number, number, number];
+/**
+ * Jobs counted per window, `[in1m, in5m, in15m, out1m, out5m, out15m, outSpan1m]`: the last is
+ * how many seconds of the last minute had starts in them, from the first (for a rate of starts
+ * that a queue begun half a minute ago does not halve).
+ */
+export type WindowCounts = [number, number, number, number, number, number, number];
+
+export const noCounts = (): WindowCounts => [0, 0, 0, 0, 0, 0, 0];
 
 /**
- * One node's counts of jobs entering (submitted) and leaving (started) each queue, in ten-second
- * slots; memory is bounded by MAX_COUNTED_QUEUES × 2 × SLOTS numbers.
+ * One node's counts of jobs entering (submitted) and leaving (started) each queue; memory is
+ * bounded by MAX_COUNTED_QUEUES × 2 × (60 + 90) numbers.
  */
 export class QueueFlow {
-  private readonly counters = new Map<string, Counter>();
+  private readonly counters = new Map<string, { fine: Ring; coarse: Ring }>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -318,29 +363,31 @@ export class QueueFlow {
     let c = this.counters.get(queue);
     if (c === undefined) {
       if (this.counters.size >= MAX_COUNTED_QUEUES) return;
-      c = { in: new Float64Array(SLOTS), out: new Float64Array(SLOTS), slot: slotOf(now) };
+      c = { fine: new Ring(FINE_MS, FINE_SLOTS, now), coarse: new Ring(SLOT_MS, SLOTS, now) };
       this.counters.set(queue, c);
     }
-    advance(c, slotOf(now));
-    c[kind][slotOf(now) % SLOTS]! += n;
+    c.fine.add(kind, n, now);
+    c.coarse.add(kind, n, now);
   }
 
-  /** Per queue, the jobs in and out over each window up to now. */
+  /** Per queue with jobs counted in the last fifteen minutes, its window counts. */
   windows(): Map<string, WindowCounts> {
-    const slot = slotOf(this.clock.now());
+    const now = this.clock.now();
     const out = new Map<string, WindowCounts>();
     for (const [queue, c] of this.counters) {
-      advance(c, slot);
-      const counts = [0, 0, 0, 0, 0, 0] as WindowCounts;
-      RATE_WINDOWS.forEach(([, ms], w) => {
-        const n = ms / SLOT_MS;
-        for (let k = 0; k < n; k++) {
-          const i = (((slot - k) % SLOTS) + SLOTS) % SLOTS;
-          counts[w] = counts[w]! + c.in[i]!;
-          counts[w + 3] = counts[w + 3]! + c.out[i]!;
-        }
-      });
+      const in1 = c.fine.sum('in', FINE_SLOTS, now).count;
+      const out1 = c.fine.sum('out', FINE_SLOTS, now);
+      const counts: WindowCounts = [
+        in1,
+        c.coarse.sum('in', 30, now).count,
+        c.coarse.sum('in', 90, now).count,
+        out1.count,
+        c.coarse.sum('out', 30, now).count,
+        c.coarse.sum('out', 90, now).count,
+        out1.since === null ? 0 : Math.max(1, (now - out1.since) / 1_000),
+      ];
       if (counts.some((x) => x > 0)) out.set(queue, counts);
+      else if (c.coarse.sum('in', 90, now).count === 0) this.counters.delete(queue);
     }
     return out;
   }
@@ -349,20 +396,6 @@ export class QueueFlow {
   snapshot(): string {
     return JSON.stringify({ at: this.clock.now(), queues: Object.fromEntries(this.windows()) });
   }
-}
-
-function slotOf(t: number): number {
-  return Math.floor(t / SLOT_MS);
-}
-
-/** Clears the slots that passed since the counter was last written. */
-function advance(c: Counter, slot: number): void {
-  if (slot <= c.slot) return;
-  for (let s = Math.max(c.slot + 1, slot - SLOTS + 1); s <= slot; s++) {
-    c.in[s % SLOTS] = 0;
-    c.out[s % SLOTS] = 0;
-  }
-  c.slot = slot;
 }
 
 /** Per-second rates of counts over the windows. */
@@ -375,6 +408,13 @@ export function ratesOf(counts: WindowCounts): { in: Rates; out: Rates } {
   return { in: rate(0), out: rate(3) };
 }
 
+/** Adds another node's counts (the span is the longer of the two). */
+export function addCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
+  const sum = a.map((x, i) => x + b[i]!) as WindowCounts;
+  sum[6] = Math.max(a[6], b[6]);
+  return sum;
+}
+
 /** Parses another node's snapshot; undefined when it is not one (a hostile or newer row). */
 export function parseSnapshot(text: string): Map<string, WindowCounts> | undefined {
   try {
@@ -382,7 +422,7 @@ export function parseSnapshot(text: string): Map<string, WindowCounts> | undefin
     if (typeof raw !== 'object' || raw === null || typeof raw.queues !== 'object') return undefined;
     const out = new Map<string, WindowCounts>();
     for (const [queue, v] of Object.entries(raw.queues ?? {})) {
-      if (Array.isArray(v) && v.length === 6 && v.every((x) => typeof x === 'number' && x >= 0))
+      if (Array.isArray(v) && v.length === 7 && v.every((x) => typeof x === 'number' && x >= 0))
         out.set(queue, v as WindowCounts);
     }
     return out;

@@ -55,6 +55,8 @@ export interface QueueRecord {
 
 /** Limits of what a setting may say. */
 export const queueBounds = {
+  /** The smallest rate, burst and weight: one job per 1,000 s. */
+  minRate: 0.001,
   maxRate: 1_000_000,
   maxConcurrency: 1_000_000,
   maxWeights: 10_000,
@@ -165,8 +167,10 @@ export function applySettings(base: QueueSettings, patch: QueueSettingsPatch): Q
   for (const key of ['rate', 'burst', 'groupRate', 'groupBurst'] as const) {
     const value = patch[key];
     if (value === undefined) continue;
-    if (value !== null && !(value > 0 && value <= queueBounds.maxRate)) {
-      throw invalid(`${key}: must be a number above 0 and at most ${queueBounds.maxRate}, or null`);
+    if (value !== null && !(value >= queueBounds.minRate && value <= queueBounds.maxRate)) {
+      throw invalid(
+        `${key}: must be a number from ${queueBounds.minRate} to ${queueBounds.maxRate}, or null`,
+      );
     }
     next[key] = value;
   }
@@ -188,9 +192,9 @@ export function applySettings(base: QueueSettings, patch: QueueSettingsPatch): Q
       if (group.length > queueBounds.groupMaxLength) {
         throw invalid(`weights: a group name is longer than ${queueBounds.groupMaxLength}`);
       }
-      if (!(w > 0 && w <= queueBounds.maxWeight)) {
+      if (!(w >= queueBounds.minRate && w <= queueBounds.maxWeight)) {
         throw invalid(
-          `weights[${JSON.stringify(group)}]: must be above 0 and at most ${queueBounds.maxWeight}`,
+          `weights[${JSON.stringify(group)}]: must be from ${queueBounds.minRate} to ${queueBounds.maxWeight}`,
         );
       }
     }

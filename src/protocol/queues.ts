@@ -15,9 +15,12 @@ export const QueueName = Type.String({
 });
 
 const Rate = (description: string) =>
-  Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: queueBounds.maxRate }), Type.Null()], {
-    description,
-  });
+  Type.Union(
+    [Type.Number({ minimum: queueBounds.minRate, maximum: queueBounds.maxRate }), Type.Null()],
+    {
+      description,
+    },
+  );
 
 const settingsFields = {
   discipline: StringEnum(disciplines, {
@@ -36,7 +39,7 @@ const settingsFields = {
   ),
   weights: Type.Record(
     Type.String({ maxLength: queueBounds.groupMaxLength }),
-    Type.Number({ exclusiveMinimum: 0, maximum: queueBounds.maxWeight }),
+    Type.Number({ minimum: queueBounds.minRate, maximum: queueBounds.maxWeight }),
     {
       description: 'fair: weight per group (default 1); a group of weight 2 gets twice the starts',
     },

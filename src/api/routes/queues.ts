@@ -3,14 +3,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../domain/errors.js';
 import { API_PREFIX } from '../../protocol/api.js';
+import type { QueueView } from '../../protocol/queues.js';
 import {
   LimitName,
   LimitPut,
-  LimitView,
+  type LimitView,
   QueueName,
   QueueSettingsPatchSchema,
-  QueueSettingsSchema,
-  QueueView,
 } from '../../protocol/queues.js';
 import type { QueueListing } from '../../broker/queue-views.js';
 import type { ApiContext } from '../context.js';
@@ -36,10 +35,6 @@ function view(q: QueueListing): Static<typeof QueueView> {
 
 export function queueRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
-    app.addSchema(QueueSettingsSchema);
-    app.addSchema(QueueView);
-    app.addSchema(LimitView);
-
     const one = async (name: string): Promise<Static<typeof QueueView>> => {
       const q = await ctx.queueViews.one(name);
       if (q === undefined) throw notFound('queue', JSON.stringify(name));

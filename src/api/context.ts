@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
+import type { ScheduleService } from '../broker/schedules.js';
 import type { Sessions } from '../broker/endpoint/sessions.js';
 import type { EventBus } from '../broker/events.js';
 import type { JobAccess } from '../broker/access.js';
@@ -32,6 +33,7 @@ export interface ApiContext {
   clock: Clock;
   store: Store;
   jobs: JobService;
+  schedules: ScheduleService;
   sessions: Sessions;
   events: EventBus;
   monitor: Monitor;

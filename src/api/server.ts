@@ -21,6 +21,7 @@ import {
   SubmitJob,
 } from '../protocol/api.js';
 import { eventSchemas } from '../protocol/events.js';
+import { ScheduleBody } from '../protocol/schedules.js';
 import { bearer, tokenIn } from '../broker/auth.js';
 import { hostAllowed } from '../config/exposure.js';
 import { errorHandler } from './errors.js';
@@ -30,6 +31,7 @@ import { monitorRoutes } from './routes/monitor.js';
 import { actionRoutes } from './routes/actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import type { ApiContext } from './context.js';
 
@@ -198,6 +200,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(QueueSettingsSchema);
   app.addSchema(QueueView);
   app.addSchema(LimitView);
+  app.addSchema(ScheduleBody);
   for (const [id, schema] of Object.entries(eventSchemas)) app.addSchema({ ...schema, $id: id });
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
@@ -205,6 +208,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(jobRoutes(ctx));
   await app.register(actionRoutes(ctx));
   await app.register(systemRoutes(ctx));
+  await app.register(scheduleRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(monitorRoutes(ctx));
   await app.register(metricsRoutes(ctx));

@@ -67,6 +67,16 @@ export interface BrokerEvents {
   'broker:frozen': [{ frozen: boolean }];
   /** Something went wrong in the backend that an operator should see (ReCodEx's backend error). */
   'backend:error': [{ message: string; details?: unknown }];
+  /** A schedule's tick submitted a job (`jobId` as on the wire); `missed` ticks merged into it. */
+  'schedule:fired': [{ name: string; tickAt: number; jobId: string; missed: number }];
+  /** A schedule's tick (or `ticks` missed ticks) passed without a job. */
+  'schedule:skipped': [
+    { name: string; tickAt: number; reason: 'overlap' | 'missed' | 'invalid'; ticks: number },
+  ];
+  /** A schedule was created, updated, paused, resumed or deleted. */
+  'schedule:changed': [
+    { name: string; change: 'created' | 'updated' | 'paused' | 'resumed' | 'deleted' },
+  ];
 }
 
 export type BrokerEventName = keyof BrokerEvents;
@@ -83,6 +93,9 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'limit:changed',
   'broker:frozen',
   'backend:error',
+  'schedule:fired',
+  'schedule:skipped',
+  'schedule:changed',
 ];
 
 /** One event as it travels between nodes and to event-stream clients. */

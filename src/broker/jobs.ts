@@ -107,7 +107,7 @@ export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   async submit(inputs: readonly SubmitJob[], batch: boolean): Promise<Submitted[]> {
-    const { committer, needs, dispatcher, scheduler, events, journal, clock } = this.deps;
+    const { committer, needs, clock } = this.deps;
     if (this.deps.isFrozen()) throw new SwitchyardError('frozen', 'The broker is frozen.');
     const now = clock.now();
     const prepared = inputs.map((input, i) =>
@@ -124,9 +124,24 @@ export class JobService {
         }
       });
     }
+    return committer.run((tx, ctx) => this.insertPrepared(tx, ctx, prepared, batch));
+  }
+
+  /**
+   * Inserts prepared jobs in the caller's transaction, with every effect of a submission: needs,
+   * uniqueness, dependencies, journal messages, dispatch in the same commit, events after it.
+   * `submit` runs it in a commit of its own; a schedule's tick in the commit that fires the tick.
+   */
+  async insertPrepared(
+    tx: StoreTx,
+    ctx: BatchContext,
+    prepared: PreparedJob[],
+    batch: boolean,
+  ): Promise<Submitted[]> {
+    const { needs, dispatcher, scheduler, events, journal } = this.deps;
     // Uniqueness and dependencies look at other jobs, one submission after the other.
     const linked = prepared.some((p) => p.options?.unique !== undefined || p.dependsOn);
-    return committer.run(async (tx, ctx) => {
+    {
       for (const p of prepared) {
         const n = needsOf(p);
         p.needsId = needs.known(n) ?? (await needs.resolve(tx, n));
@@ -180,7 +195,7 @@ export class JobService {
         }
       });
       return answers;
-    });
+    }
   }
 
   /**

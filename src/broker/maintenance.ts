@@ -38,6 +38,8 @@ export interface MaintenanceDeps {
   noteScheduled(runAt: number): void;
   /** With several nodes: look for queued jobs again, in case a wake-up was lost. */
   rescan(): void;
+  /** Told after every heartbeat's leadership check (the cron ticker re-reads its due times). */
+  onBeat?(): void;
   /** How long ended jobs are kept per state (ms; 0: for ever). */
   retention: { succeededMs: number; failedMs: number; canceledMs: number };
   /** This node's counts of jobs in and out per queue, stored with each heartbeat (or null). */
@@ -188,6 +190,7 @@ export class Maintenance {
         }),
       );
       await this.checkLeadership();
+      this.deps.onBeat?.();
       if (this.deps.store.capabilities.multiNode) {
         this.deps.rescan();
         // Commands whose wake-up was lost wait at most a heartbeat.

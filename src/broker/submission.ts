@@ -1,6 +1,6 @@
 /**
  * Turning a client's submission into a job: checks the schema cannot express (requirements that
- * could never match, a shell payload's shape, a run time), and the defaults. Pure.
+ * could never match, a shell or http payload's shape, a run time), and the defaults. Pure.
  */
 import { parseLimits } from '../domain/queues.js';
 import { invalid } from '../domain/errors.js';
@@ -8,6 +8,7 @@ import { jobDefaults, type HoldInfo, type JobOptions, type JobRecord } from '../
 import { notifyEvents } from '../domain/notify.js';
 import { defaultRetryPolicy } from '../domain/retry.js';
 import { requirementProblem } from '../domain/matching.js';
+import { httpPayloadProblem } from '../domain/http-payload.js';
 import { MAX_NOTIFY_URL, type SubmitJob } from '../protocol/api.js';
 import type { NewJob } from '../store/store.js';
 
@@ -183,6 +184,9 @@ export function prepareJob(
   const payload = input.payload === undefined ? {} : input.payload;
   if (input.type === 'shell') {
     const bad = shellPayloadProblem(payload);
+    if (bad) throw invalid(where + bad);
+  } else if (input.type === 'http') {
+    const bad = httpPayloadProblem(payload);
     if (bad) throw invalid(where + bad);
   }
   let runAt = now;

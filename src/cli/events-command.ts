@@ -78,6 +78,12 @@ export function eventLine(event: BrokerEventMessage): string {
         return d.frozen === true ? 'broker frozen' : 'broker unfrozen';
       case 'backend:error':
         return `backend error: ${safe(d.message)}`;
+      case 'schedule:fired':
+        return `schedule ${safe(d.name)} fired job ${safe(d.jobId)}`;
+      case 'schedule:skipped':
+        return `schedule ${safe(d.name)} skipped ${safe(d.ticks)} tick(s): ${safe(d.reason)}`;
+      case 'schedule:changed':
+        return `schedule ${safe(d.name)} ${safe(d.change)}`;
       case 'gap':
         return typeof d.missed === 'number'
           ? `${d.missed} events missed after ${safe(d.after)}`

@@ -42,6 +42,13 @@ import {
 import { DEFAULT_URL } from '../client/client.js';
 import { submitCommand, type SubmitFlags } from './submit.js';
 import { addQueueCommands } from './queue-commands.js';
+import {
+  scheduleActionCommand,
+  scheduleCreateCommand,
+  scheduleSetCommand,
+  schedulesCommand,
+  type ScheduleFlags,
+} from './schedule-commands.js';
 
 type ListFlags = ClientFlags & { json?: boolean };
 
@@ -153,10 +160,11 @@ export function buildProgram(ctx: CliContext): Command {
   logOptions(
     program
       .command('worker')
-      .summary('run the worker agent for shell jobs')
+      .summary('run the worker agent for shell and http jobs')
       .description(
-        'Run the worker agent for shell jobs. SIGINT or SIGTERM drains it: no new jobs, running ' +
-          'ones finish within the drain timeout; a second signal stops at once.',
+        'Run the worker agent for shell jobs (a command) and http jobs (one HTTP request). ' +
+          'SIGINT or SIGTERM drains it: no new jobs, running ones finish within the drain ' +
+          'timeout; a second signal stops at once.',
       )
       .option(
         '--broker <url>',
@@ -171,6 +179,11 @@ export function buildProgram(ctx: CliContext): Command {
       )
       .option('--queue <queue>', 'a queue to serve; repeatable (default "default")', collect)
       .option('--slots <n>', 'jobs run at once (default 1)')
+      .option(
+        '--type <type>',
+        'a job type to run: shell or http; repeatable (default both)',
+        collect,
+      )
       .option('--token <token>', 'worker token (env SWITCHYARD_WORKER_TOKEN)')
       .option(
         '--drain-timeout <seconds>',
@@ -415,17 +428,93 @@ export function buildProgram(ctx: CliContext): Command {
 
   clientOptions(
     program
+      .command('schedules')
+      .summary('list cron schedules with their next run')
+      .description('List the cron schedules: expression, time zone, next run, state and counts.')
+      .option('--json', 'one JSON object per schedule and line'),
+  ).action((flags: ListFlags) => schedulesCommand(ctx, flags));
+
+  const schedule = program
+    .command('schedule')
+    .summary('create, show, change, pause, resume or delete a cron schedule')
+    .description(
+      'Manage one cron schedule: each tick of its cron expression (in its time zone) submits ' +
+        'the job it was given.',
+    );
+  const settings = (cmd: Command): Command =>
+    cmd
+      .option(
+        '--cron <expression>',
+        'cron expression: 5 fields, or 6 with seconds first, or @daily',
+      )
+      .option('--timezone <zone>', 'IANA time zone the expression is read in (default UTC)')
+      .option('--job <json>', 'the job each tick submits, as POST /api/v1/jobs takes it')
+      .option('--command <command>', 'shorthand for a shell job running this command')
+      .option(
+        '--overlap <skip|allow>',
+        "skip a tick while the last tick's job runs (skip, the default) or not",
+      )
+      .option(
+        '--missed <once|skip>',
+        'after downtime: one job for the missed ticks (once, the default) or none',
+      )
+      .option('--json', 'print the schedule as JSON');
+  clientOptions(
+    settings(
+      schedule
+        .command('create')
+        .argument('<name>', 'the schedule name')
+        .summary('create a cron schedule')
+        .description('Create a cron schedule; the broker checks the expression, zone and job.'),
+    ).option('--paused', 'create it paused'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        "  switchyard schedule create nightly --cron '0 3 * * *' --timezone Europe/Prague --command ./backup.sh\n" +
+        '  switchyard schedule create ping --cron \'*/30 * * * * *\' --job \'{"type": "http", "payload": {"method": "GET", "url": "https://example.com/"}}\'\n',
+    )
+    .action((name: string, flags: ScheduleFlags) => scheduleCreateCommand(ctx, name, flags));
+  clientOptions(
+    settings(
+      schedule
+        .command('set')
+        .argument('<name>', 'the schedule name')
+        .summary('change a cron schedule')
+        .description(
+          'Change a cron schedule. A new expression or time zone takes the next tick after now.',
+        ),
+    ),
+  ).action((name: string, flags: ScheduleFlags) => scheduleSetCommand(ctx, name, flags));
+  for (const [action, summary] of [
+    ['show', 'show a cron schedule with its next runs'],
+    ['pause', 'pause a cron schedule: no tick fires until resumed'],
+    ['resume', 'resume a cron schedule: the next tick after now fires'],
+    ['delete', 'delete a cron schedule (the jobs it submitted stay)'],
+  ] as const) {
+    clientOptions(
+      schedule
+        .command(action)
+        .argument('<name>', 'the schedule name')
+        .summary(summary)
+        .description(`${summary[0]!.toUpperCase()}${summary.slice(1)}.`)
+        .option('--json', 'print the schedule as JSON'),
+    ).action((name: string, flags: ListFlags) => scheduleActionCommand(ctx, action, name, flags));
+  }
+
+  clientOptions(
+    program
       .command('events')
       .summary("follow the broker's events")
       .description(
         "Follow the broker's events live, one line per event, until interrupted: jobs created, " +
-          'changing state, progress, output, attributes, workers up and down. Reconnects when ' +
-          'the broker goes away and resumes after the last event seen.',
+          'changing state, progress, output, attributes, workers up and down, schedules firing. ' +
+          'Reconnects when the broker goes away and resumes after the last event seen.',
       )
       .option(
         '--kind <kind>',
-        'only events of this kind: job, worker, broker, backend, or a name such as job:state ' +
-          '(repeatable, or comma-separated)',
+        'only events of this kind: job, worker, broker, backend, schedule, or a name such as ' +
+          'job:state (repeatable, or comma-separated)',
         collect,
       )
       .option('--queue <queue>', 'only events of jobs of this queue')

@@ -48,6 +48,28 @@ export interface WorkerFlags extends LogFlags {
   slots?: string;
   token?: string;
   drainTimeout?: string;
+  type?: string[];
+}
+
+/** The job types the worker agent runs itself. */
+export const AGENT_TYPES = ['shell', 'http'] as const;
+
+/** The agent's types from `--type` (repeatable, comma-separated; default all of them). */
+export function agentTypes(
+  given: readonly string[] | undefined,
+): Array<(typeof AGENT_TYPES)[number]> {
+  if (given === undefined) return [...AGENT_TYPES];
+  const types = given.flatMap((t) => t.split(',')).map((t) => t.trim());
+  const out: Array<(typeof AGENT_TYPES)[number]> = [];
+  for (const t of types) {
+    if (!(AGENT_TYPES as readonly string[]).includes(t))
+      throw new UsageError(
+        `--type: "${t.slice(0, 40)}" is not a type the agent runs (${AGENT_TYPES.join(', ')})`,
+      );
+    if (!out.includes(t as (typeof AGENT_TYPES)[number]))
+      out.push(t as (typeof AGENT_TYPES)[number]);
+  }
+  return out;
 }
 
 /** The options of `switchyard monitor`. */
@@ -213,6 +235,7 @@ export async function workerCommand(ctx: CliContext, flags: WorkerFlags): Promis
     throw new UsageError(`--label: ${(err as Error).message}`);
   }
   const slots = positiveInt('--slots', flags.slots ?? '1');
+  const types = agentTypes(flags.type);
   const drain = flags.drainTimeout ?? String(DEFAULT_DRAIN_SECONDS);
   if (!/^\d+(\.\d+)?$/.test(drain)) {
     throw new UsageError(`--drain-timeout: must be a number of seconds, got "${drain}"`);
@@ -227,7 +250,11 @@ export async function workerCommand(ctx: CliContext, flags: WorkerFlags): Promis
   );
   const stop = stopSignals(ctx);
   try {
-    const { Worker, createShellHandler } = await import('../worker/index.js');
+    const { Worker, createShellHandler, createHttpHandler } = await import('../worker/index.js');
+    const handlers = {
+      ...(types.includes('shell') ? { shell: createShellHandler() } : {}),
+      ...(types.includes('http') ? { http: createHttpHandler() } : {}),
+    };
     const worker = new Worker({
       brokers,
       // Unique per process by default (host-pid): two agents on one host are two workers.
@@ -236,7 +263,7 @@ export async function workerCommand(ctx: CliContext, flags: WorkerFlags): Promis
       queues: flags.queue ?? ['default'],
       slots,
       ...(token === undefined ? {} : { token }),
-      handlers: { shell: createShellHandler() },
+      handlers,
       logger,
       drainTimeoutMs,
     });

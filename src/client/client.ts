@@ -17,6 +17,12 @@ import {
   type EventsQuery,
 } from './events.js';
 import { watchJob, type WatchOptions } from './watch.js';
+import type {
+  ScheduleBody,
+  ScheduleCreate,
+  ScheduleList,
+  SchedulePatch,
+} from '../protocol/schedules.js';
 import {
   fetchTransport,
   httpTransport,
@@ -347,7 +353,10 @@ export class Client {
   }
 
   /** Deletes a queue with no unended job; `force` cancels them first. */
-  deleteQueue(name: string, options: { force?: boolean } = {}): Promise<{ deleted: boolean; canceled: number }> {
+  deleteQueue(
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<{ deleted: boolean; canceled: number }> {
     return this.request('DELETE', queuePath(name), {
       query: options.force === true ? { force: 'true' } : {},
     });
@@ -361,6 +370,41 @@ export class Client {
   /** Sets a named limit's total (null removes it). */
   setLimit(name: string, max: number | null): Promise<LimitBody> {
     return this.request<LimitBody>('PUT', `/limits/${encodeURIComponent(name)}`, { body: { max } });
+  }
+
+  /** The cron schedules, with their next run times. */
+  async schedules(): Promise<ScheduleBody[]> {
+    return (await this.request<ScheduleList>('GET', '/schedules')).schedules;
+  }
+
+  /** One cron schedule. */
+  schedule(name: string): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('GET', schedulePath(name));
+  }
+
+  /** Creates a cron schedule; its job template is checked as a submission would be. */
+  createSchedule(schedule: ScheduleCreate): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('POST', '/schedules', { body: schedule });
+  }
+
+  /** Changes a cron schedule (a new expression or time zone takes the next tick after now). */
+  updateSchedule(name: string, patch: SchedulePatch): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('PATCH', schedulePath(name), { body: patch });
+  }
+
+  /** Pauses a cron schedule: no tick fires until it is resumed. */
+  pauseSchedule(name: string): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('POST', `${schedulePath(name)}/pause`);
+  }
+
+  /** Resumes a cron schedule: the next tick after now fires. */
+  resumeSchedule(name: string): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('POST', `${schedulePath(name)}/resume`);
+  }
+
+  /** Deletes a cron schedule (the jobs it submitted stay); resolves with it as it was. */
+  deleteSchedule(name: string): Promise<ScheduleBody> {
+    return this.request<ScheduleBody>('DELETE', schedulePath(name));
   }
 
   /** The connected workers. */
@@ -520,6 +564,10 @@ export class Client {
 
 function jobPath(id: string): string {
   return `/jobs/${encodeURIComponent(id)}`;
+}
+
+function schedulePath(name: string): string {
+  return `/schedules/${encodeURIComponent(name)}`;
 }
 
 /** What `wait` compares to decide that a job changed. */

@@ -23,6 +23,7 @@ export type {
   StreamEvent,
 } from '../protocol/events.js';
 export type { WatchOptions } from './watch.js';
+export type { ScheduleBody, ScheduleCreate, SchedulePatch } from '../protocol/schedules.js';
 export { SwitchyardError, type ErrorCode } from '../domain/errors.js';
 export type { JobState } from '../domain/job.js';
 export type {

@@ -36,6 +36,7 @@ import { QueueViews } from '../broker/queue-views.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
 import { Scheduler } from '../broker/scheduler.js';
+import { ScheduleService } from '../broker/schedules.js';
 import { checkExposure } from '../config/exposure.js';
 import type { BrokerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -67,6 +68,8 @@ export interface RunningBroker {
   readonly store: Store;
   /** The monitor's subscriptions (tests: what it holds). */
   readonly monitor: Monitor;
+  /** The cron schedules (tests: wait for a tick with `settled`). */
+  readonly schedules: ScheduleService;
   /** The callbacks in the outbox (all nodes'), for a gauge. */
   notifierBacklog(): Promise<number>;
   /**
@@ -261,6 +264,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       workersFor: (n) => sessions.workersFor(n),
     });
 
+    // The ticker runs on the leader; maintenance exists further down.
+    let leading = (): boolean => false;
+    const schedules = new ScheduleService({
+      store,
+      committer,
+      jobs,
+      events,
+      clock,
+      logger,
+      isLeader: () => leading(),
+    });
+
     const cluster = new ClusterLink({
       store,
       committer,
@@ -331,6 +346,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       store,
       jobs,
+      schedules,
       sessions,
       events,
       monitor,
@@ -372,9 +388,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       livenessWindowMs: livenessWindow(config),
       noteScheduled: (runAt) => scheduler.note(runAt),
       rescan: () => dispatcher.rescan(),
+      onBeat: () => schedules.recheck(),
       retention: config.retention,
       queueStats: store.capabilities.multiNode ? () => flow.snapshot() : () => null,
     });
+    leading = () => maintenance.leader;
     clusterView = async () => {
       const nodes = await maintenance.nodes();
       const [leader, workers] = await Promise.all([
@@ -386,6 +404,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
     await maintenance.start();
     cleanups.push(() => maintenance.stop());
+    schedules.start();
+    cleanups.push(() => schedules.stop());
     metrics.setNotifierBacklog(() => notifier.backlog());
     notifier.start();
     cleanups.push(() => notifier.stop());
@@ -410,6 +430,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       eventLog,
       store,
       monitor,
+      schedules,
       notifierBacklog: () => notifier.backlog(),
       metrics,
       close() {

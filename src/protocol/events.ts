@@ -101,6 +101,32 @@ export const BackendErrorEvent = Type.Object({
   details: Type.Optional(Type.Unknown()),
 });
 
+const ScheduleName = Type.String({ description: 'The schedule' });
+const TickAt = Type.Number({ description: 'The due time of the tick (ms)' });
+
+export const ScheduleFiredEvent = Type.Object({
+  name: ScheduleName,
+  tickAt: TickAt,
+  jobId: Type.String({ description: 'The job the tick submitted' }),
+  missed: Type.Integer({
+    description: 'Missed ticks this job stands for besides its own (`missed: once`)',
+  }),
+});
+export const ScheduleSkippedEvent = Type.Object({
+  name: ScheduleName,
+  tickAt: TickAt,
+  reason: StringEnum(['overlap', 'missed', 'invalid'] as const, {
+    description:
+      "overlap: the previous tick's job has not ended; missed: ticks that came due while no " +
+      'broker ran (`missed: skip`); invalid: the job could not be made from the template',
+  }),
+  ticks: Type.Integer({ description: 'How many ticks passed without a job' }),
+});
+export const ScheduleChangedEvent = Type.Object({
+  name: ScheduleName,
+  change: StringEnum(['created', 'updated', 'paused', 'resumed', 'deleted'] as const),
+});
+
 /** Each event's name and the schema of its data. */
 export const eventPayloads = {
   'job:created': JobCreatedEvent,
@@ -115,6 +141,9 @@ export const eventPayloads = {
   'limit:changed': LimitChangedEvent,
   'broker:frozen': BrokerFrozenEvent,
   'backend:error': BackendErrorEvent,
+  'schedule:fired': ScheduleFiredEvent,
+  'schedule:skipped': ScheduleSkippedEvent,
+  'schedule:changed': ScheduleChangedEvent,
 } as const satisfies Record<string, TSchema>;
 
 export type EventName = keyof typeof eventPayloads;
@@ -223,6 +252,9 @@ export const eventSchemas: Record<string, TSchema> = {
   WorkerDownEvent,
   BrokerFrozenEvent,
   BackendErrorEvent,
+  ScheduleFiredEvent,
+  ScheduleSkippedEvent,
+  ScheduleChangedEvent,
   EventMessage,
   GapMessage,
 };

@@ -409,6 +409,48 @@ export type CallbackOutcome =
   | { id: number; owner: string; kind: 'retry'; nextAt: number; attempts: number; error: string };
 
 /** Operations inside one write transaction. */
+/**
+ * A cron schedule as stored (src/broker/schedules.ts). `template` is the job submission (the
+ * JSON of POST /jobs, checked when the schedule was set); `nextAt` the due time of the next
+ * tick, null when the expression has no more. A tick is fired by `scheduleAdvance`.
+ */
+export interface ScheduleRecord {
+  name: string;
+  cron: string;
+  timezone: string;
+  template: unknown;
+  overlap: 'skip' | 'allow';
+  missed: 'once' | 'skip';
+  paused: boolean;
+  nextAt: number | null;
+  lastRunAt: number | null;
+  lastJobId: number | null;
+  /** Ticks that fired a job, and ticks that did not (overlap, missed). */
+  fired: number;
+  skipped: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a schedule's owner sets (the counters and the last run are the ticks'). */
+export type ScheduleSettings = Omit<
+  ScheduleRecord,
+  'lastRunAt' | 'lastJobId' | 'fired' | 'skipped' | 'createdAt'
+>;
+
+/**
+ * One tick: applied only while the schedule's due time is still `dueAt` (and it is not paused),
+ * so that of two fires of one tick exactly one wins; counts `fired` and `skipped` ticks.
+ */
+export interface ScheduleAdvance {
+  name: string;
+  dueAt: number;
+  nextAt: number | null;
+  now: number;
+  fired: number;
+  skipped: number;
+}
+
 export interface StoreTx {
   /** The id of these needs, creating them if new. */
   needsUpsert(needs: Omit<NeedsRecord, 'id'>): Promise<number>;
@@ -530,6 +572,21 @@ export interface StoreTx {
   nodeCommandPurge(liveNodeIds: readonly string[]): Promise<number>;
   nodeHeartbeat(node: NodeRecord): Promise<void>;
   settingSet(key: string, value: string): Promise<void>;
+  /** Adds a schedule; false (nothing written) when one of that name exists. */
+  scheduleInsert(schedule: ScheduleRecord): Promise<boolean>;
+  /** Replaces a schedule's settings; false when there is no schedule of that name. */
+  scheduleUpdate(settings: ScheduleSettings): Promise<boolean>;
+  /** Removes a schedule; false when there was none. */
+  scheduleDelete(name: string): Promise<boolean>;
+  /** A schedule, its row locked until the transaction ends (with several nodes). */
+  scheduleGetForUpdate(name: string): Promise<ScheduleRecord | undefined>;
+  /**
+   * Fires or skips one tick: advances the due time from `dueAt` to `nextAt` and counts, only
+   * while the due time is still `dueAt` and the schedule is not paused. True when it applied.
+   */
+  scheduleAdvance(advance: ScheduleAdvance): Promise<boolean>;
+  /** Records the job a tick fired (after `scheduleAdvance` won, in the same transaction). */
+  scheduleSetLastJob(name: string, jobId: number): Promise<void>;
   /** Adds callbacks to the outbox (keys must be new). */
   outboxAdd(callbacks: readonly NewCallback[]): Promise<void>;
   /**
@@ -636,6 +693,11 @@ export interface Store {
   workerGet(id: string): Promise<WorkerRecord | undefined>;
   nodeList(): Promise<NodeRecord[]>;
   settingGet(key: string): Promise<string | undefined>;
+  /** Every schedule, by name. */
+  scheduleList(): Promise<ScheduleRecord[]>;
+  scheduleGet(name: string): Promise<ScheduleRecord | undefined>;
+  /** The earliest due time among schedules not paused, or null. */
+  scheduleNextAt(): Promise<number | null>;
   /** How many callbacks the outbox holds (pending or being sent). */
   outboxBacklog(): Promise<number>;
   /** The earliest time a callback of the outbox may be claimed (its due time or claim's end), or null. */

@@ -21,6 +21,7 @@ export {
   type FailureOptions,
 } from './errors.js';
 export { warningsLogger, type LogFn, type Logger } from './logger.js';
+export { createHttpHandler, parseHttpPayload, type HttpOptions, type HttpResult } from './http.js';
 export {
   createShellHandler,
   parseShellPayload,

@@ -120,6 +120,13 @@ const handlerErrors: Record<string, number[]> = {
   'POST /api/v1/queues/{name}/resume': [503],
   'GET /api/v1/limits': [503],
   'PUT /api/v1/limits/{name}': [503],
+  'GET /api/v1/schedules': [503],
+  'POST /api/v1/schedules': [409, 503],
+  'GET /api/v1/schedules/{name}': [404, 503],
+  'PATCH /api/v1/schedules/{name}': [404, 503],
+  'DELETE /api/v1/schedules/{name}': [404, 503],
+  'POST /api/v1/schedules/{name}/pause': [404, 503],
+  'POST /api/v1/schedules/{name}/resume': [404, 503],
 };
 
 /** A route's error statuses: its handler's, its input's, its body's, and the token check's. */

@@ -23,6 +23,7 @@ import { describeSelect } from './contract/select.js';
 import { describeUniqueness } from './contract/unique.js';
 import { describeReports } from './contract/reports.js';
 import { describeMessages } from './contract/messages.js';
+import { describeSchedules } from './contract/schedules.js';
 import { describeQueues } from './contract/queues.js';
 
 export type { StoreFactory } from './contract/helpers.js';
@@ -48,6 +49,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeRegistry(factory);
     describeCluster(factory);
     describeOutbox(factory);
+    describeSchedules(factory);
     describeQueues(factory);
   });
 }

@@ -29,6 +29,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ClusterChannel, Dependent, NewLogEntry } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { until } from './contract/cluster.js';
+import { newSchedule } from './contract/schedules.js';
 import {
   addNeeds,
   claim,
@@ -407,6 +408,31 @@ describe('PostgresStore', () => {
       expect(claimed).toHaveLength(ids.length);
       expect(new Set(claimed).size).toBe(ids.length);
       expect((await first.jobCounts()).running).toBe(ids.length);
+    });
+
+    it('fire one tick of a schedule once when they fire it at the same time', async () => {
+      const schedule = freshSchema();
+      const nodes = [await open(schedule), await open(schedule), await open(schedule)];
+      await nodes[0]!.write((tx) => tx.scheduleInsert(newSchedule()));
+      const tick = { name: 'nightly', dueAt: T0 + 1_000, nextAt: T0 + 2_000, now: T0 + 1_000 };
+      // Each node as the ticker does it: lock nothing first, advance from the due time read.
+      const won = await Promise.all(
+        nodes.flatMap((store) =>
+          [0, 1].map(() =>
+            store.write(async (tx) => {
+              const ok = await tx.scheduleAdvance({ ...tick, fired: 1, skipped: 0 });
+              // Hold the row a moment, so that the others wait on it rather than run after.
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              return ok;
+            }),
+          ),
+        ),
+      );
+      expect(won.filter(Boolean)).toHaveLength(1);
+      expect(await nodes[1]!.scheduleGet('nightly')).toMatchObject({
+        nextAt: T0 + 2_000,
+        fired: 1,
+      });
     });
 
     it('never claim one callback twice when they claim at the same time', async () => {

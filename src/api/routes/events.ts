@@ -41,8 +41,8 @@ function resumeFrom(request: EventRequest): number | undefined {
 const description =
   'Server-Sent Events, or with a WebSocket upgrade one JSON message per event ' +
   '(`{"type":"event","id":N,"name":"job:state","data":{...}}`). Events are job:created, ' +
-  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, broker:frozen and ' +
-  'backend:error, with JSON data (job ids as strings); with several nodes, those of every node. ' +
+  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, broker:frozen, ' +
+  'backend:error, schedule:fired, schedule:skipped and schedule:changed, with JSON data (job ids as strings); with several nodes, those of every node. ' +
   'Every event has an id (SSE: an `id:` line); reconnecting with `?since=ID` or (SSE) ' +
   '`Last-Event-ID` sends what the node still keeps after it, or first a `gap` message ' +
   '(`{"type":"gap","missed":N|null,"after":ID}`) when it no longer reaches back. A reader more ' +

@@ -307,6 +307,34 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE nodes ADD COLUMN queue_stats TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'cron schedules',
+    sql: `
+      -- Named cron schedules (src/broker/schedules.ts). template is the JSON of the job each
+      -- tick submits (checked as a submission when it was set). next_at is the due time of the
+      -- next tick: a tick is fired by the transaction that moves it on from the value it read
+      -- (UPDATE ... WHERE next_at = <read>) and inserts the tick's job, so that of several
+      -- nodes one fires it, and a crash leaves it fired or not, never half. last_job_id has no
+      -- foreign key: the job may be deleted or purged before the next tick looks at it.
+      CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        template TEXT NOT NULL,
+        overlap TEXT NOT NULL CHECK (overlap IN ('skip', 'allow')),
+        missed TEXT NOT NULL CHECK (missed IN ('once', 'skip')),
+        paused BOOLEAN NOT NULL DEFAULT false,
+        next_at BIGINT,
+        last_run_at BIGINT,
+        last_job_id BIGINT,
+        fired BIGINT NOT NULL DEFAULT 0 CHECK (fired >= 0),
+        skipped BIGINT NOT NULL DEFAULT 0 CHECK (skipped >= 0),
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -34,6 +34,7 @@ import type {
   RunningJob,
   Store,
   StoreCapabilities,
+  ScheduleRecord,
   StoreTx,
   WorkerRecord,
   QueueSummaryRow,
@@ -62,6 +63,7 @@ import { parseLocation, type Location } from './location.js';
 import { migrate } from './migrations.js';
 import { outboxBacklog, outboxNextAt } from './outbox.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
+import { scheduleGet, scheduleList, scheduleNextAt } from './schedules.js';
 import { Session } from './session.js';
 import { decodeMessage, PostgresTx } from './tx.js';
 
@@ -318,6 +320,18 @@ export class PostgresStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return this.read((r) => settingGet(r, key));
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.read((r) => scheduleList(r));
+  }
+
+  async scheduleGet(name: string): Promise<ScheduleRecord | undefined> {
+    return this.read((r) => scheduleGet(r, name));
+  }
+
+  async scheduleNextAt(): Promise<number | null> {
+    return this.read((r) => scheduleNextAt(r));
   }
 
   async outboxBacklog(): Promise<number> {

@@ -35,6 +35,9 @@ import type {
   UniqueHolder,
   WorkerRecord,
   JobStateRow,
+  ScheduleAdvance,
+  ScheduleRecord,
+  ScheduleSettings,
   FairTagRequest,
   QueuedCandidate,
   RunningCount,
@@ -63,6 +66,14 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import {
+  scheduleAdvance,
+  scheduleDelete,
+  scheduleGetForUpdate,
+  scheduleInsert,
+  scheduleSetLastJob,
+  scheduleUpdate,
+} from './schedules.js';
 import {
   bucketsGet,
   bucketsPut,
@@ -268,6 +279,30 @@ export class PostgresTx implements StoreTx {
 
   async settingSet(key: string, value: string): Promise<void> {
     return settingSet(this.c, key, value);
+  }
+
+  async scheduleInsert(schedule: ScheduleRecord): Promise<boolean> {
+    return scheduleInsert(this.c, schedule);
+  }
+
+  async scheduleUpdate(settings: ScheduleSettings): Promise<boolean> {
+    return scheduleUpdate(this.c, settings);
+  }
+
+  async scheduleDelete(name: string): Promise<boolean> {
+    return scheduleDelete(this.c, name);
+  }
+
+  async scheduleGetForUpdate(name: string): Promise<ScheduleRecord | undefined> {
+    return scheduleGetForUpdate(this.c, name);
+  }
+
+  async scheduleAdvance(advance: ScheduleAdvance): Promise<boolean> {
+    return scheduleAdvance(this.c, advance);
+  }
+
+  async scheduleSetLastJob(name: string, jobId: number): Promise<void> {
+    return scheduleSetLastJob(this.c, name, jobId);
   }
 
   async outboxAdd(callbacks: readonly NewCallback[]): Promise<void> {

@@ -35,6 +35,7 @@ import type {
   RunningJob,
   Store,
   StoreCapabilities,
+  ScheduleRecord,
   StoreTx,
   WorkerRecord,
   QueueSummaryRow,
@@ -58,6 +59,7 @@ import {
 import { jobMessages } from './messages.js';
 import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { outboxBacklog, outboxNextAt } from './outbox.js';
+import { scheduleGet, scheduleList, scheduleNextAt } from './schedules.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { SqliteTx } from './tx.js';
 import { jobQueuedAhead, limitList, queueList, queueSummary, runningCounts } from './queues.js';
@@ -280,6 +282,18 @@ export class SqliteStore implements Store {
 
   async settingGet(key: string): Promise<string | undefined> {
     return this.read((r) => settingGet(r, key));
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.read((r) => scheduleList(r));
+  }
+
+  async scheduleGet(name: string): Promise<ScheduleRecord | undefined> {
+    return this.read((r) => scheduleGet(r, name));
+  }
+
+  async scheduleNextAt(): Promise<number | null> {
+    return this.read((r) => scheduleNextAt(r));
   }
 
   async outboxBacklog(): Promise<number> {

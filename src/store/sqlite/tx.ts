@@ -31,6 +31,9 @@ import type {
   UniqueHolder,
   WorkerRecord,
   JobStateRow,
+  ScheduleAdvance,
+  ScheduleRecord,
+  ScheduleSettings,
   FairTagRequest,
   QueuedCandidate,
   RunningCount,
@@ -73,6 +76,14 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import {
+  scheduleAdvance,
+  scheduleDelete,
+  scheduleGet,
+  scheduleInsert,
+  scheduleSetLastJob,
+  scheduleUpdate,
+} from './schedules.js';
 import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
@@ -233,6 +244,30 @@ export class SqliteTx implements StoreTx {
 
   async settingSet(key: string, value: string): Promise<void> {
     settingSet(this.c, key, value);
+  }
+
+  async scheduleInsert(schedule: ScheduleRecord): Promise<boolean> {
+    return scheduleInsert(this.c, schedule);
+  }
+
+  async scheduleUpdate(settings: ScheduleSettings): Promise<boolean> {
+    return scheduleUpdate(this.c, settings);
+  }
+
+  async scheduleDelete(name: string): Promise<boolean> {
+    return scheduleDelete(this.c, name);
+  }
+
+  async scheduleGetForUpdate(name: string): Promise<ScheduleRecord | undefined> {
+    return scheduleGet(this.c, name);
+  }
+
+  async scheduleAdvance(advance: ScheduleAdvance): Promise<boolean> {
+    return scheduleAdvance(this.c, advance);
+  }
+
+  async scheduleSetLastJob(name: string, jobId: number): Promise<void> {
+    return scheduleSetLastJob(this.c, name, jobId);
   }
 
   async outboxAdd(callbacks: readonly NewCallback[]): Promise<void> {

@@ -133,12 +133,14 @@ describe('switchyard events', () => {
 const HELP = `Usage: switchyard events [options]
 
 Follow the broker's events live, one line per event, until interrupted: jobs
-created, changing state, progress, output, attributes, workers up and down.
-Reconnects when the broker goes away and resumes after the last event seen.
+created, changing state, progress, output, attributes, workers up and down,
+schedules firing. Reconnects when the broker goes away and resumes after the
+last event seen.
 
 Options:
-  --kind <kind>    only events of this kind: job, worker, broker, backend, or a
-                   name such as job:state (repeatable, or comma-separated)
+  --kind <kind>    only events of this kind: job, worker, broker, backend,
+                   schedule, or a name such as job:state (repeatable, or
+                   comma-separated)
   --queue <queue>  only events of jobs of this queue
   --job <id>       only events of this job
   --json           one JSON object per event and line: {"id", "name", "data"}

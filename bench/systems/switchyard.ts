@@ -31,6 +31,7 @@ import {
   BULK_CHUNK,
   FAILING,
   FLOOD,
+  SLEEP,
   FLOOD_LINES_PER_S,
   UNIQUE_SECONDS,
   enqueueInChunks,
@@ -151,6 +152,42 @@ class SwitchyardInstance implements SystemInstance {
 
   async enqueueOne(i: number): Promise<string> {
     return (await this.client().submit({ type: 'noop', payload: { i } })).id;
+  }
+
+  async enqueueSleepBulk(from: number, count: number, ms: number): Promise<string[]> {
+    const jobs = Array.from({ length: count }, (_, k) => ({
+      type: SLEEP,
+      queue: SLEEP,
+      payload: { i: from + k, ms },
+    }));
+    return (await this.client().submitBatch(jobs)).map((j) => j.id);
+  }
+
+  async etaOf(id: string): Promise<number | null> {
+    const at = (await this.client().get(id)).eta?.at;
+    return at === undefined || at === null ? null : Date.parse(at);
+  }
+
+  async startedAtOf(id: string): Promise<number | null> {
+    const at = (await this.client().get(id)).startedAt;
+    return at === null ? null : Date.parse(at);
+  }
+
+  async useFairQueue(): Promise<void> {
+    await this.client().setQueue('default', { discipline: 'fair' });
+  }
+
+  enqueueGroupedBulk(
+    from: number,
+    count: number,
+    groups: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return enqueueInChunks(from, count, signal, (indices) =>
+      this.client().submitBatch(
+        indices.map((i) => ({ type: 'noop', group: `g${i % groups}`, payload: { i } })),
+      ),
+    );
   }
 
   async enqueueFlood(i: number, seconds: number): Promise<string> {
@@ -382,6 +419,17 @@ function jobsOf(shape: WorkerShape): Pick<WorkerOptions, 'handlers' | 'queues'> 
       queues: [FLOOD],
     };
   }
+  if (shape.jobs === 'sleep') {
+    return {
+      handlers: {
+        [SLEEP]: (job) =>
+          new Promise((resolve) =>
+            setTimeout(() => resolve(null), (job.payload as { ms?: number }).ms ?? 0),
+          ),
+      },
+      queues: [SLEEP],
+    };
+  }
   if (shape.jobs !== 'fail') return { handlers: { noop: async () => null } };
   const fail = (): Promise<never> =>
     Promise.reject(new PermanentError('the bench fails this job at once'));
@@ -407,7 +455,8 @@ export const runWorker: RunWorker = (config, shape, hooks) => {
         name: `bench-${process.pid}-${k}`,
         slots: shape.slots,
         // Many short jobs: the next ones wait on the worker's side (W4's 1-slot workers: none).
-        prefetch: shape.slots > 1 ? PREFETCH : 0,
+        // (W9's sleeping jobs: none, so that what waits is in the broker's queue, as ETA sees it.)
+        prefetch: shape.slots > 1 && shape.jobs !== 'sleep' ? PREFETCH : 0,
         ...jobsOf(shape),
       }),
   );

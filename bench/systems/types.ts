@@ -31,7 +31,7 @@ export interface WorkerShape {
    * failing jobs (`enqueueFailing`, W6's fill) and fails each at once; `flood` takes only W8's
    * flooding jobs (`enqueueFlood`), each writing FLOOD_LINES_PER_S lines a second to its log.
    */
-  readonly jobs?: 'noop' | 'fail' | 'flood';
+  readonly jobs?: 'noop' | 'fail' | 'flood' | 'sleep';
 }
 
 /** A fresh, empty instance of a system (its broker started, its schema or prefix new). */
@@ -43,6 +43,24 @@ export interface SystemInstance {
    * writes to the job's own log; absent for a system that keeps no per-job log.
    */
   enqueueFlood?(i: number, seconds: number): Promise<string>;
+  /**
+   * W3 fair: makes the default queue share its starts between the jobs' groups (fair
+   * queueing); absent for a system without it.
+   */
+  useFairQueue?(): Promise<void>;
+  /** Like `enqueueBulk`, job `i` in group `g<i mod groups>` (after `useFairQueue`). */
+  enqueueGroupedBulk?(
+    from: number,
+    count: number,
+    groups: number,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** W9: enqueues `count` jobs `{ i, ms }` of the sleep queue; resolves with their ids. */
+  enqueueSleepBulk?(from: number, count: number, ms: number): Promise<string[]>;
+  /** W9: a queued job's estimated start (ms since the epoch, the broker's clock), or null. */
+  etaOf?(id: string): Promise<number | null>;
+  /** W9: when a job started (ms since the epoch, the broker's clock), or null. */
+  startedAtOf?(id: string): Promise<number | null>;
   /** Enqueues one job `{ i }`; resolves with its id when the system acknowledged it. */
   enqueueOne(i: number): Promise<string>;
   /**
@@ -152,6 +170,8 @@ export interface BenchPayload {
 
 /** The queue (or job type) of W8's flooding job. */
 export const FLOOD = 'flood';
+/** W9's jobs: each sleeps `payload.ms` (queue and type `sleep`), on workers without prefetch. */
+export const SLEEP = 'sleep';
 /** W8: the lines a second the flooding job writes to its log, in ticks of FLOOD_TICK_MS. */
 export const FLOOD_LINES_PER_S = 100_000;
 export const FLOOD_TICK_MS = 10;

@@ -313,17 +313,13 @@ class Ring {
     this[kind][slot % this.size]! += n;
   }
 
-  /** Counts over the last `slots` slots (the current one included), and since when (ms). */
-  sum(kind: 'in' | 'out', slots: number, now: number): { count: number; since: number | null } {
+  /** Counts over the last `slots` slots (the current one included). */
+  sum(kind: 'in' | 'out', slots: number, now: number): number {
     const slot = this.advance(now);
     let count = 0;
-    let since: number | null = null;
-    for (let k = Math.min(slots, this.size) - 1; k >= 0; k--) {
-      const v = this[kind][(((slot - k) % this.size) + this.size) % this.size]!;
-      if (v > 0 && since === null) since = (slot - k) * this.width;
-      count += v;
-    }
-    return { count, since };
+    for (let k = 0; k < Math.min(slots, this.size); k++)
+      count += this[kind][(((slot - k) % this.size) + this.size) % this.size]!;
+    return count;
   }
 
   /** Clears the slots that passed since the ring was last written; returns the current slot. */
@@ -342,7 +338,7 @@ class Ring {
 
 /**
  * Jobs counted per window, `[in1m, in5m, in15m, out1m, out5m, out15m, outSpan1m]`: the last is
- * how many seconds of the last minute had starts in them, from the first (for a rate of starts
+ * how many seconds of the last minute starts have gone on, from the first (for a rate of starts
  * that a queue begun half a minute ago does not halve).
  */
 export type WindowCounts = [number, number, number, number, number, number, number];
@@ -354,7 +350,16 @@ export const noCounts = (): WindowCounts => [0, 0, 0, 0, 0, 0, 0];
  * bounded by MAX_COUNTED_QUEUES × 2 × (60 + 90) numbers.
  */
 export class QueueFlow {
-  private readonly counters = new Map<string, { fine: Ring; coarse: Ring }>();
+  private readonly counters = new Map<
+    string,
+    {
+      fine: Ring;
+      coarse: Ring;
+      /** When starts began, after a minute or more without any (for the rate's span). */
+      startsSince: number | null;
+      lastStartAt: number;
+    }
+  >();
 
   constructor(private readonly clock: Clock) {}
 
@@ -363,8 +368,17 @@ export class QueueFlow {
     let c = this.counters.get(queue);
     if (c === undefined) {
       if (this.counters.size >= MAX_COUNTED_QUEUES) return;
-      c = { fine: new Ring(FINE_MS, FINE_SLOTS, now), coarse: new Ring(SLOT_MS, SLOTS, now) };
+      c = {
+        fine: new Ring(FINE_MS, FINE_SLOTS, now),
+        coarse: new Ring(SLOT_MS, SLOTS, now),
+        startsSince: null,
+        lastStartAt: 0,
+      };
       this.counters.set(queue, c);
+    }
+    if (kind === 'out') {
+      if (c.startsSince === null || now - c.lastStartAt > FINE_MS * FINE_SLOTS) c.startsSince = now;
+      c.lastStartAt = now;
     }
     c.fine.add(kind, n, now);
     c.coarse.add(kind, n, now);
@@ -375,19 +389,24 @@ export class QueueFlow {
     const now = this.clock.now();
     const out = new Map<string, WindowCounts>();
     for (const [queue, c] of this.counters) {
-      const in1 = c.fine.sum('in', FINE_SLOTS, now).count;
+      const in1 = c.fine.sum('in', FINE_SLOTS, now);
       const out1 = c.fine.sum('out', FINE_SLOTS, now);
+      // Starts over the last minute, or since they began when that is later (a young queue).
+      const span =
+        out1 === 0 || c.startsSince === null
+          ? 0
+          : Math.max(0.001, (now - Math.max(c.startsSince, now - FINE_MS * FINE_SLOTS)) / 1_000);
       const counts: WindowCounts = [
         in1,
-        c.coarse.sum('in', 30, now).count,
-        c.coarse.sum('in', 90, now).count,
-        out1.count,
-        c.coarse.sum('out', 30, now).count,
-        c.coarse.sum('out', 90, now).count,
-        out1.since === null ? 0 : Math.max(1, (now - out1.since) / 1_000),
+        c.coarse.sum('in', 30, now),
+        c.coarse.sum('in', 90, now),
+        out1,
+        c.coarse.sum('out', 30, now),
+        c.coarse.sum('out', 90, now),
+        span,
       ];
       if (counts.some((x) => x > 0)) out.set(queue, counts);
-      else if (c.coarse.sum('in', 90, now).count === 0) this.counters.delete(queue);
+      else if (c.coarse.sum('in', 90, now) === 0) this.counters.delete(queue);
     }
     return out;
   }

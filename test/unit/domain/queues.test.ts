@@ -97,8 +97,10 @@ describe('queue flow', () => {
     flow.count('q', 'out', 6);
     let w = flow.windows().get('q')!;
     expect(w.slice(0, 6)).toEqual([30, 30, 30, 12, 12, 12]);
-    // Starts were seen from 2 s ago on (the first one's one-second slot): 12 in 2 s.
+    // Starts have gone on for 2 s (from the first): 12 in 2 s.
     expect(w[6]).toBe(2);
+    clock.advance(500);
+    expect(flow.windows().get('q')![6]).toBe(2.5);
     expect(ratesOf(w).in['1m']).toBe(0.5);
     clock.advance(90_000);
     w = flow.windows().get('q')!;

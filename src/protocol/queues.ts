@@ -6,12 +6,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import { disciplines, queueBounds } from '../domain/queues.js';
 import { StringEnum } from './api.js';
 
+/** As a job's `queue`: a `/` in it travels in a path as `%2F`. */
 export const QueueName = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: '^[^\\u0000-\\u001f/]+$',
-  errorMessage: 'must be 1 to 200 characters, without control characters or /',
-  description: 'The queue',
+  pattern: '^[A-Za-z0-9_.:/@+-]+$',
+  errorMessage: 'must be 1-200 letters, digits or _ . : / @ + -',
+  description: 'The queue (a `/` in it written `%2F`)',
 });
 
 const Rate = (description: string) =>

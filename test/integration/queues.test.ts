@@ -313,6 +313,13 @@ describe('queues under the operator’s hand', () => {
     expect(twice.json.error?.message).toBe('limits[1]: limit "a" given twice');
     const group = await api(base, 'POST', '/api/v1/jobs', { type: 't', group: 'a\u0000b' });
     expect(group.status).toBe(400);
+    const name = await api(base, 'PUT', '/api/v1/queues/a%20b', { rate: 1 });
+    expect(name.status).toBe(400);
+    expect(name.json.error?.message).toContain('must be 1-200 letters, digits');
+    // A queue with a / in its name, as jobs may have: written %2F in the path.
+    const slash = await api(base, 'PUT', '/api/v1/queues/team%2Fbuilds', { concurrency: 1 });
+    expect(slash.status).toBe(200);
+    expect(slash.json).toMatchObject({ name: 'team/builds', settings: { concurrency: 1 } });
   });
 
   it('lists rates in and out and the oldest wait; a queued job has an ETA', async () => {

@@ -141,61 +141,59 @@ export class JobService {
     const { needs, dispatcher, scheduler, events, journal } = this.deps;
     // Uniqueness and dependencies look at other jobs, one submission after the other.
     const linked = prepared.some((p) => p.options?.unique !== undefined || p.dependsOn);
-    {
-      for (const p of prepared) {
-        const n = needsOf(p);
-        p.needsId = needs.known(n) ?? (await needs.resolve(tx, n));
-      }
-      await this.deps.queues.place(tx, prepared);
-      const answers = linked
-        ? await this.insertLinked(tx, prepared, batch)
-        : (await tx.jobInsertMany(prepared)).map((id, i) => ({
-            job: insertedRecord(id, prepared[i]!),
-            deduplicated: false,
-          }));
-      const queued = [];
-      let nextRun: number | null = null;
-      for (const { job, deduplicated } of answers) {
-        if (deduplicated) continue;
-        journal.state(ctx, job.id, null, job.createdAt, job.queue, {
-          from: null,
-          to: job.state,
-          workerId: null,
-          error: job.error,
-          ...(job.hold !== null ? { hold: job.hold } : {}),
-        });
-        if (job.state === 'queued')
-          queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
-        // (the ref's priority orders own queues of `multi`, which hold only priority queues)
-        else if (job.state === 'scheduled' && (nextRun === null || job.runAt < nextRun))
-          nextRun = job.runAt;
-      }
-      if (queued.length > 0) dispatcher.queued(queued);
-      ctx.afterCommit(() => {
-        if (nextRun !== null) scheduler.note(nextRun);
-        // Jobs dispatched in this very commit are answered as running.
-        const claimed = claimedInBatch(ctx);
-        const announce = events.wants('job:created');
-        const metrics = this.deps.metrics;
-        const flow = this.deps.flow;
-        for (const { job: r, deduplicated } of answers) {
-          if (deduplicated) continue;
-          metrics?.jobSubmitted(r.queue);
-          flow?.count(r.queue, 'in');
-          if (announce)
-            events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
-          const run = claimed?.get(r.id);
-          if (run) {
-            r.state = 'running';
-            r.attempt = run.attempt;
-            r.startedAt = run.startedAt;
-            r.workerId = run.workerId;
-            r.workerName = run.workerName;
-          }
-        }
-      });
-      return answers;
+    for (const p of prepared) {
+      const n = needsOf(p);
+      p.needsId = needs.known(n) ?? (await needs.resolve(tx, n));
     }
+    await this.deps.queues.place(tx, prepared);
+    const answers = linked
+      ? await this.insertLinked(tx, prepared, batch)
+      : (await tx.jobInsertMany(prepared)).map((id, i) => ({
+          job: insertedRecord(id, prepared[i]!),
+          deduplicated: false,
+        }));
+    const queued = [];
+    let nextRun: number | null = null;
+    for (const { job, deduplicated } of answers) {
+      if (deduplicated) continue;
+      journal.state(ctx, job.id, null, job.createdAt, job.queue, {
+        from: null,
+        to: job.state,
+        workerId: null,
+        error: job.error,
+        ...(job.hold !== null ? { hold: job.hold } : {}),
+      });
+      // (The ref's priority orders the own queues of `multi`, which hold priority queues only.)
+      if (job.state === 'queued')
+        queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
+      else if (job.state === 'scheduled' && (nextRun === null || job.runAt < nextRun))
+        nextRun = job.runAt;
+    }
+    if (queued.length > 0) dispatcher.queued(queued);
+    ctx.afterCommit(() => {
+      if (nextRun !== null) scheduler.note(nextRun);
+      // Jobs dispatched in this very commit are answered as running.
+      const claimed = claimedInBatch(ctx);
+      const announce = events.wants('job:created');
+      const metrics = this.deps.metrics;
+      const flow = this.deps.flow;
+      for (const { job: r, deduplicated } of answers) {
+        if (deduplicated) continue;
+        metrics?.jobSubmitted(r.queue);
+        flow?.count(r.queue, 'in');
+        if (announce)
+          events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
+        const run = claimed?.get(r.id);
+        if (run) {
+          r.state = 'running';
+          r.attempt = run.attempt;
+          r.startedAt = run.startedAt;
+          r.workerId = run.workerId;
+          r.workerName = run.workerName;
+        }
+      }
+    });
+    return answers;
   }
 
   /**

@@ -136,6 +136,47 @@ describe('queue gates across three nodes', () => {
     expect(new Set(ended.map((j) => j.workerName)).size).toBeGreaterThan(1);
   });
 
+  it('holds a rate limit and a concurrency limit shared by every node', async () => {
+    const nodes = await cluster(3);
+    await agents(nodes, 'r');
+    await api(nodes[0]!.clientsUrl, 'PUT', '/api/v1/queues/r', {
+      rate: 20,
+      burst: 2,
+      concurrency: 2,
+    });
+    const starts = join(dir, 'starts');
+    const slots = [1, 2].map((s) => join(dir, `cslot${s}`));
+    const job = {
+      type: 'shell',
+      queue: 'r',
+      payload: {
+        command:
+          `date +%s%3N >> ${starts}; got=; for s in ${slots.join(' ')}; do if mkdir "$s" 2>/dev/null; ` +
+          `then got="$s"; break; fi; done; [ -n "$got" ] || { echo over >> ${join(dir, 'over')}; exit 99; }; ` +
+          `sleep 0.05; rmdir "$got"`,
+      },
+    };
+    const jobs = [];
+    for (let i = 0; i < 90; i++) jobs.push(await submit(nodes[i % 3]!.clientsUrl, job));
+    const ended = await allEnded(
+      nodes[1]!,
+      jobs.map((j) => j.id),
+    );
+    expect(ended.every((j) => j.state === 'succeeded')).toBe(true);
+    expect(existsSync(join(dir, 'over'))).toBe(false);
+    const times = (await readFile(starts, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(Number)
+      .sort((a, b) => a - b);
+    // After the burst: 20 a second, all nodes together (within 10%, over 3 s).
+    const t0 = times[0]! + 500;
+    const inWindow = times.filter((t) => t >= t0 && t < t0 + 3_000).length;
+    expect(inWindow).toBeGreaterThanOrEqual(54);
+    expect(inWindow).toBeLessThanOrEqual(66);
+    expect(new Set(ended.map((j) => j.workerName)).size).toBeGreaterThan(1);
+  });
+
   it('holds a pause set through one node on every node, and a resume through another', async () => {
     const nodes = await cluster(3);
     await agents(nodes, 'p');

@@ -5,7 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Worker, type Handler } from '../../src/worker/index.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '../../src/main/index.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store, StoreTx } from '../../src/store/store.js';
+import { startTestBroker, testConfig, testLogger, type TestBroker } from '../helpers/broker.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
 import type { JobBody } from '../../src/protocol/api.js';
 
@@ -267,6 +273,69 @@ describe('queues under the operator’s hand', () => {
     // Units: two 2-unit jobs never together, a 2-unit job with at most one 1-unit job.
     expect(lic.state.peak).toBeLessThanOrEqual(3);
     expect(lic.state.peak).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a queue at its concurrency limit costs dispatch nothing while it stays there', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchyard-gate-cost-'));
+    const inner = SqliteStore.open({ path: join(dataDir, 'switchyard.db') });
+    let gated = 0;
+    // The real store, counting the gate locks the dispatcher takes.
+    const store: Store = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'write') return Reflect.get(target, key, receiver) as unknown;
+        return <T>(fn: (tx: StoreTx) => Promise<T>) =>
+          target.write((tx) =>
+            fn(
+              new Proxy(tx, {
+                get(t, k, r) {
+                  if (k === 'gateLock') gated++;
+                  return Reflect.get(t, k, r) as unknown;
+                },
+              }),
+            ),
+          );
+      },
+    });
+    const broker = await startBroker({ config: testConfig(dataDir), logger: testLogger(), store });
+    try {
+      const base = broker.clientsUrl;
+      await put(base, '/api/v1/queues/c', { concurrency: 1 });
+      let release!: () => void;
+      const hold = new Promise<void>((r) => (release = r));
+      const w = new Worker({
+        brokers: [broker.workersUrl],
+        name: 'both',
+        queues: ['c', 'default'],
+        slots: 4,
+        handlers: { t: () => hold.then(() => null), p: async () => null },
+      });
+      workers.push(w);
+      await w.start();
+      const limited = await batch(
+        base,
+        Array.from({ length: 20 }, () => ({ type: 't', queue: 'c' })),
+      );
+      await waitJob(base, limited[0]!.id, (j) => j.state === 'running');
+      await sleep(200);
+      const before = gated;
+      // 300 plain jobs go through the same worker while queue c stays full.
+      for (let k = 0; k < 6; k++) {
+        const plain = await batch(
+          base,
+          Array.from({ length: 50 }, () => ({ type: 'p' })),
+        );
+        for (const j of plain) await waitJob(base, j.id);
+      }
+      // At most the maintenance's look every 5 s, not one per batch.
+      expect(gated - before).toBeLessThanOrEqual(2);
+      release();
+      for (const j of limited) expect((await waitJob(base, j.id)).state).toBe('succeeded');
+    } finally {
+      await Promise.all(workers.map((x) => x.close()));
+      workers = [];
+      await broker.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('raising a limit starts the jobs it held back at once', async () => {

@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
 import type { Sessions } from '../broker/endpoint/sessions.js';
+import type { WorkerControls } from '../broker/worker-control.js';
 import type { EventBus } from '../broker/events.js';
 import type { JobAccess } from '../broker/access.js';
 import type { Monitor } from './monitor.js';
@@ -31,6 +32,8 @@ export interface ApiContext {
   store: Store;
   jobs: JobService;
   sessions: Sessions;
+  /** Workers under an operator's hand: status, schedule, queues, disconnect, blocklist. */
+  workers: WorkerControls;
   events: EventBus;
   monitor: Monitor;
   access: JobAccess;

@@ -3,7 +3,8 @@
  * answers, the SDK and the dashboard agree.
  */
 import type { JobRecord, JobState } from '../domain/job.js';
-import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
+import type { Block } from '../domain/blocklist.js';
+import type { BlockBody, ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
 import type { ClusterState } from './context.js';
 import type { JobMessage, LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/endpoint/session.js';
@@ -26,6 +27,7 @@ export function jobView(
   extra?: {
     reason?: string;
     deduplicated?: boolean;
+    blockedWorkers?: string[];
     links?: { dependencies: Array<{ id: number; state: JobState }>; dependents: number[] };
   },
 ): JobBody {
@@ -106,6 +108,9 @@ export function jobView(
       : {}),
     ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
     ...(extra?.deduplicated !== undefined ? { deduplicated: extra.deduplicated } : {}),
+    ...(extra?.blockedWorkers !== undefined && extra.blockedWorkers.length > 0
+      ? { blockedWorkers: extra.blockedWorkers }
+      : {}),
   };
 }
 
@@ -128,6 +133,14 @@ export function logsView(entries: readonly LogEntry[], full: boolean, job: JobRe
   };
 }
 
+/** A block as the API shows it. */
+export const blockView = (b: Block): BlockBody => ({
+  queue: b.queue,
+  type: b.type,
+  failures: b.failures,
+  blockedAt: iso(b.blockedAt),
+});
+
 export function workerView(s: WorkerSession): WorkerBody {
   return {
     id: s.id,
@@ -138,6 +151,10 @@ export function workerView(s: WorkerSession): WorkerBody {
     slots: s.slots,
     running: [...s.held.keys()].map(String),
     state: s.state(),
+    status: s.status,
+    schedule: s.control.schedule,
+    announced: { types: [...s.announced.types], queues: [...s.announced.queues] },
+    blocklist: s.blocks.map(blockView),
     connectedAt: iso(s.connectedAt),
     lastSeenAt: iso(s.lastSeen),
     address: s.address,

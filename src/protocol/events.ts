@@ -7,7 +7,7 @@
  * Every event has a node-local, increasing `id` (see src/broker/event-log.ts): resume with it.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JobErrorBody, JobStateSchema, StringEnum } from './api.js';
+import { JobErrorBody, JobStateSchema, SleepScheduleBody, StringEnum } from './api.js';
 import { ID_MESSAGE, ID_PATTERN } from './ids.js';
 import { stepStatuses } from '../domain/job.js';
 
@@ -94,6 +94,37 @@ export const WorkerDownEvent = Type.Object({
   name: Type.String(),
   reason: Type.String(),
 });
+const WorkerId = Type.String({ description: 'The worker id' });
+export const WorkerStatusEvent = Type.Object({
+  id: WorkerId,
+  status: StringEnum(['awake', 'asleep', 'drain'] as const),
+  when: StringEnum(['now', 'after'] as const),
+  by: StringEnum(['operator', 'schedule'] as const),
+});
+export const WorkerScheduleEvent = Type.Object({
+  id: WorkerId,
+  schedule: Type.Union([SleepScheduleBody, Type.Null()]),
+});
+export const WorkerQueuesEvent = Type.Object({
+  id: WorkerId,
+  queues: Type.Array(Type.String()),
+  types: Type.Array(Type.String()),
+});
+export const WorkerBlocklistedEvent = Type.Object({
+  id: WorkerId,
+  queue: Type.String(),
+  type: Type.String(),
+  failures: Type.Integer(),
+});
+export const WorkerUnblockedEvent = Type.Object({
+  id: WorkerId,
+  queue: Type.String(),
+  type: Type.String(),
+});
+export const WorkerDisconnectedEvent = Type.Object({
+  id: WorkerId,
+  by: StringEnum(['operator'] as const),
+});
 export const BrokerFrozenEvent = Type.Object({ frozen: Type.Boolean() });
 export const BackendErrorEvent = Type.Object({
   message: Type.String(),
@@ -110,6 +141,12 @@ export const eventPayloads = {
   'job:deleted': JobDeletedEvent,
   'worker:up': WorkerUpEvent,
   'worker:down': WorkerDownEvent,
+  'worker:status': WorkerStatusEvent,
+  'worker:schedule': WorkerScheduleEvent,
+  'worker:queues': WorkerQueuesEvent,
+  'worker:blocklisted': WorkerBlocklistedEvent,
+  'worker:unblocked': WorkerUnblockedEvent,
+  'worker:disconnected': WorkerDisconnectedEvent,
   'broker:frozen': BrokerFrozenEvent,
   'backend:error': BackendErrorEvent,
 } as const satisfies Record<string, TSchema>;

@@ -90,6 +90,8 @@ export interface WorkerEvents {
   disconnected: [info: DisconnectInfo];
   /** After close() or a drain finished; the process may exit. */
   closed: [];
+  /** The broker changed the queues and types this worker serves. */
+  capabilities: [served: { queues: string[]; types: string[] }];
 }
 
 interface Run {
@@ -153,6 +155,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** The secret of the welcome that gave `workerId`: it proves this is that worker. */
   private secret: string | undefined;
   private accepting = true;
+  /** What the broker has it serve, once it said (`capabilities`); its own lists until then. */
+  private serving: { queues: string[]; types: string[] } | undefined;
   private started: Promise<void> | undefined;
   private startWaiter: { resolve(): void; reject(error: Error): void } | undefined;
   private draining: Promise<void> | undefined;
@@ -318,11 +322,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.changed();
         break;
       case 'status':
-        if (message.status === 'drain' || message.status === 'shutdown') {
+        if (message.status === 'drain') {
+          // An operator's drain: running jobs finish, however long they take (the broker stops
+          // and re-queues them itself for a drain "now"), then the worker closes.
+          this.log.info('the broker asks this worker to drain');
+          this.drain(Infinity).catch((error: unknown) =>
+            this.log.error({ err: error }, 'drain failed'),
+          );
+        } else if (message.status === 'shutdown') {
           this.drain().catch((error: unknown) => this.log.error({ err: error }, 'drain failed'));
         } else if (this.draining === undefined && this.closing === undefined) {
           this.setAccepting(message.status === 'awake');
         }
+        break;
+      case 'capabilities':
+        this.served(message.queues, message.types);
         break;
       case 'error':
         this.log.error({ code: message.code, fatal: message.fatal }, message.message);
@@ -344,6 +358,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         break;
     }
+  }
+
+  /**
+   * The queues and types the broker has this worker serve now (an operator attached or detached
+   * them). A type it has no handler for is refused: it is left out, and said so.
+   */
+  private served(queues: readonly string[], types: readonly string[]): void {
+    const unknown = types.filter((t) => !this.handlers.has(t));
+    if (unknown.length > 0)
+      this.log.warn({ types: unknown }, 'refused job types this worker has no handler for');
+    this.serving = {
+      queues: [...queues],
+      types: types.filter((t) => this.handlers.has(t)),
+    };
+    this.emit('capabilities', this.capabilities());
+  }
+
+  /** The queues and job types this worker serves now (as the broker last said, or its own). */
+  capabilities(): { queues: string[]; types: string[] } {
+    return this.serving ?? { queues: [...this.queues], types: [...this.handlers.keys()] };
   }
 
   private setAccepting(accepting: boolean): void {
@@ -612,6 +646,14 @@ function stopFailure(run: Run, error: unknown): Failure {
       const message = own || `the job timed out after ${run.job.timeoutMs ?? 0} ms`;
       return { error: { code: 'timeout', message }, retryable: true, ...withResult };
     }
+    case 'requeued':
+      // The broker queued the job again already; should it not have, it runs again elsewhere.
+      return {
+        error: { code: 'requeued', message: 'the broker took the job back to run it again' },
+        retryable: true,
+        infrastructure: true,
+        ...withResult,
+      };
     case 'shutdown':
     case 'abandoned':
       return {

@@ -35,6 +35,8 @@ import type {
   UniqueHolder,
   WorkerRecord,
   JobStateRow,
+  BlocklistFailure,
+  UsageRow,
 } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobMessageAppend } from './messages.js';
@@ -60,6 +62,15 @@ import {
   workerSetOffline,
   workerUpsert,
 } from './registry.js';
+import {
+  blocklistClear,
+  blocklistFailure,
+  usageAdd,
+  usagePrune,
+  workerControlSet,
+} from './worker-control.js';
+import type { Block } from '../../domain/blocklist.js';
+import type { WorkerControl } from '../../domain/worker-control.js';
 import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
@@ -230,6 +241,30 @@ export class PostgresTx implements StoreTx {
 
   async workerSetOffline(id: string, nodeId: string, now: number): Promise<void> {
     return workerSetOffline(this.c, id, nodeId, now);
+  }
+
+  async workerControlSet(workerId: string, control: WorkerControl, now: number): Promise<void> {
+    return workerControlSet(this.c, workerId, control, now);
+  }
+
+  async blocklistFailure(failure: BlocklistFailure): Promise<Block | null> {
+    return blocklistFailure(this.c, failure);
+  }
+
+  async blocklistClear(clear: {
+    workerId: string;
+    type: string;
+    queue?: string;
+  }): Promise<Block[]> {
+    return blocklistClear(this.c, clear);
+  }
+
+  async usageAdd(rows: readonly UsageRow[]): Promise<void> {
+    return usageAdd(this.c, rows);
+  }
+
+  async usagePrune(before: { fine: number; minute: number }): Promise<number> {
+    return usagePrune(this.c, before);
   }
 
   async nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void> {

@@ -23,6 +23,7 @@ import { describeSelect } from './contract/select.js';
 import { describeUniqueness } from './contract/unique.js';
 import { describeReports } from './contract/reports.js';
 import { describeMessages } from './contract/messages.js';
+import { describeWorkerControl } from './contract/worker-control.js';
 
 export type { StoreFactory } from './contract/helpers.js';
 
@@ -47,5 +48,6 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeRegistry(factory);
     describeCluster(factory);
     describeOutbox(factory);
+    describeWorkerControl(factory);
   });
 }

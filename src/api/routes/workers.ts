@@ -130,6 +130,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: WorkerIdParams; Body: WorkerStatusRequest }>(
       `${API_PREFIX}/workers/:id/status`,
       {
+        config: { admin: true },
         schema: {
           summary: 'Set a worker awake, asleep or draining, now or after its running jobs',
           description:
@@ -142,7 +143,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
           operationId: 'setWorkerStatus',
           params: WorkerIdParams,
           body: WorkerStatusRequest,
-          response: { 200: answer, ...errorResponses([400, 404, 503]) },
+          response: { 200: answer, ...errorResponses([404, 503]) },
         },
       },
       async (request) => {
@@ -155,6 +156,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.put<{ Params: WorkerIdParams; Body: SleepScheduleBody }>(
       `${API_PREFIX}/workers/:id/sleep-schedule`,
       {
+        config: { admin: true },
         schema: {
           summary: "Set a worker's sleep schedule",
           description:
@@ -165,7 +167,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
           operationId: 'setWorkerSleepSchedule',
           params: WorkerIdParams,
           body: SleepScheduleBody,
-          response: { 200: answer, ...errorResponses([400, 404, 503]) },
+          response: { 200: answer, ...errorResponses([404, 503]) },
         },
       },
       async (request) => {
@@ -185,6 +187,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: WorkerIdParams }>(
       `${API_PREFIX}/workers/:id/sleep-schedule`,
       {
+        config: { admin: true },
         schema: {
           summary: "Remove a worker's sleep schedule",
           tags,
@@ -202,6 +205,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.put<{ Params: WorkerIdParams; Body: WorkerServedRequest }>(
       `${API_PREFIX}/workers/:id/queues`,
       {
+        config: { admin: true },
         schema: {
           summary: 'Set the queues and job types a worker serves, at run time',
           description:
@@ -213,7 +217,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
           operationId: 'setWorkerQueues',
           params: WorkerIdParams,
           body: WorkerServedRequest,
-          response: { 200: answer, ...errorResponses([400, 404, 503]) },
+          response: { 200: answer, ...errorResponses([404, 503]) },
         },
       },
       async (request) => {
@@ -229,6 +233,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: WorkerIdParams }>(
       `${API_PREFIX}/workers/:id/disconnect`,
       {
+        config: { admin: true },
         schema: {
           summary: "Close a worker's connection",
           description:
@@ -252,6 +257,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: BlocklistParams; Querystring: BlocklistQuery }>(
       `${API_PREFIX}/workers/:id/blocklist/:type`,
       {
+        config: { admin: true },
         schema: {
           summary: "Clear a worker's blocklist for a job type",
           description:
@@ -288,7 +294,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsync {
           querystring: UsageQuery,
           response: {
             200: responseBody('The samples, oldest first', UsageBody),
-            ...errorResponses([400, 404, 503]),
+            ...errorResponses([404, 503]),
           },
         },
       },

@@ -21,6 +21,7 @@ import {
 import { BrokerConnection, type DisconnectInfo, type HelloFields } from './connection.js';
 import { HandlerError, JobAborted, failureOf, type Failure } from './errors.js';
 import { warningsLogger, type Logger } from './logger.js';
+import { GroupSampler } from './proc-usage.js';
 
 export type { DisconnectInfo } from './connection.js';
 
@@ -50,6 +51,11 @@ export interface JobContext {
   log(text: string, stream?: 'stdout' | 'stderr'): void;
   /** Sets a job attribute (HTCondor's chirp), e.g. the endpoint of a service the job started. */
   attr(key: string, value: string): void;
+  /**
+   * A handler that runs the job in processes of a group of their own names the group: the
+   * worker's heartbeats then report their CPU and memory (on Linux). Null: no group any more.
+   */
+  processGroup?(pgid: number | null): void;
 }
 
 /** Runs one job; its return value is the job's result. Throw a {@link HandlerError} to steer. */
@@ -108,6 +114,8 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** The last percent reported (a step report carries it on). */
   percent?: number | null;
+  /** The process group of its processes (shell jobs): heartbeats report its usage. */
+  pgid?: number;
 }
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
@@ -150,6 +158,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Every handler not yet finished, abandoned ones included: close() waits for them. */
   private readonly live = new Set<Run>();
   private readonly unacked = new Map<string, DoneMsg | FailMsg>();
+  private readonly sampler = new GroupSampler();
+  private sampling = false;
   private readonly watchers = new Set<() => void>();
   private workerId: string | undefined;
   /** The secret of the welcome that gave `workerId`: it proves this is that worker. */
@@ -194,7 +204,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         hello: () => this.hello(),
         welcome: (message) => this.welcomed(message),
         message: (message, welcomed) => this.received(message, welcomed),
-        jobs: () => [...this.runs.keys()].map((jobId) => ({ jobId })),
+        jobs: () => this.jobUsage(),
         disconnected: (info) => this.emit('disconnected', info),
       },
     });
@@ -227,6 +237,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.closeRequested?.();
     this.closing ??= this.terminate(false);
     return this.closing;
+  }
+
+  /** The heartbeat's jobs: each with its processes' CPU and memory when it has a group. */
+  private jobUsage(): Array<{ jobId: string; cpu?: number; rss?: number }> {
+    const groups = new Set<number>();
+    for (const run of this.runs.values()) if (run.pgid !== undefined) groups.add(run.pgid);
+    const usage = groups.size > 0 || this.sampling ? this.sampler.sample(groups) : undefined;
+    this.sampling = groups.size > 0;
+    return [...this.runs.values()].map((run) => {
+      const u = run.pgid === undefined ? undefined : usage?.get(run.pgid);
+      return {
+        jobId: run.job.id,
+        ...(u?.cpu == null ? {} : { cpu: u.cpu }),
+        ...(u === undefined ? {} : { rss: u.rss }),
+      };
+    });
   }
 
   /** The jobs running now (ids). */
@@ -603,6 +629,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (value.length > 65_536) throw new RangeError('attr: value is longer than 65536');
         if (active())
           this.connection.send({ type: 'attr', jobId: job.id, attempt: job.attempt, key, value });
+      },
+      processGroup: (pgid) => {
+        if (pgid === null) delete run.pgid;
+        else if (Number.isSafeInteger(pgid) && pgid > 0) run.pgid = pgid;
       },
     };
   }

@@ -5,7 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobBody, WorkerBody } from '../../src/protocol/api.js';
-import { PermanentError, Worker, type Handler } from '../../src/worker/index.js';
+import {
+  PermanentError,
+  Worker,
+  createShellHandler,
+  type Handler,
+} from '../../src/worker/index.js';
 import { startTestBroker, type ConfigOverrides, type TestBroker } from '../helpers/broker.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
 
@@ -297,19 +302,32 @@ describe('sleep schedule and usage', () => {
 
   it('serves usage samples from the heartbeats', async () => {
     const base = await broker({ pingIntervalMs: 100 });
-    const { id } = await worker({ name: 'w', handlers: { t: async () => 'ok' } });
-    type Usage = { resolution: string; samples: Array<{ at: string; memory: unknown }> };
+    const { id } = await worker({ name: 'w', handlers: { shell: createShellHandler() } });
+    const job = await submit(base, { type: 'shell', payload: { command: 'sleep 30' } });
+    await waitJob(base, job.id, (j) => j.state === 'running');
+    type Usage = {
+      resolution: string;
+      samples: Array<{ at: string; memory: unknown; jobs: Array<{ jobId: string; rss: unknown }> }>;
+    };
     let usage: Usage | undefined;
+    // The shell job's process group is sampled on Linux; elsewhere a job reports nothing.
+    const withJob = (u: Usage) =>
+      u.samples.some((s) =>
+        s.jobs.some(
+          (j) => j.jobId === job.id && (process.platform !== 'linux' || Number(j.rss) > 0),
+        ),
+      );
     await until(
       async () => {
         usage = (await api<Usage>(base, 'GET', `/api/v1/workers/${id}/usage`)).json;
-        return usage.samples.length > 0;
+        return withJob(usage);
       },
-      15_000,
-      'usage samples',
+      20_000,
+      'usage samples with the job',
     );
     expect(usage!.resolution).toBe('fine');
     expect(usage!.samples[0]!.memory).toMatchObject({ total: expect.any(Number) });
+    await api(base, 'POST', `/api/v1/jobs/${job.id}/cancel`);
     expect((await api(base, 'GET', `/api/v1/workers/w_nobody/usage`)).status).toBe(404);
   });
 });

@@ -42,4 +42,12 @@ export type {
   SubmitJob,
   Unique,
   WorkerBody,
+  SleepScheduleBody,
+  BlockBody,
 } from '../protocol/api.js';
+export type {
+  BlocklistCleared,
+  UsageBody,
+  WorkerServedRequest,
+  WorkerStatusRequest,
+} from '../protocol/workers.js';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 
 /** The HTTP methods the client API uses. */
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface TransportRequest {
   method: HttpMethod;

@@ -13,10 +13,12 @@ import {
 } from '../../src/worker/index.js';
 import { startTestBroker, type ConfigOverrides, type TestBroker } from '../helpers/broker.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
+import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 
 let tb: TestBroker | undefined;
 let workers: Worker[] = [];
 afterEach(async () => {
+  await closeRawWorkers();
   await Promise.all(workers.map((w) => w.close()));
   workers = [];
   await tb?.close();
@@ -329,5 +331,89 @@ describe('sleep schedule and usage', () => {
     expect(usage!.samples[0]!.memory).toMatchObject({ total: expect.any(Number) });
     await api(base, 'POST', `/api/v1/jobs/${job.id}/cancel`);
     expect((await api(base, 'GET', `/api/v1/workers/w_nobody/usage`)).status).toBe(404);
+  });
+});
+
+describe('protocol 2 workers', () => {
+  it('are still served: queues follow without a capabilities message, a take-back is a held stop', async () => {
+    const base = await broker();
+    const w = await RawWorker.open(tb!.broker.workersUrl);
+    w.hello({ version: 2 });
+    const { workerId } = await w.next('welcome');
+    await api(base, 'PUT', `/api/v1/workers/${workerId}/queues`, { queues: ['extra'] });
+    const job = await submit(base, { type: 't', queue: 'extra' });
+    expect((await w.next('assign')).job.id).toBe(job.id);
+    expect(w.messages.some((m) => m.type === 'capabilities')).toBe(false);
+    await status(base, workerId, { status: 'asleep', when: 'now' });
+    expect(await w.next('cancel')).toMatchObject({ jobId: job.id, reason: 'held' });
+    expect(await w.next('status')).toMatchObject({ status: 'asleep' });
+    expect((await waitJob(base, job.id, (j) => j.state === 'queued')).requestFailures).toBe(0);
+  });
+
+  it('a protocol 3 worker hears the take-back as requeued', async () => {
+    const base = await broker();
+    const w = await RawWorker.open(tb!.broker.workersUrl);
+    w.hello();
+    const { workerId } = await w.next('welcome');
+    const job = await submit(base, { type: 't' });
+    await w.next('assign');
+    await status(base, workerId, { status: 'drain', when: 'now' });
+    expect(await w.next('cancel')).toMatchObject({ jobId: job.id, reason: 'requeued' });
+    expect(await w.next('status')).toMatchObject({ status: 'drain' });
+  });
+});
+
+describe('events', () => {
+  it('every change shows in the events feed', async () => {
+    const base = await broker({ blocklist: { threshold: 1 } });
+    const seen: Array<{ name: string; data: unknown }> = [];
+    const names = [
+      'worker:status',
+      'worker:schedule',
+      'worker:queues',
+      'worker:blocklisted',
+      'worker:unblocked',
+      'worker:disconnected',
+    ] as const;
+    for (const name of names)
+      tb!.broker.events.on(name, (data: unknown) => void seen.push({ name, data }));
+    const { id } = await worker({
+      name: 'w',
+      handlers: {
+        t: async () => {
+          throw new PermanentError('no');
+        },
+      },
+    });
+    await status(base, id, { status: 'asleep', when: 'after' });
+    await status(base, id, { status: 'awake' });
+    await api(base, 'PUT', `/api/v1/workers/${id}/sleep-schedule`, {
+      days: ['sun'],
+      start: '01:00',
+      end: '02:00',
+      timeZone: 'UTC',
+      active: false,
+    });
+    await api(base, 'PUT', `/api/v1/workers/${id}/queues`, { queues: ['default', 'q2'] });
+    const job = await submit(base, { type: 't' });
+    await waitJob(base, job.id);
+    await until(() => seen.some((e) => e.name === 'worker:blocklisted'), 10_000, 'blocklisted');
+    await api(base, 'DELETE', `/api/v1/workers/${id}/blocklist/t`);
+    await api(base, 'POST', `/api/v1/workers/${id}/disconnect`);
+    await until(() => seen.some((e) => e.name === 'worker:disconnected'), 10_000, 'disconnected');
+    expect(seen.map((e) => e.name)).toEqual([
+      'worker:status',
+      'worker:status',
+      'worker:schedule',
+      'worker:queues',
+      'worker:blocklisted',
+      'worker:unblocked',
+      'worker:disconnected',
+    ]);
+    expect(seen[0]!.data).toEqual({ id, status: 'asleep', when: 'after', by: 'operator' });
+    expect(seen[3]!.data).toEqual({ id, queues: ['default', 'q2'], types: ['t'] });
+    expect(seen[4]!.data).toEqual({ id, queue: 'default', type: 't', failures: 1 });
+    expect(seen[5]!.data).toEqual({ id, queue: 'default', type: 't' });
+    expect(seen[6]!.data).toEqual({ id, by: 'operator' });
   });
 });

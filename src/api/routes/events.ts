@@ -41,7 +41,9 @@ function resumeFrom(request: EventRequest): number | undefined {
 const description =
   'Server-Sent Events, or with a WebSocket upgrade one JSON message per event ' +
   '(`{"type":"event","id":N,"name":"job:state","data":{...}}`). Events are job:created, ' +
-  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, broker:frozen and ' +
+  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, worker:status, ' +
+  'worker:schedule, worker:queues, worker:blocklisted, worker:unblocked, worker:disconnected, ' +
+  'broker:frozen and ' +
   'backend:error, with JSON data (job ids as strings); with several nodes, those of every node. ' +
   'Every event has an id (SSE: an `id:` line); reconnecting with `?since=ID` or (SSE) ' +
   '`Last-Event-ID` sends what the node still keeps after it, or first a `gap` message ' +

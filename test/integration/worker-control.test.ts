@@ -12,6 +12,7 @@ import {
   type Handler,
 } from '../../src/worker/index.js';
 import { startTestBroker, type ConfigOverrides, type TestBroker } from '../helpers/broker.js';
+import { Client } from '../../src/client/index.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
 import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 
@@ -415,5 +416,48 @@ describe('events', () => {
     expect(seen[4]!.data).toEqual({ id, queue: 'default', type: 't', failures: 1 });
     expect(seen[5]!.data).toEqual({ id, queue: 'default', type: 't' });
     expect(seen[6]!.data).toEqual({ id, by: 'operator' });
+  });
+});
+
+describe('the SDK', () => {
+  it('puts a worker under control', async () => {
+    const base = await broker({ blocklist: { threshold: 1 } });
+    const client = new Client({ url: base });
+    const { id } = await worker({
+      name: 'w',
+      handlers: {
+        t: async () => {
+          throw new PermanentError('no');
+        },
+        u: async () => 'ok',
+      },
+    });
+    expect((await client.worker(id)).name).toBe('w');
+    expect((await client.setWorkerStatus(id, 'asleep', 'after')).status).toBe('asleep');
+    expect((await client.setWorkerStatus(id, 'awake')).status).toBe('awake');
+    const scheduled = await client.setWorkerSleepSchedule(id, {
+      days: ['mon'],
+      start: '01:00',
+      end: '02:00',
+      timeZone: 'UTC',
+    });
+    expect(scheduled.schedule).toMatchObject({ days: ['mon'], active: true });
+    expect((await client.setWorkerSleepSchedule(id, null)).schedule).toBeNull();
+    expect((await client.attachWorkerQueues(id, { queues: ['x'] })).queues).toEqual([
+      'default',
+      'x',
+    ]);
+    expect((await client.detachWorkerQueues(id, { types: ['u'] })).types).toEqual(['t']);
+    await expect(client.setWorkerQueues(id, { types: ['zzz'] })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    const failed = await client.submit({ type: 't' });
+    expect((await client.wait(failed.id, { timeoutMs: 10_000 })).state).toBe('failed');
+    await until(async () => ((await client.worker(id)).blocklist ?? []).length === 1);
+    const { cleared } = await client.unblockWorker(id, 't', 'default');
+    expect(cleared).toMatchObject([{ queue: 'default', type: 't', failures: 1 }]);
+    expect((await client.workerUsage(id)).resolution).toBe('fine');
+    await client.disconnectWorker(id);
+    await expect(client.worker('w_nobody')).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -41,9 +41,6 @@ import type { NeedsRegistry } from './needs.js';
 /** How often a node looks whether a sleep schedule changed the status of one of its workers. */
 export const SCHEDULE_CHECK_MS = 10_000;
 
-/** Most queues or types one worker may be given. */
-export const MAX_SERVED = 100;
-
 export interface WorkerControlsDeps {
   store: Store;
   committer: Committer;
@@ -56,8 +53,6 @@ export interface WorkerControlsDeps {
   clock: Clock;
   logger: Logger;
   nodeId: string;
-  /** Failures of one type in one queue that blocklist a worker; 0 disables the blocklist. */
-  blocklistThreshold: number;
 }
 
 /** The queues and types a worker serves: a list replaces, null goes back to what it announced. */

@@ -205,7 +205,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       clock,
       logger,
       nodeId,
-      blocklistThreshold: config.blocklist.threshold,
     });
     workerControls.start();
     cleanups.push(() => workerControls.stop());

@@ -8,7 +8,8 @@ import type { UsageBody } from '../protocol/workers.js';
 import { clientFor, type ClientFlags, type CliContext } from './context.js';
 import { UsageError } from './errors.js';
 import { workersTable } from './format.js';
-import { clientOptions } from './options.js';
+import { parseTime } from './filter.js';
+import { clientOptions, TIME_HELP } from './options.js';
 
 type JsonFlags = ClientFlags & { json?: boolean };
 
@@ -41,7 +42,7 @@ export function workerText(w: WorkerBody, now: number): string {
 }
 
 function usageText(u: UsageBody): string {
-  if (u.samples.length === 0) return 'no samples\n';
+  if (u.samples.length === 0) return `resolution: ${u.resolution}\nno samples\n`;
   const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(0)}%`);
   const mib = (x: number | null | undefined) =>
     x === null || x === undefined ? '-' : `${(x / 1024 / 1024).toFixed(0)}MiB`;
@@ -228,10 +229,13 @@ export function workerSubcommands(ctx: CliContext, workers: Command): void {
           'last hour, one per minute before that, for a day.',
       )
       .argument('<id>', 'the worker id')
-      .option('--since <time>', 'from this ISO 8601 time on (default: an hour ago)')
-      .option('--json', 'print the samples as JSON'),
+      .option('--since <time>', 'from TIME on (default: an hour ago)')
+      .option('--json', 'print the samples as JSON')
+      .addHelpText('after', TIME_HELP),
   ).action(async (id: string, flags: JsonFlags & { since?: string }) => {
-    const usage = await clientFor(ctx, flags).workerUsage(id, flags.since);
+    const since =
+      flags.since === undefined ? undefined : parseTime('--since', flags.since, ctx.now());
+    const usage = await clientFor(ctx, flags).workerUsage(id, since);
     ctx.stdout.write(flags.json === true ? `${JSON.stringify(usage)}\n` : usageText(usage));
   });
 }

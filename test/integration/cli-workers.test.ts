@@ -90,7 +90,12 @@ describe('switchyard workers', () => {
       20_000,
       'usage samples',
     );
-    expect(await sy(['workers', 'usage', id, '--url', url])).toContain('resolution: fine');
+    expect(await sy(['workers', 'usage', id, '--url', url, '--since', '30m'])).toContain(
+      'resolution: fine',
+    );
+    expect(await sy(['workers', 'usage', id, '--url', url, '--since', '3h'])).toContain(
+      'resolution: minute',
+    );
 
     await sy(['workers', 'status', id, 'drain', '--url', url]);
     expect((await agent.exited).code).toBe(0);

@@ -246,7 +246,7 @@ export class WorkerControls {
       if (session !== undefined) {
         session.blocks = [...session.blocks, block];
         session.blocked = new Set([...session.blocked, blockKey(block.queue, block.type)]);
-        this.deps.needs.rematch(session);
+        this.rematched(session);
       }
       this.deps.logger.warn(
         { worker: block.workerId, queue: block.queue, type: block.type, failures: block.failures },
@@ -277,15 +277,32 @@ export class WorkerControls {
       !sameList(served.queues, session.capabilities.queues) ||
       !sameList(served.types, session.capabilities.types);
     session.capabilities = served;
+    const blocksChanged = !sameList(
+      blocks.map((b) => blockKey(b.queue, b.type)),
+      [...session.blocked],
+    );
     session.blocks = blocks;
     session.blocked = new Set(blocks.map((b) => blockKey(b.queue, b.type)));
-    needs.rematch(session);
+    if (how.tell && (servedChanged || blocksChanged || statusChanged)) this.rematched(session);
+    else needs.rematch(session);
     if (how.stop && status !== 'awake') this.takeBack(session);
     if (how.tell) {
       if (statusChanged || status === 'drain') session.send({ type: 'status', status });
       if (servedChanged) this.tellCapabilities(session);
     }
     dispatcher.wake();
+  }
+
+  /**
+   * What a session matches changed (its queues, types, blocks or status): its matching is
+   * computed again and, for queue_manager multi, the jobs waiting in its own queue are handed
+   * out again by what every worker matches now (those it no longer takes go to the others).
+   */
+  private rematched(session: WorkerSession): void {
+    this.deps.needs.rematch(session);
+    if (this.deps.sessions.get(session.id) !== session) return;
+    this.deps.dispatcher.remove(session);
+    this.deps.dispatcher.add(session);
   }
 
   private tellCapabilities(session: WorkerSession): void {
@@ -333,7 +350,7 @@ export class WorkerControls {
       if (status === session.status) continue;
       session.status = status;
       if (session.connected) session.send({ type: 'status', status });
-      this.deps.dispatcher.wake();
+      this.rematched(session);
       this.deps.logger.info({ worker: session.name, status }, 'sleep schedule changed the status');
       this.deps.events.emit('worker:status', {
         id: session.id,

@@ -147,6 +147,20 @@ describe('worker status', () => {
     expect((await getJob(base, other.id)).state).toBe('queued');
   });
 
+  it("queue_manager multi: jobs waiting in an asleep worker's own queue go to another", async () => {
+    const base = await broker({ queueManager: 'multi' });
+    const g = gate();
+    const a = await worker({ name: 'a', handlers: { t: g.handler } });
+    const first = await submit(base, { type: 't' });
+    await waitJob(base, first.id, (j) => j.state === 'running');
+    const second = await submit(base, { type: 't' }); // bound to a's own queue
+    await status(base, a.id, { status: 'asleep', when: 'after' });
+    await worker({ name: 'b', handlers: { t: async () => 'ok' } });
+    expect((await waitJob(base, second.id)).workerName).toBe('b');
+    g.open();
+    expect((await waitJob(base, first.id)).workerName).toBe('a');
+  });
+
   it('the status is kept across a reconnect of the worker', async () => {
     const base = await broker();
     const a = await worker({ name: 'a', handlers: { t: async () => 'ok' } });
@@ -180,9 +194,9 @@ describe('worker status', () => {
   });
 });
 
-describe('queues and types at run time', () => {
+describe.each(['single', 'multi'] as const)('queues and types at run time (%s)', (queueManager) => {
   it('a queue attached is served at once; detached, it is not', async () => {
-    const base = await broker();
+    const base = await broker({ queueManager });
     const { worker: w, id } = await worker({
       name: 'w',
       queues: ['default'],
@@ -215,9 +229,9 @@ describe('queues and types at run time', () => {
   });
 });
 
-describe('blocklist', () => {
+describe.each(['single', 'multi'] as const)('blocklist (%s)', (queueManager) => {
   it('after N failures of a type in a queue the worker is skipped for it; cleared, it takes it again', async () => {
-    const base = await broker({ blocklist: { threshold: 2 } });
+    const base = await broker({ blocklist: { threshold: 2 }, queueManager });
     const bad = await worker({
       name: 'bad',
       handlers: {

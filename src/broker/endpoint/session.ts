@@ -78,8 +78,13 @@ export class WorkerSession implements Matcher {
     return this.workerAccepting && this.status === 'awake';
   }
 
-  /** Needs it matches by its capabilities but is blocklisted for (see NeedsRegistry). */
+  /**
+   * Needs it matches by its capabilities but must not be given (see NeedsRegistry): all while
+   * it is not awake (so that no job waits for it: queue_manager multi binds jobs by matching),
+   * and those it is blocklisted for.
+   */
   excludes(needs: NeedsRecord): boolean {
+    if (this.status !== 'awake') return true;
     return this.blocked.size > 0 && this.blocked.has(blockKey(needs.queue, needs.type));
   }
 

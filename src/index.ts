@@ -36,6 +36,9 @@ export {
 } from './worker/index.js';
 export { SwitchyardError, type ErrorCode } from './domain/errors.js';
 export type { JobState } from './domain/job.js';
+export type { LimitBody as Limit, QueueBody as Queue } from './client/client.js';
+export type { QueueSettingsPatchBody as QueueSettingsPatch } from './protocol/queues.js';
+export type { Discipline, QueueSettings } from './domain/queues.js';
 export type {
   ActionRequest,
   ActionResult,

@@ -11,6 +11,8 @@ import type { JobAccess } from '../broker/access.js';
 import type { Monitor } from './monitor.js';
 import type { EventLog } from '../broker/event-log.js';
 import type { Metrics } from '../broker/metrics.js';
+import type { QueueRegistry } from '../broker/queues.js';
+import type { QueueViews } from '../broker/queue-views.js';
 import type { NodeView } from '../broker/maintenance.js';
 import type { Store, WorkerRecord } from '../store/store.js';
 
@@ -44,6 +46,8 @@ export interface ApiContext {
   /** Freezes or unfreezes every node (stored); resolves with the new setting once committed. */
   setFrozen(frozen: boolean): Promise<boolean>;
   cluster(): Promise<ClusterState>;
+  queues: QueueRegistry;
+  queueViews: QueueViews;
   /** Told of every route as it is added (tests: the routes the OpenAPI document must describe). */
   onRoute?: (route: RouteOptions) => void;
 }

@@ -2,6 +2,8 @@
  * The clients' HTTP server: the REST API under /api/v1 (JSON, schema-validated, one error
  * shape), /healthz, and the OpenAPI document generated from the same schemas.
  */
+import { LimitView, QueueSettingsSchema, QueueView } from '../protocol/queues.js';
+import { queueRoutes } from './routes/queues.js';
 import Fastify, { LogController, type FastifyContextConfig, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
@@ -192,6 +194,11 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   app.addSchema(JobFilter);
   app.addSchema(JobBody);
   app.addSchema(JobMessageBody);
+  // Shared schemas are added here, at the root: added inside a route plugin, they would give it
+  // a schema controller of its own, without the validator compiler above.
+  app.addSchema(QueueSettingsSchema);
+  app.addSchema(QueueView);
+  app.addSchema(LimitView);
   for (const [id, schema] of Object.entries(eventSchemas)) app.addSchema({ ...schema, $id: id });
 
   await app.register(swagger, openapiOptions({ version: ctx.version, authOn }));
@@ -203,6 +210,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(eventRoutes(ctx));
   await app.register(monitorRoutes(ctx));
   await app.register(metricsRoutes(ctx));
+  await app.register(queueRoutes(ctx));
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

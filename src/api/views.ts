@@ -2,6 +2,8 @@
  * Store records → the API's JSON shapes (src/protocol/api.ts). One place, so that the REST
  * answers, the SDK and the dashboard agree.
  */
+import { formatLimit } from '../domain/queues.js';
+import type { Eta } from '../broker/queue-views.js';
 import type { JobRecord, JobState } from '../domain/job.js';
 import type { Block } from '../domain/blocklist.js';
 import type { BlockBody, ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
@@ -26,6 +28,7 @@ export function jobView(
   job: JobRecord,
   extra?: {
     reason?: string;
+    eta?: Eta;
     deduplicated?: boolean;
     blockedWorkers?: string[];
     links?: { dependencies: Array<{ id: number; state: JobState }>; dependents: number[] };
@@ -100,6 +103,8 @@ export function jobView(
     hold:
       job.hold === null ? null : { reason: job.hold.reason, by: job.hold.by, at: iso(job.hold.at) },
     errorGroup: job.errorGroup,
+    group: job.group,
+    limits: options?.limits === undefined ? [] : options.limits.map(formatLimit),
     ...(extra?.links !== undefined
       ? {
           dependencies: extra.links.dependencies.map((d) => ({ id: String(d.id), state: d.state })),
@@ -107,6 +112,9 @@ export function jobView(
         }
       : {}),
     ...(extra?.reason !== undefined ? { reason: extra.reason } : {}),
+    ...(extra?.eta !== undefined
+      ? { eta: { at: isoOrNull(extra.eta.at), ahead: extra.eta.ahead, rate: extra.eta.rate } }
+      : {}),
     ...(extra?.deduplicated !== undefined ? { deduplicated: extra.deduplicated } : {}),
     ...(extra?.blockedWorkers !== undefined && extra.blockedWorkers.length > 0
       ? { blockedWorkers: extra.blockedWorkers }

@@ -361,6 +361,8 @@ export class Completion {
       job.queue ??
       (job.needsId === undefined ? undefined : this.deps.needs?.get(job.needsId)?.queue);
     const to = change.to;
+    // A slot under its queue's gates (concurrency, named limits) is free from this commit on.
+    if (change.from === 'running' && queue !== undefined) this.deps.dispatcher.leftRunning(queue);
     if (metrics && (to === 'succeeded' || to === 'failed' || to === 'canceled'))
       ctx.afterCommit(() => metrics.jobEnded(queue ?? OTHER_QUEUE, to));
     journal.state(ctx, change.id, job.attempt, change.now, queue, {

@@ -8,7 +8,13 @@
  * - `multi`: each new job goes at once to one matching worker's own queue, round robin, and
  *   waits there for that worker even if another becomes free (lower dispatch overhead, worse
  *   balance). Per-worker queues live in memory; after a restart or a worker's death their jobs
- *   are handed out again.
+ *   are handed out again. Only jobs of queues ordered by priority with no gate are bound so;
+ *   the others are claimed as with `single`.
+ *
+ * Queues (src/broker/queues.ts) shape dispatch: a paused queue's needs are passed over, and
+ * gated needs (rate, concurrency and named limits) are claimed by src/broker/gates.ts, once per
+ * batch for every worker with a free slot. Disciplines need nothing here: the order of the
+ * claim (rank, ahead, tag, id) is each discipline's (src/domain/queues.ts).
  */
 import { CLAIM } from '../domain/transitions.js';
 import type { Journal } from './journal.js';
@@ -18,6 +24,8 @@ import type { QueuedRef, RunningJob, Store, StoreTx } from '../store/store.js';
 import type { BatchContext, Committer } from './committer.js';
 import type { NeedsRegistry } from './needs.js';
 import type { WorkerSession } from './endpoint/session.js';
+import { Gates, type GatedWant } from './gates.js';
+import type { QueueRegistry } from './queues.js';
 
 const RELEASED = Symbol('released');
 const CLAIMED = Symbol('claimed');
@@ -43,6 +51,11 @@ export class Dispatcher {
   private wanted = true;
   /** Needs of jobs queued in the batch being written, announced to other nodes with its commit. */
   private announce = new Set<number>();
+  /** Gated needs whose gate a job's end here may have opened, announced likewise. */
+  private reopened = new Set<number>();
+  readonly gates: Gates;
+  /** Jobs started, per queue, once committed (the queue listing's rates). */
+  onStarted: ((queue: string, n: number) => void) | null = null;
 
   constructor(
     private readonly committer: Committer,
@@ -52,12 +65,22 @@ export class Dispatcher {
     private readonly nodeId: string,
     private readonly clock: Clock,
     private readonly journal: Journal,
+    private readonly queues: QueueRegistry,
     private readonly deliver: (session: WorkerSession, jobs: RunningJob[]) => void,
   ) {
+    this.gates = new Gates(needs, queues, clock, (ids) => this.queuedElsewhere(ids));
+    queues.onChange((queue) => {
+      // A resumed queue, a raised limit: its needs may have jobs to start now.
+      for (const n of this.needs.all())
+        if (queue === null || n.queue === queue) this.nonEmpty.add(n.id);
+      this.gates.changed(queue);
+      this.wake();
+    });
     committer.addHook((tx, ctx) => this.dispatch(tx, ctx));
     if (store.capabilities.multiNode) committer.addHook((tx) => this.announceQueued(tx));
     committer.onRollback(() => {
       this.announce.clear();
+      this.reopened.clear();
       // Claims made in the rolled-back batch never happened; look everywhere again.
       for (const n of this.needs.all()) this.nonEmpty.add(n.id);
       this.wanted = true;
@@ -121,16 +144,32 @@ export class Dispatcher {
   rescan(): void {
     if (!this.sessions.some((s) => this.freeSlotsNow(s) > 0)) return;
     for (const n of this.needs.all()) this.nonEmpty.add(n.id);
+    this.gates.openAll();
     this.wake();
+  }
+
+  /**
+   * A job of `queue` left `running` in this batch: a gate it held shut (its queue's concurrency,
+   * a named limit) may open, here and, announced with the commit, on other nodes.
+   */
+  leftRunning(queue: string): void {
+    const concerned = this.gates.leftRunning(queue);
+    if (concerned.length === 0) return;
+    if (this.store.capabilities.multiNode) for (const id of concerned) this.reopened.add(id);
+    this.wanted = true;
   }
 
   private freeSlotsNow(session: WorkerSession): number {
     return session.accepting && session.socket !== null ? session.free : 0;
   }
 
-  /** Another node queued jobs of these needs (already committed): look at them again. */
+  /**
+   * Another node queued jobs of these needs, or ended jobs under their gates (committed): look
+   * at them again. Also called when a gate opens here.
+   */
   queuedElsewhere(needsIds: readonly number[]): void {
     for (const id of needsIds) this.nonEmpty.add(id);
+    this.gates.opened(needsIds);
     this.wake();
   }
 
@@ -161,10 +200,12 @@ export class Dispatcher {
 
   /** Runs after dispatch in the same transaction: PostgreSQL delivers the wake-up on commit. */
   private async announceQueued(tx: StoreTx): Promise<void> {
-    if (this.announce.size === 0) return;
+    if (this.announce.size === 0 && this.reopened.size === 0) return;
     // Needs whose queued jobs this node's workers took in this very batch need no other node.
     const needsIds = [...this.announce].filter((id) => this.nonEmpty.has(id));
+    for (const id of this.reopened) if (!this.announce.has(id)) needsIds.push(id);
     this.announce.clear();
+    this.reopened.clear();
     if (needsIds.length === 0) return;
     await tx.publish('wake', JSON.stringify({ from: this.nodeId, needs: needsIds }));
   }
@@ -193,16 +234,36 @@ export class Dispatcher {
 
     const n = this.sessions.length;
     const start = this.roundRobin++ % n;
+    let gated: Array<GatedWant<WorkerSession>> | undefined;
     for (let k = 0; k < n; k++) {
       const session = this.sessions[(start + k) % n]!;
-      const slots = free.get(session) ?? 0;
+      let slots = free.get(session) ?? 0;
       if (slots <= 0) continue;
-      const jobs =
-        this.mode === 'multi'
-          ? await this.claimOwn(tx, session, slots, now)
-          : await this.claimShared(tx, session, slots, now);
-      free.set(session, slots - jobs.length);
-      take(session, jobs);
+      if (this.mode === 'multi') {
+        const own = await this.claimOwn(tx, session, slots, now);
+        slots -= own.length;
+        take(session, own);
+      }
+      const wanted = this.wantedNeeds(session);
+      if (wanted.plain.length > 0 && slots > 0) {
+        const jobs = await this.claimShared(tx, session, wanted.plain, slots, now);
+        slots -= jobs.length;
+        take(session, jobs);
+      }
+      free.set(session, slots);
+      if (wanted.gated.length > 0 && slots > 0) {
+        (gated ??= []).push({
+          session,
+          needsIds: wanted.gated,
+          lessee: { workerId: session.id, workerName: session.name, nodeId: this.nodeId },
+        });
+      }
+    }
+    if (gated !== undefined) {
+      await this.gates.dispatch(tx, gated, free, take, (id) => this.nonEmpty.delete(id), now);
+      for (const want of gated) {
+        for (const id of want.needsIds) if (this.gates.blockedBy(id)) this.nonEmpty.delete(id);
+      }
     }
 
     if (given.size > 0) {
@@ -221,19 +282,47 @@ export class Dispatcher {
       ctx.scratch.set(CLAIMED, claimed);
       ctx.afterCommit(() => {
         for (const [session, jobs] of given) this.deliver(session, jobs);
+        const started = this.onStarted;
+        if (started !== null) for (const j of claimed.values()) started(j.queue, 1);
       });
     }
+  }
+
+  /**
+   * The needs a worker matches that may have queued jobs, by how they are claimed: plain or
+   * gated (paused queues' are left out). With `multi`, plain needs bound to own queues are
+   * claimed from there instead.
+   */
+  private wantedNeeds(session: WorkerSession): { plain: number[]; gated: number[] } {
+    const plain: number[] = [];
+    const gated: number[] = [];
+    for (const id of session.matching) {
+      if (!this.nonEmpty.has(id)) continue;
+      const kind = this.gates.kind(id);
+      if (kind === 'plain') {
+        if (this.mode !== 'multi' || !this.bindable(id)) plain.push(id);
+      } else if (kind === 'gated') gated.push(id);
+    }
+    return { plain, gated };
+  }
+
+  /** multi: jobs of plain queues ordered by priority go to workers' own queues. */
+  private bindable(needsId: number): boolean {
+    const n = this.needs.get(needsId);
+    if (n === undefined) return true;
+    return (
+      this.gates.kind(needsId) === 'plain' &&
+      this.queues.settings(n.queue).discipline === 'priority'
+    );
   }
 
   private async claimShared(
     tx: StoreTx,
     session: WorkerSession,
+    needsIds: readonly number[],
     limit: number,
     now: number,
   ): Promise<RunningJob[]> {
-    const needsIds: number[] = [];
-    for (const id of session.matching) if (this.nonEmpty.has(id)) needsIds.push(id);
-    if (needsIds.length === 0) return [];
     const result = await tx.jobClaim({
       needsIds,
       limit,
@@ -254,7 +343,13 @@ export class Dispatcher {
   ): Promise<RunningJob[]> {
     const queue = this.own.get(session);
     if (!queue || queue.length === 0) return [];
-    const picked = queue.splice(0, limit);
+    // Jobs of a queue paused (or gated) since they were bound wait in place.
+    const picked: QueuedRef[] = [];
+    for (let i = 0; i < queue.length && picked.length < limit;) {
+      if (this.bindable(queue[i]!.needsId)) picked.push(...queue.splice(i, 1));
+      else i++;
+    }
+    if (picked.length === 0) return [];
     for (const job of picked) this.bound.delete(job.id);
     const jobs = await tx.jobClaimIds(
       picked.map((r) => r.id),
@@ -303,6 +398,8 @@ export class Dispatcher {
   /** multi: hands jobs out round robin over the connected workers that match each. */
   private rebind(jobs: readonly QueuedRef[]): void {
     for (const job of jobs) {
+      // Jobs of other queues are claimed as with `single` (nonEmpty has their needs).
+      if (!this.bindable(job.needsId)) continue;
       const candidates = this.sessions.filter((s) => s.matching.has(job.needsId));
       if (candidates.length === 0) {
         this.unbound.push(job);

@@ -203,6 +203,8 @@ export class EventLog {
         queue = this.queues.get(job);
       }
       if (d.to === 'succeeded' || d.to === 'failed' || d.to === 'canceled') this.queues.delete(job);
+    } else if (name === 'queue:changed') {
+      queue = (data as { name: string }).name;
     }
     const event: LoggedEvent = {
       id: this.next++,

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { HoldInfo, JobError, JobState, Progress } from '../domain/job.js';
 import type { SleepSchedule } from '../domain/sleep-schedule.js';
 import type { WorkerStatus } from '../domain/worker-control.js';
+import type { QueueSettings } from '../domain/queues.js';
 
 export interface BrokerEvents {
   'job:created': [{ id: number; type: string; queue: string; state: JobState }];
@@ -61,6 +62,19 @@ export interface BrokerEvents {
   'worker:blocklisted': [{ id: string; queue: string; type: string; failures: number }];
   'worker:unblocked': [{ id: string; queue: string; type: string }];
   'worker:disconnected': [{ id: string; by: 'operator' }];
+  /** A queue was created, changed, paused, resumed or deleted (every node follows). */
+  'queue:changed': [
+    {
+      name: string;
+      settings: QueueSettings;
+      paused: boolean;
+      createdAt: number;
+      updatedAt: number;
+      deleted: boolean;
+    },
+  ];
+  /** A named limit's total was set (null: removed). */
+  'limit:changed': [{ name: string; max: number | null }];
   /** The broker was frozen or unfrozen (every node follows). */
   'broker:frozen': [{ frozen: boolean }];
   /** Something went wrong in the backend that an operator should see (ReCodEx's backend error). */
@@ -83,6 +97,8 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'worker:blocklisted',
   'worker:unblocked',
   'worker:disconnected',
+  'queue:changed',
+  'limit:changed',
   'broker:frozen',
   'backend:error',
 ];

@@ -2,6 +2,8 @@
  * Client-facing job operations: submit (one or a batch, one commit), cancel, and the reasons a
  * queued job gives for waiting. Answers only after the change is committed.
  */
+import { rankOf } from '../domain/queues.js';
+import type { Placed, QueueFlow, QueueRegistry } from './queues.js';
 import { SwitchyardError, invalid, notFound } from '../domain/errors.js';
 import { isTerminal, type HoldInfo, type JobRecord, type JobState } from '../domain/job.js';
 import {
@@ -83,6 +85,9 @@ export interface JobServiceDeps {
   /** How many connected workers match these needs, and how many of those have a free slot. */
   workersFor(needs: Needs): { matching: number; free: number };
   metrics?: Metrics | null;
+  queues: QueueRegistry;
+  /** Counts jobs submitted per queue (the queue listing's rates). */
+  flow?: QueueFlow | null;
 }
 
 export class JobService {
@@ -122,7 +127,11 @@ export class JobService {
     // Uniqueness and dependencies look at other jobs, one submission after the other.
     const linked = prepared.some((p) => p.options?.unique !== undefined || p.dependsOn);
     return committer.run(async (tx, ctx) => {
-      for (const p of prepared) p.needsId = needs.known(p) ?? (await needs.resolve(tx, p));
+      for (const p of prepared) {
+        const n = needsOf(p);
+        p.needsId = needs.known(n) ?? (await needs.resolve(tx, n));
+      }
+      await this.deps.queues.place(tx, prepared);
       const answers = linked
         ? await this.insertLinked(tx, prepared, batch)
         : (await tx.jobInsertMany(prepared)).map((id, i) => ({
@@ -142,6 +151,7 @@ export class JobService {
         });
         if (job.state === 'queued')
           queued.push({ id: job.id, needsId: job.needsId, priority: job.priority });
+        // (the ref's priority orders own queues of `multi`, which hold only priority queues)
         else if (job.state === 'scheduled' && (nextRun === null || job.runAt < nextRun))
           nextRun = job.runAt;
       }
@@ -152,9 +162,11 @@ export class JobService {
         const claimed = claimedInBatch(ctx);
         const announce = events.wants('job:created');
         const metrics = this.deps.metrics;
+        const flow = this.deps.flow;
         for (const { job: r, deduplicated } of answers) {
           if (deduplicated) continue;
           metrics?.jobSubmitted(r.queue);
+          flow?.count(r.queue, 'in');
           if (announce)
             events.emit('job:created', { id: r.id, type: r.type, queue: r.queue, state: r.state });
           const run = claimed?.get(r.id);
@@ -496,13 +508,39 @@ export class JobService {
     const allowed = actionStates[action.kind];
     const targets = found.filter((j) => allowed.includes(j.state));
     const changes = [];
+    const placed: Placed[] = [];
     for (const job of targets) {
       if (action.kind === 'priority') {
-        changes.push({ id: job.id, from: job.state, priority: action.priority, now });
+        // Its place in its queue follows (not its fair tag: it keeps its turn).
+        const rank = rankOf(this.deps.queues.settings(job.queue).discipline, action.priority);
+        changes.push({ id: job.id, from: job.state, priority: action.priority, rank, now });
       } else {
-        const target = { queue: action.queue, type: job.type, requires: job.requires };
+        const target = {
+          queue: action.queue,
+          type: job.type,
+          requires: job.requires,
+          limits: job.options?.limits,
+        };
         const needsId = needs.known(target) ?? (await needs.resolve(tx, target));
+        placed.push({
+          queue: action.queue,
+          needsId,
+          priority: job.priority,
+          group: job.group,
+          rank: job.priority,
+          tag: 0,
+        });
         changes.push({ id: job.id, from: job.state, queue: action.queue, needsId, now });
+      }
+    }
+    if (placed.length > 0) {
+      // Moved jobs enter their new queue now, under its discipline.
+      await this.deps.queues.place(tx, placed);
+      let k = 0;
+      for (const c of changes) {
+        if (c.queue === undefined) continue;
+        const p = placed[k++]!;
+        Object.assign(c, { rank: p.rank, tag: p.tag });
       }
     }
     const applied = await tx.jobReplan(changes);
@@ -558,6 +596,12 @@ export class JobService {
     if (free === 0) return `waiting for a free slot on one of ${matching} matching worker(s)`;
     return 'about to be dispatched';
   }
+}
+
+/** What a prepared job's needs are: its limits take part (they are in its options). */
+function needsOf(p: PreparedJob): Needs {
+  const limits = p.options?.limits;
+  return limits === undefined ? p : { type: p.type, queue: p.queue, requires: p.requires, limits };
 }
 
 /** The states among the selector's that the action may change. */

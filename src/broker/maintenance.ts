@@ -40,6 +40,8 @@ export interface MaintenanceDeps {
   rescan(): void;
   /** How long ended jobs are kept per state (ms; 0: for ever). */
   retention: { succeededMs: number; failedMs: number; canceledMs: number };
+  /** This node's counts of jobs in and out per queue, stored with each heartbeat (or null). */
+  queueStats?: () => string | null;
 }
 
 /** How often the leader deletes ended jobs past their retention, and how many per commit. */
@@ -177,7 +179,13 @@ export class Maintenance {
     const { committer, nodeId, address, startedAt, clock, logger } = this.deps;
     try {
       await committer.run((tx) =>
-        tx.nodeHeartbeat({ id: nodeId, address, startedAt, heartbeatAt: clock.now() }),
+        tx.nodeHeartbeat({
+          id: nodeId,
+          address,
+          startedAt,
+          heartbeatAt: clock.now(),
+          queueStats: this.deps.queueStats?.() ?? null,
+        }),
       );
       await this.checkLeadership();
       if (this.deps.store.capabilities.multiNode) {

@@ -46,6 +46,11 @@ export class NeedsRegistry {
     return this.byId.get(id);
   }
 
+  /** How many needs are known (it only grows, until a reload). */
+  get size(): number {
+    return this.byId.size;
+  }
+
   all(): IterableIterator<NeedsRecord> {
     return this.byId.values();
   }
@@ -65,6 +70,7 @@ export class NeedsRegistry {
       queue: job.queue,
       type: job.type,
       requires: matchedRequirements(job.requires),
+      limits: job.limits === undefined ? [] : job.limits.map((l) => ({ ...l })),
     };
     const id = await tx.needsUpsert(record);
     this.remember({ id, ...record });

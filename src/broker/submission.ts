@@ -2,6 +2,7 @@
  * Turning a client's submission into a job: checks the schema cannot express (requirements that
  * could never match, a shell payload's shape, a run time), and the defaults. Pure.
  */
+import { parseLimits } from '../domain/queues.js';
 import { invalid } from '../domain/errors.js';
 import { jobDefaults, type HoldInfo, type JobOptions, type JobRecord } from '../domain/job.js';
 import { notifyEvents } from '../domain/notify.js';
@@ -91,11 +92,15 @@ function optionsOf(input: SubmitJob, where: string): JobOptions | null {
     input.backoff === undefined &&
     input.silenceTimeout === undefined &&
     input.unique === undefined &&
+    (input.limits === undefined || input.limits.length === 0) &&
     (input.dependsOn === undefined || input.dependsOn.length === 0)
   ) {
     return null;
   }
   const options: JobOptions = {};
+  if (input.limits !== undefined && input.limits.length > 0) {
+    options.limits = parseLimits(input.limits, `${where}limits`);
+  }
   const notify = notifyOf(input, where);
   if (notify !== undefined) options.notify = notify;
   if (input.backoff !== undefined) {
@@ -203,6 +208,10 @@ export function prepareJob(
     requires,
     meta: input.meta ?? {},
     priority: input.priority ?? jobDefaults.priority,
+    group: input.group ?? null,
+    // Given their place when the queue's discipline is known (src/broker/jobs.ts).
+    rank: input.priority ?? jobDefaults.priority,
+    tag: 0,
     maxAttempts: input.maxAttempts ?? jobDefaults.maxAttempts,
     timeoutMs: input.timeout === undefined ? null : Math.max(1, Math.round(input.timeout * 1000)),
     killSignal: input.killSignal ?? jobDefaults.killSignal,
@@ -236,6 +245,7 @@ export function insertedRecord(id: number, job: PreparedJob): JobRecord {
     requires: job.requires,
     meta: job.meta,
     priority: job.priority,
+    group: job.group,
     state: job.state,
     maxAttempts: job.maxAttempts,
     attempt: 0,

@@ -148,6 +148,15 @@ export function jobDetails(job: JobBody, now: number): string {
       job.hold && `${job.hold.reason || 'no reason given'} (by ${job.hold.by}, ${job.hold.at})`,
     ],
     ['depends on', job.dependencies?.map((d) => `${d.id} (${d.state})`).join(', ')],
+    ['group', job.group],
+    ['limits', job.limits.length > 0 ? job.limits.join(', ') : null],
+    [
+      'eta',
+      job.eta &&
+        (job.eta.at === null
+          ? `unknown (${job.eta.ahead} ahead)`
+          : `${job.eta.at} (${job.eta.ahead} ahead, at ${job.eta.rate.toFixed(2)} starts/s)`),
+    ],
     ['dependents', job.dependents?.join(', ')],
     ['requires', entries(job.requires)],
     ['meta', entries(job.meta)],

@@ -42,6 +42,7 @@ import {
 } from './server-commands.js';
 import { DEFAULT_URL } from '../client/client.js';
 import { submitCommand, type SubmitFlags } from './submit.js';
+import { addQueueCommands } from './queue-commands.js';
 
 type ListFlags = ClientFlags & { json?: boolean };
 
@@ -220,6 +221,12 @@ export function buildProgram(ctx: CliContext): Command {
         collect,
       )
       .option('--priority <n>', 'higher runs first (default 0)')
+      .option('--group <key>', 'the group (tenant) a fair queue shares its starts by')
+      .option(
+        '--limit <name[:N]>',
+        'a named concurrency limit the job takes while it runs (N units, default 1); repeatable',
+        collect,
+      )
       .option('--max-attempts <n>', 'attempts before a failure is final (default 5)')
       .option(
         '--timeout <seconds>',
@@ -430,6 +437,8 @@ export function buildProgram(ctx: CliContext): Command {
       .option('--job <id>', 'only events of this job')
       .option('--json', 'one JSON object per event and line: {"id", "name", "data"}'),
   ).action((flags: EventsFlags) => eventsCommand(ctx, flags));
+
+  addQueueCommands(program, ctx);
 
   clientOptions(
     program

@@ -16,6 +16,8 @@ export interface SubmitFlags extends ClientFlags {
   queue?: string;
   require?: string[];
   priority?: string;
+  group?: string;
+  limit?: string[];
   maxAttempts?: string;
   timeout?: string;
   killSignal?: string;
@@ -56,6 +58,8 @@ export function buildSubmitJob(flags: SubmitFlags, words: readonly string[]): Su
   if (flags.require !== undefined) job.requires = pairs('--require', flags.require);
   if (flags.meta !== undefined) job.meta = pairs('--meta', flags.meta);
   if (flags.priority !== undefined) job.priority = integer('--priority', flags.priority);
+  if (flags.group !== undefined) job.group = flags.group;
+  if (flags.limit !== undefined) job.limits = flags.limit;
   if (flags.maxAttempts !== undefined)
     job.maxAttempts = integer('--max-attempts', flags.maxAttempts);
   if (flags.timeout !== undefined) job.timeout = seconds('--timeout', flags.timeout, false);

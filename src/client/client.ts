@@ -4,6 +4,8 @@
  * code, message and details. A broker that cannot be reached is a SwitchyardError `unavailable`.
  */
 import type { Static } from '@sinclair/typebox';
+import type { QueueSettings } from '../domain/queues.js';
+import type { LimitView, QueueSettingsPatchBody, QueueView } from '../protocol/queues.js';
 import { isErrorCode, SwitchyardError, type ErrorCode } from '../domain/errors.js';
 import { isTerminal, type JobState } from '../domain/job.js';
 import {
@@ -327,6 +329,50 @@ export class Client {
     });
   }
 
+  /** Every queue with its counts, rates, oldest wait and settings. */
+  async queues(): Promise<QueueBody[]> {
+    return (await this.request<{ queues: QueueBody[] }>('GET', '/queues')).queues;
+  }
+
+  /** One queue. */
+  queue(name: string): Promise<QueueBody> {
+    return this.request<QueueBody>('GET', queuePath(name));
+  }
+
+  /** Creates a queue with settings or changes some of them (the others keep their values). */
+  setQueue(name: string, settings: QueueSettingsPatchBody): Promise<QueueBody> {
+    return this.request<QueueBody>('PUT', queuePath(name), { body: settings });
+  }
+
+  /** Pauses a queue: it keeps its jobs and starts none until resumed. */
+  pauseQueue(name: string): Promise<QueueBody> {
+    return this.request<QueueBody>('POST', `${queuePath(name)}/pause`);
+  }
+
+  resumeQueue(name: string): Promise<QueueBody> {
+    return this.request<QueueBody>('POST', `${queuePath(name)}/resume`);
+  }
+
+  /** Deletes a queue with no unended job; `force` cancels them first. */
+  deleteQueue(
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<{ deleted: boolean; canceled: number }> {
+    return this.request('DELETE', queuePath(name), {
+      query: options.force === true ? { force: 'true' } : {},
+    });
+  }
+
+  /** The named concurrency limits: totals and units in use. */
+  async limits(): Promise<LimitBody[]> {
+    return (await this.request<{ limits: LimitBody[] }>('GET', '/limits')).limits;
+  }
+
+  /** Sets a named limit's total (null removes it). */
+  setLimit(name: string, max: number | null): Promise<LimitBody> {
+    return this.request<LimitBody>('PUT', `/limits/${encodeURIComponent(name)}`, { body: { max } });
+  }
+
   /** The connected workers. */
   async workers(): Promise<WorkerBody[]> {
     return (await this.request<WorkerList>('GET', '/workers')).workers;
@@ -629,4 +675,11 @@ function causeOf(err: unknown): string {
     return cause.message;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+export type QueueBody = Omit<Static<typeof QueueView>, 'settings'> & { settings: QueueSettings };
+export type LimitBody = Static<typeof LimitView>;
+
+function queuePath(name: string): string {
+  return `/queues/${encodeURIComponent(name)}`;
 }

@@ -7,9 +7,13 @@ export {
   WaitTimeoutError,
   type ClientOptions,
   type Health,
+  type LimitBody,
   type LogQuery,
+  type QueueBody,
   type WaitOptions,
 } from './client.js';
+export type { QueueSettingsPatchBody } from '../protocol/queues.js';
+export type { Discipline, QueueSettings } from '../domain/queues.js';
 export type { BrokerEventMessage, EventStream, EventsQuery } from './events.js';
 export type {
   EventName,

@@ -1,6 +1,7 @@
 /**
  * Jobs and their lifecycle: the glossary of DESIGN.md in types. Pure: no I/O.
  */
+import type { LimitUse } from './queues.js';
 
 /** The states of a job (contract). */
 export type JobState =
@@ -141,6 +142,8 @@ export interface JobOptions {
   dependencies?: number;
   /** The job's own callback when it ends (src/domain/notify.ts), asked for at submission. */
   notify?: { url: string; events: Array<'succeeded' | 'failed' | 'canceled'> };
+  /** The named concurrency limits it takes while it runs (src/domain/queues.ts). */
+  limits?: LimitUse[];
 }
 
 /** Why and by whom a held job is held. */
@@ -162,6 +165,8 @@ export interface JobRecord {
   requires: Requirements;
   meta: Record<string, unknown>;
   priority: number;
+  /** The job's group (fair queueing and per-group rates of its queue), or null. */
+  group: string | null;
   state: JobState;
   maxAttempts: number;
   /** Attempts started so far; the running attempt's number while running. */

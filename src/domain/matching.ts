@@ -26,6 +26,8 @@ export interface Needs {
   type: string;
   queue: string;
   requires: Requirements;
+  /** Named concurrency limits (not matched: jobs taking other limits are other needs). */
+  limits?: ReadonlyArray<{ name: string; units: number }>;
 }
 
 export function isMetaKey(key: string): boolean {
@@ -130,7 +132,10 @@ export function describeNeeds(job: Needs): string {
  * the dispatcher matches workers against keys (few) rather than jobs (many).
  */
 export function needsKey(job: Needs): string {
-  return JSON.stringify([job.queue, job.type, matchedRequirements(job.requires)]);
+  const base = [job.queue, job.type, matchedRequirements(job.requires)];
+  // Without limits the key is what it always was: existing needs keep their ids.
+  if (job.limits === undefined || job.limits.length === 0) return JSON.stringify(base);
+  return JSON.stringify([...base, job.limits.map((l) => [l.name, l.units])]);
 }
 
 /** Parses `key=value` label arguments (`--label env=c --label env=python`) into Labels. */

@@ -33,6 +33,8 @@ import { NeedsRegistry } from '../broker/needs.js';
 import { Notifier } from '../broker/notifier.js';
 import { Watchdog } from '../broker/watchdog.js';
 import { Persister } from '../broker/persist.js';
+import { QueueFlow, QueueRegistry } from '../broker/queues.js';
+import { QueueViews } from '../broker/queue-views.js';
 import { Reports } from '../broker/reports.js';
 import { Rescuer } from '../broker/rescue.js';
 import { Scheduler } from '../broker/scheduler.js';
@@ -120,11 +122,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const journal = new Journal(events);
   journal.attach(committer);
   const needs = new NeedsRegistry(store);
+  const queues = new QueueRegistry({ store, committer, events, needs, clock, logger });
+  const flow = new QueueFlow(clock);
   let frozen = false;
   const cleanups: Array<() => Promise<void> | void> = [];
 
   try {
     await needs.load();
+    await queues.load();
+    queues.start();
+    cleanups.push(() => queues.stop());
     frozen = (await store.settingGet(FROZEN_KEY)) === 'true';
     committer.onRollback(() => needs.forgetUncommitted());
 
@@ -136,6 +143,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       nodeId,
       clock,
       journal,
+      queues,
       // Sessions exist before any worker can be handed a job.
       (session, jobs) => sessions.deliver(session, jobs),
     );
@@ -271,6 +279,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       isFrozen: () => frozen,
       workersFor: (n) => sessions.workersFor(n),
       metrics,
+      queues,
+      flow,
+    });
+    dispatcher.onStarted = (queue, n) => flow.count(queue, 'out', n);
+    cleanups.push(() => dispatcher.gates.stop());
+    const queueViews = new QueueViews({
+      store,
+      queues,
+      flow,
+      needs,
+      dispatcher,
+      clock,
+      nodeId,
+      workersFor: (n) => sessions.workersFor(n),
     });
 
     const cluster = new ClusterLink({
@@ -352,6 +374,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics,
       isFrozen: () => frozen,
       setFrozen,
+      queues,
+      queueViews,
       cluster: () => clusterView(),
       onRoute: options.onApiRoute,
     });
@@ -384,6 +408,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       noteScheduled: (runAt) => scheduler.note(runAt),
       rescan: () => dispatcher.rescan(),
       retention: config.retention,
+      queueStats: store.capabilities.multiNode ? () => flow.snapshot() : () => null,
     });
     clusterView = async () => {
       const nodes = await maintenance.nodes();

@@ -215,6 +215,26 @@ export const SubmitJob = Type.Object(
     ),
     unique: Type.Optional(Unique),
     notify: Type.Optional(Notify),
+    group: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[^\\u0000-\\u001f]+$',
+        errorMessage: 'must be 1 to 200 characters without control characters',
+        description:
+          'The tenant or key the job is counted under: `fair` queues share starts between ' +
+          'groups (optionally weighted), and per-group rate limits apply per group',
+      }),
+    ),
+    limits: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 110 }), {
+        maxItems: 16,
+        description:
+          'Named concurrency limits the job takes while it runs, `name` (one unit) or ' +
+          '`name:N` (N units), e.g. `["license:3", "db"]`; totals are set with ' +
+          '`PUT /api/v1/limits/{name}`. A job beyond a limit stays queued and says why',
+      }),
+    ),
     dependsOn: Type.Optional(
       Type.Array(
         Type.Union([
@@ -329,6 +349,12 @@ export const JobBody = Type.Object(
     dependents: Type.Optional(
       Type.Array(Type.String(), { description: 'The jobs that depend on this one' }),
     ),
+    group: Type.Union([Type.String(), Type.Null()], {
+      description: 'The group it is counted under (fair queues, per-group rates)',
+    }),
+    limits: Type.Array(Type.String(), {
+      description: 'The named concurrency limits it takes while it runs (`name` or `name:N`)',
+    }),
     reason: Type.Optional(
       Type.String({ description: 'Why a queued (or waiting) job is not running' }),
     ),
@@ -338,6 +364,20 @@ export const JobBody = Type.Object(
           'For a queued job: the workers blocklisted for its type in its queue (they will not ' +
           'be given it)',
       }),
+    ),
+    eta: Type.Optional(
+      Type.Object(
+        {
+          at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+            description: 'When it should start; null: no estimate (paused, no recent starts)',
+          }),
+          ahead: Type.Integer({
+            description: 'Queued jobs of its needs before it in dispatch order (up to 100,000)',
+          }),
+          rate: Type.Number({ description: 'Starts per second of its queue the estimate assumes' }),
+        },
+        { description: 'A queued job (single-job answers): its estimated start (see the README)' },
+      ),
     ),
     deduplicated: Type.Optional(
       Type.Boolean({ description: 'The submission was a duplicate: this is the existing job' }),

@@ -9,6 +9,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JobErrorBody, JobStateSchema, SleepScheduleBody, StringEnum } from './api.js';
 import { ID_MESSAGE, ID_PATTERN } from './ids.js';
+import { LimitChangedEvent, QueueChangedEvent } from './queues.js';
 import { stepStatuses } from '../domain/job.js';
 
 const JobId = Type.String({ description: 'The job id' });
@@ -147,6 +148,8 @@ export const eventPayloads = {
   'worker:blocklisted': WorkerBlocklistedEvent,
   'worker:unblocked': WorkerUnblockedEvent,
   'worker:disconnected': WorkerDisconnectedEvent,
+  'queue:changed': QueueChangedEvent,
+  'limit:changed': LimitChangedEvent,
   'broker:frozen': BrokerFrozenEvent,
   'backend:error': BackendErrorEvent,
 } as const satisfies Record<string, TSchema>;

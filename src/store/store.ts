@@ -17,6 +17,8 @@ import type { DependencyState, JobStateView, StateChange } from '../domain/trans
 import type { Block } from '../domain/blocklist.js';
 import type { UsageResolution, UsageSample } from '../domain/usage.js';
 import type { WorkerControl } from '../domain/worker-control.js';
+import type { LimitUse, QueueRecord } from '../domain/queues.js';
+import type { Bucket } from '../domain/token-bucket.js';
 
 export type { StateChange } from '../domain/transitions.js';
 
@@ -37,6 +39,8 @@ export interface NeedsRecord {
   type: string;
   /** Requirements without `meta.*` keys, sorted by key. */
   requires: Record<string, string>;
+  /** The named concurrency limits its jobs take, sorted by name; empty for most. */
+  limits: LimitUse[];
 }
 
 export interface NewJob {
@@ -47,6 +51,11 @@ export interface NewJob {
   requires: Record<string, string>;
   meta: Record<string, unknown>;
   priority: number;
+  /** The job's group (fair queueing, per-group rates), or null. */
+  group: string | null;
+  /** Its place under the queue's discipline (src/domain/queues.ts): dispatch order. */
+  rank: number;
+  tag: number;
   maxAttempts: number;
   timeoutMs: number | null;
   killSignal: string;
@@ -249,6 +258,43 @@ export interface NodeRecord {
   address: string;
   startedAt: number;
   heartbeatAt: number;
+  /**
+   * The node's recent counts of jobs in and out per queue (JSON, src/broker/queues.ts), written
+   * with its heartbeat; a heartbeat without it keeps the last.
+   */
+  queueStats?: string | null;
+}
+
+/** Per queue: jobs per state, and the longest-waiting queued job's due time. */
+export interface QueueSummaryRow {
+  queue: string;
+  state: JobState;
+  count: number;
+  /** For `queued`: the earliest run time (when the longest-waiting job became due). */
+  oldestRunAt: number | null;
+}
+
+/** Running jobs of one needs (what gates count against concurrency and named limits). */
+export interface RunningCount {
+  needsId: number;
+  queue: string;
+  count: number;
+}
+
+/** A queued job as a claim by ids would pick it, with its group (per-group rate limits). */
+export interface QueuedCandidate {
+  id: number;
+  needsId: number;
+  group: string | null;
+}
+
+/** What fair queueing asks when jobs enter a fair queue: the first tag of each group's run. */
+export interface FairTagRequest {
+  queue: string;
+  /** The queue's needs: the queue's virtual time is the smallest tag at their heads. */
+  needsIds: readonly number[];
+  /** Per group: how many jobs enter, and how far each moves the group's tag (1/weight). */
+  groups: ReadonlyArray<{ group: string; count: number; step: number }>;
 }
 
 export type JobCounts = Record<JobState, number>;
@@ -275,6 +321,9 @@ export interface JobReplan {
   /** With `queue`: the needs of the job in its new queue. */
   queue?: string;
   needsId?: number;
+  /** Its new place under its queue's discipline (with a new priority or queue). */
+  rank?: number;
+  tag?: number;
   now: number;
 }
 
@@ -324,6 +373,10 @@ export type ClusterHandler = (channel: ClusterChannel, payload: string) => void;
 export interface QueuedRef {
   id: number;
   needsId: number;
+  /**
+   * For ordering a worker's own queue (queue_manager multi), which holds only jobs of queues
+   * ordered by priority (src/broker/dispatcher.ts): there rank and priority are one.
+   */
   priority: number;
   /** Re-queued ahead of the others of its priority (a run lost to the system). */
   ahead?: boolean;
@@ -523,6 +576,41 @@ export interface StoreTx {
   outboxClaim(claim: CallbackClaim): Promise<Callback[]>;
   /** Applies outcomes of tries, each only while its callback is still claimed by its owner. */
   outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]>;
+  /** Creates or replaces a queue's row (its settings and whether it is paused). */
+  queuePut(queue: QueueRecord): Promise<void>;
+  /** Removes a queue's row, its fair groups and its buckets; whether it had a row. */
+  queueDelete(name: string): Promise<boolean>;
+  /**
+   * Fair queueing (src/domain/queues.ts): for each group, the tag of the first of its jobs
+   * entering now (the others follow at `step` apart), advancing the group's last tag past them.
+   * With several nodes, concurrent entries of one group get disjoint tags.
+   */
+  fairTags(request: FairTagRequest): Promise<number[]>;
+  /**
+   * Gives the queued jobs of a queue their place under a new discipline (rank and, for fair,
+   * tags by group in their present order, with the group weights); returns how many.
+   */
+  queueReorder(
+    queue: string,
+    discipline: QueueRecord['settings']['discipline'],
+    weights: Record<string, number>,
+  ): Promise<number>;
+  /**
+   * Serialises dispatch of gated jobs (rate buckets, concurrency, named limits) across nodes:
+   * takes these keys until the commit, in sorted order. A single-node store needs no lock.
+   */
+  gateLock(keys: readonly string[]): Promise<void>;
+  /** Token buckets by key (missing: never used). */
+  bucketsGet(keys: readonly string[]): Promise<Map<string, Bucket>>;
+  bucketsPut(entries: ReadonlyArray<{ key: string; bucket: Bucket }>): Promise<void>;
+  /** Running jobs per needs, as committed now (after gateLock: as no other node will change). */
+  runningCounts(): Promise<RunningCount[]>;
+  /** The totals of these named limits (missing: no total set). */
+  limitMaxes(names: readonly string[]): Promise<Map<string, number>>;
+  /** Up to `limit` queued jobs of these needs in dispatch order, with their groups. */
+  jobQueuedCandidates(needsIds: readonly number[], limit: number): Promise<QueuedCandidate[]>;
+  /** Sets a named limit's total; null removes it (no total). */
+  limitPut(name: string, max: number | null, now: number): Promise<void>;
   /**
    * Sends `payload` (at most 7,000 bytes) on `channel` to the subscribers of every node sharing
    * this store, this one included, when the transaction commits; nothing if it rolls back.
@@ -560,6 +648,19 @@ export interface Store {
   jobCountsByQueue(): Promise<QueueStateCount[]>;
   /** The earliest run time among scheduled jobs, or null. */
   jobNextRunAt(): Promise<number | null>;
+  /** Queues with a row (created with settings, or paused), by name. */
+  queueList(): Promise<QueueRecord[]>;
+  /** Jobs per queue and state with the oldest wait (a scan: callers cache it, as jobCountsByQueue). */
+  queueSummary(): Promise<QueueSummaryRow[]>;
+  /** The named limits with a total. */
+  limitList(): Promise<Array<{ name: string; max: number }>>;
+  /** Running jobs per needs (see StoreTx.runningCounts). */
+  runningCounts(): Promise<RunningCount[]>;
+  /**
+   * How many queued jobs of the same needs come before this queued job in dispatch order,
+   * counting at most `cap`; null when it is not queued.
+   */
+  jobQueuedAhead(id: number, cap: number): Promise<number | null>;
   /** Running jobs whose node is not among the live ones: candidates for rescue. */
   jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]>;
   /** Queued jobs with ids above `afterId`, by id: the `multi` queue manager loads them at start. */

@@ -40,6 +40,8 @@ export function jobBody(patch: Partial<JobBody> = {}): JobBody {
     notify: null,
     hold: null,
     errorGroup: null,
+    group: null,
+    limits: [],
     ...patch,
   };
 }

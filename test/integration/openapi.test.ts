@@ -120,6 +120,14 @@ const handlerErrors: Record<string, number[]> = {
   'POST /api/v1/jobs/{id}/monitor-token': [404, 503],
   'GET /metrics': [503],
   'GET /healthz': [],
+  'GET /api/v1/queues': [503],
+  'GET /api/v1/queues/{name}': [404, 503],
+  'PUT /api/v1/queues/{name}': [503],
+  'DELETE /api/v1/queues/{name}': [404, 409, 503],
+  'POST /api/v1/queues/{name}/pause': [503],
+  'POST /api/v1/queues/{name}/resume': [503],
+  'GET /api/v1/limits': [503],
+  'PUT /api/v1/limits/{name}': [503],
 };
 
 /** A route's error statuses: its handler's, its input's, its body's, and the token check's. */
@@ -441,6 +449,29 @@ describeDocument('the document of a broker without tokens', { bodyLimit: 4096 },
   { key: 'GET /metrics', status: 200 },
   { key: 'GET /healthz', status: 200 },
   { key: 'GET /healthz', headers: { host: 'switchyard.example' }, status: 403 },
+  {
+    key: 'PUT /api/v1/queues/{name}',
+    params: { name: 'q1' },
+    body: '{"discipline":"fair","rate":10,"weights":{"a":2}}',
+    status: 200,
+  },
+  { key: 'PUT /api/v1/queues/{name}', params: { name: 'q1' }, body: '{"rate":-1}', status: 400 },
+  { key: 'GET /api/v1/queues', status: 200 },
+  { key: 'GET /api/v1/queues/{name}', params: { name: 'q1' }, status: 200 },
+  { key: 'GET /api/v1/queues/{name}', params: { name: 'nowhere' }, status: 404 },
+  { key: 'POST /api/v1/queues/{name}/pause', params: { name: 'q1' }, status: 200 },
+  { key: 'POST /api/v1/queues/{name}/resume', params: { name: 'q1' }, status: 200 },
+  { key: 'DELETE /api/v1/queues/{name}', params: { name: 'q1' }, status: 200 },
+  { key: 'DELETE /api/v1/queues/{name}', params: { name: 'nowhere' }, status: 404 },
+  { key: 'DELETE /api/v1/queues/{name}', params: { name: 'default' }, status: 409 },
+  { key: 'PUT /api/v1/limits/{name}', params: { name: 'lic' }, body: '{"max":3}', status: 200 },
+  {
+    key: 'PUT /api/v1/limits/{name}',
+    params: { name: 'bad%20name' },
+    body: '{"max":3}',
+    status: 400,
+  },
+  { key: 'GET /api/v1/limits', status: 200 },
 ]);
 
 describeDocument(

@@ -102,6 +102,38 @@ describe('PostgresStore', () => {
     });
   });
 
+  it('serialises nodes taking the same gate, and lets other gates pass', async () => {
+    const schema = freshSchema();
+    const [a, b, c] = [await open(schema), await open(schema), await open(schema)];
+    const order: string[] = [];
+    let releaseFirst!: () => void;
+    const held = new Promise<void>((r) => (releaseFirst = r));
+    let firstIn!: () => void;
+    const entered = new Promise<void>((r) => (firstIn = r));
+    const first = a.write(async (tx) => {
+      await tx.gateLock(['queue:g', 'limit:x']);
+      order.push('first in');
+      firstIn();
+      await held;
+      order.push('first out');
+    });
+    await entered;
+    const second = b.write(async (tx) => {
+      await tx.gateLock(['limit:x']);
+      order.push('second in');
+    });
+    await c.write(async (tx) => {
+      await tx.gateLock(['queue:other']);
+      order.push('other in');
+    });
+    // The second node is still waiting for the first's commit.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(order).toEqual(['first in', 'other in']);
+    releaseFirst();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first in', 'other in', 'first out', 'second in']);
+  });
+
   it('keeps a payload’s JSON as sent, key order included', async () => {
     const store = await open();
     const id = await insertJob(store, newJob(await addNeeds(store), { payload: { b: 1, a: 2 } }));

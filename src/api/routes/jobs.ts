@@ -123,7 +123,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
         const blocked = await blockedWorkersOf(ctx, jobs);
         return {
           jobs: jobs.map((j) =>
-            jobView(j, { ...reasonOf(ctx, j), blockedWorkers: blocked.get(j) ?? [] }),
+            jobView(j, { ...listReasonOf(ctx, j), blockedWorkers: blocked.get(j) ?? [] }),
           ),
           nextCursor: jobs.length === limit && last ? String(last.id) : null,
         };
@@ -167,9 +167,15 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
             ? {
                 reason: `waiting for ${pending.map((d) => `job ${d.id} (${d.state})`).join(', ')}`,
               }
-            : reasonOf(ctx, job);
+            : await reasonOf(ctx, job);
+        const eta = await ctx.queueViews.eta(job);
         const blocked = await blockedWorkersOf(ctx, [job]);
-        return jobView(job, { ...reason, links, blockedWorkers: blocked.get(job) ?? [] });
+        return jobView(job, {
+          ...reason,
+          links,
+          ...(eta === undefined ? {} : { eta }),
+          blockedWorkers: blocked.get(job) ?? [],
+        });
       },
     );
 
@@ -253,10 +259,22 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
   };
 }
 
-function reasonOf(
+/** In a list, what is known without reading more: a paused queue, then its workers. */
+function listReasonOf(
   ctx: ApiContext,
   job: Parameters<ApiContext['jobs']['reason']>[0],
 ): { reason?: string } {
+  if (job.state === 'queued' && ctx.queues.paused(job.queue))
+    return { reason: `queue ${job.queue} is paused` };
   const reason = ctx.jobs.reason(job);
+  return reason === undefined ? {} : { reason };
+}
+
+/** Why a queued job waits: its queue's state and gates first, then its workers. */
+async function reasonOf(
+  ctx: ApiContext,
+  job: Parameters<ApiContext['jobs']['reason']>[0],
+): Promise<{ reason?: string }> {
+  const reason = (await ctx.queueViews.reason(job)) ?? ctx.jobs.reason(job);
   return reason === undefined ? {} : { reason };
 }

@@ -33,26 +33,26 @@ import {
 /** Exported for the query-plan test. */
 export const claimSql = `
   WITH ranked AS (
-    SELECT c.id, c.needs_id, c.priority, c.ahead
+    SELECT c.id, c.needs_id, c.rank, c.ahead, c.tag
     FROM unnest($1::bigint[]) AS n(needs_id)
     CROSS JOIN LATERAL (
-      SELECT j.id, j.needs_id, j.priority, j.ahead FROM jobs j
+      SELECT j.id, j.needs_id, j.rank, j.ahead, j.tag FROM jobs j
       WHERE j.state = 'queued' AND j.needs_id = n.needs_id
-      ORDER BY j.priority DESC, j.ahead DESC, j.id
+      ORDER BY j.rank DESC, j.ahead DESC, j.tag, j.id
       LIMIT $2
     ) c
   ),
   quota AS (
     SELECT b.needs_id, count(*) AS n
-    FROM (SELECT needs_id FROM ranked ORDER BY priority DESC, ahead DESC, id LIMIT $2) b
+    FROM (SELECT needs_id FROM ranked ORDER BY rank DESC, ahead DESC, tag, id LIMIT $2) b
     GROUP BY b.needs_id
   ),
   picked AS (
-    SELECT p.id, p.ahead FROM quota q
+    SELECT p.id, p.rank, p.ahead, p.tag FROM quota q
     CROSS JOIN LATERAL (
-      SELECT j.id, j.ahead FROM jobs j
+      SELECT j.id, j.rank, j.ahead, j.tag FROM jobs j
       WHERE j.state = 'queued' AND j.needs_id = q.needs_id
-      ORDER BY j.priority DESC, j.ahead DESC, j.id
+      ORDER BY j.rank DESC, j.ahead DESC, j.tag, j.id
       LIMIT q.n
       FOR UPDATE SKIP LOCKED
     ) p
@@ -66,7 +66,7 @@ export const claimSql = `
   found AS (SELECT needs_id, count(*) AS n FROM ranked GROUP BY needs_id),
   taken AS (SELECT needs_id, count(*) AS n FROM claimed GROUP BY needs_id)
   SELECT
-    (SELECT coalesce(json_agg(c ORDER BY c.priority DESC, p.ahead DESC, c.id), '[]')
+    (SELECT coalesce(json_agg(c ORDER BY p.rank DESC, p.ahead DESC, p.tag, c.id), '[]')
      FROM claimed c JOIN picked p ON p.id = c.id) AS jobs,
     (SELECT coalesce(json_agg(n.needs_id), '[]')
      FROM unnest($1::bigint[]) AS n(needs_id)
@@ -102,8 +102,9 @@ const adoptSql = `
 type Lessee = Omit<ClaimParams, 'needsIds' | 'limit'>;
 
 /**
- * Highest priority first, then jobs re-queued ahead (runs lost to the system), then oldest
- * (smallest id); see the file comment.
+ * Highest rank (the priority, under most disciplines) first, then jobs re-queued ahead (runs
+ * lost to the system), then the smallest tag (fair queueing), then oldest (smallest id); see
+ * the file comment.
  */
 export async function jobClaim(c: Queryable, params: ClaimParams): Promise<ClaimResult> {
   const limit = Math.floor(params.limit);

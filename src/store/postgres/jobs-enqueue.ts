@@ -13,16 +13,17 @@ import { json, jsonb } from './rows.js';
 const insertSql = `
   INSERT INTO jobs (needs_id, type, queue, payload, requires, meta, priority, state,
     max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, updated_at,
-    options, hold, error, finished_at)
+    options, hold, error, finished_at, grp, rank, tag)
   SELECT needs_id, type, queue, payload::json, requires::jsonb, meta::json, priority, state,
     max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, created_at,
-    options::jsonb, hold::jsonb, error::json, finished_at
+    options::jsonb, hold::jsonb, error::json, finished_at, grp, rank, tag
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::integer[], $8::text[], $9::integer[], $10::bigint[], $11::text[], $12::bigint[],
-    $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::bigint[])
+    $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::bigint[],
+    $19::text[], $20::integer[], $21::float8[])
     WITH ORDINALITY AS t(needs_id, type, queue, payload, requires, meta, priority, state,
       max_attempts, timeout_ms, kill_signal, kill_grace_ms, run_at, created_at, options, hold,
-      error, finished_at, ord)
+      error, finished_at, grp, rank, tag, ord)
   ORDER BY ord
   RETURNING id`;
 
@@ -37,7 +38,7 @@ export const promoteSql = `
     FOR UPDATE SKIP LOCKED
   )
   UPDATE jobs j SET state = 'queued', ahead = false, updated_at = $1 FROM due WHERE j.id = due.id
-  RETURNING j.id, j.needs_id, j.priority, j.run_at`;
+  RETURNING j.id, j.needs_id, j.rank, j.run_at`;
 
 /** Inserts jobs in one statement; returns their ids in input order. */
 export async function jobInsertMany(c: Queryable, jobs: readonly NewJob[]): Promise<number[]> {
@@ -63,6 +64,9 @@ export async function jobInsertMany(c: Queryable, jobs: readonly NewJob[]): Prom
     jobs.map((j) => (j.error == null ? null : json(j.error))),
     // A job submitted canceled (its dependency had already failed) ended as it was submitted.
     jobs.map((j) => (j.state === 'canceled' ? j.createdAt : null)),
+    jobs.map((j) => j.group),
+    jobs.map((j) => j.rank),
+    jobs.map((j) => j.tag),
   ]);
   return rows.map((r) => r.id).sort((a, b) => a - b);
 }
@@ -77,10 +81,10 @@ export async function jobPromoteDue(
   const { rows } = await c.query<{
     id: number;
     needs_id: number;
-    priority: number;
+    rank: number;
     run_at: number;
   }>(promoteSql, [now, Math.floor(limit)]);
   // RETURNING follows the update's order, not the subquery's: sort here.
   rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
-  return { jobs: rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority })) };
+  return { jobs: rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.rank })) };
 }

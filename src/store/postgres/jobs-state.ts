@@ -43,9 +43,10 @@ const changeSql = `
 const replanSql = `
   UPDATE jobs j SET priority = coalesce(c.priority, j.priority),
     queue = coalesce(c.queue, j.queue), needs_id = coalesce(c.needs_id, j.needs_id),
-    updated_at = c.now
-  FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::bigint[])
-    WITH ORDINALITY AS c(id, from_state, priority, queue, needs_id, now, ord)
+    rank = coalesce(c.rank, c.priority, j.rank), tag = coalesce(c.tag, j.tag), updated_at = c.now
+  FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::bigint[],
+    $7::integer[], $8::float8[])
+    WITH ORDINALITY AS c(id, from_state, priority, queue, needs_id, now, rank, tag, ord)
   WHERE j.id = c.id AND j.state = c.from_state
     AND j.state NOT IN ('running', 'succeeded', 'failed', 'canceled')
   RETURNING c.ord`;
@@ -160,6 +161,8 @@ export async function jobReplan(c: Queryable, changes: readonly JobReplan[]): Pr
       list.map((r) => r.queue ?? null),
       list.map((r) => r.needsId ?? null),
       list.map((r) => r.now),
+      list.map((r) => r.rank ?? null),
+      list.map((r) => r.tag ?? null),
     ]);
     for (const { ord } of rows) {
       const entry = round[ord - 1];

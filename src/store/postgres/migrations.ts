@@ -269,6 +269,45 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'queues as objects: disciplines, fair groups, rate buckets, named limits',
+    sql: `
+      -- As SQLite's migration 7: a job's group and its place under its queue's discipline.
+      ALTER TABLE jobs ADD COLUMN grp TEXT,
+        ADD COLUMN rank INTEGER NOT NULL DEFAULT 0,
+        ADD COLUMN tag DOUBLE PRECISION NOT NULL DEFAULT 0;
+      UPDATE jobs SET rank = priority WHERE priority <> 0;
+      DROP INDEX jobs_dispatch;
+      CREATE INDEX jobs_dispatch ON jobs (needs_id, rank DESC, ahead DESC, tag, id)
+        WHERE state = 'queued';
+      ALTER TABLE needs ADD COLUMN limits JSONB;
+      CREATE TABLE queues (
+        name TEXT PRIMARY KEY,
+        settings TEXT NOT NULL,
+        paused BOOLEAN NOT NULL DEFAULT false,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE queue_groups (
+        queue TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        last_tag DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (queue, grp)
+      );
+      CREATE TABLE buckets (
+        key TEXT PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE TABLE limits (
+        name TEXT PRIMARY KEY,
+        max INTEGER NOT NULL CHECK (max >= 0),
+        updated_at BIGINT NOT NULL
+      );
+      ALTER TABLE nodes ADD COLUMN queue_stats TEXT;
+    `,
+  },
+  {
     // 6 and 7 are taken by parallel work of issue 11 (renumbered at merge if need be).
     version: 8,
     name: 'workers under control: status and schedule, queues and types, blocklist, usage',

@@ -36,7 +36,11 @@ import type {
   StoreCapabilities,
   StoreTx,
   WorkerRecord,
+  QueueSummaryRow,
+  RunningCount,
 } from '../store.js';
+import { jobQueuedAhead, limitList, queueList, queueSummary, runningCounts } from './queues.js';
+import type { QueueRecord } from '../../domain/queues.js';
 import { isStoreUnavailable } from '../faults.js';
 import { channelName, clientConfig, lockKey, type Queryable } from './connection.js';
 import { jobDependencyView } from './jobs-deps.js';
@@ -262,6 +266,26 @@ export class PostgresStore implements Store {
 
   async jobCountsByQueue(): Promise<QueueStateCount[]> {
     return this.read((r) => jobCountsByQueue(r));
+  }
+
+  async queueList(): Promise<QueueRecord[]> {
+    return this.read((r) => queueList(r));
+  }
+
+  async queueSummary(): Promise<QueueSummaryRow[]> {
+    return this.read((r) => queueSummary(r));
+  }
+
+  async limitList(): Promise<Array<{ name: string; max: number }>> {
+    return this.read((r) => limitList(r));
+  }
+
+  async runningCounts(): Promise<RunningCount[]> {
+    return this.read((r) => runningCounts(r));
+  }
+
+  async jobQueuedAhead(id: number, cap: number): Promise<number | null> {
+    return this.read((r) => jobQueuedAhead(r, id, cap));
   }
 
   async jobNextRunAt(): Promise<number | null> {

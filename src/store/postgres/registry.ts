@@ -22,14 +22,14 @@ import {
 const needsUpsertSql = `
   WITH found AS (SELECT id FROM needs WHERE key = $1),
   inserted AS (
-    INSERT INTO needs (key, queue, type, requires)
-    SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM found)
+    INSERT INTO needs (key, queue, type, requires, limits)
+    SELECT $1, $2, $3, $4::jsonb, $5::jsonb WHERE NOT EXISTS (SELECT 1 FROM found)
     ON CONFLICT (key) DO NOTHING
     RETURNING id
   )
   SELECT id FROM found UNION ALL SELECT id FROM inserted`;
 const needsByKeySql = 'SELECT id FROM needs WHERE key = $1';
-const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY id';
+const needsListSql = 'SELECT id, key, queue, type, requires, limits FROM needs ORDER BY id';
 
 const workerUpsertSql = `
   INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address,
@@ -50,9 +50,11 @@ const commandTakeSql = 'DELETE FROM node_commands WHERE node_id = $1 RETURNING i
 const commandPurgeSql = 'DELETE FROM node_commands WHERE NOT (node_id = ANY ($1::text[]))';
 
 const nodeHeartbeatSql = `
-  INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
+  INSERT INTO nodes (id, address, started_at, heartbeat_at, queue_stats)
+  VALUES ($1, $2, $3, $4, $5)
   ON CONFLICT (id) DO UPDATE SET address = excluded.address,
-    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`;
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+    queue_stats = coalesce(excluded.queue_stats, nodes.queue_stats)`;
 const nodeListSql = 'SELECT * FROM nodes ORDER BY id';
 
 const settingSetSql =
@@ -67,6 +69,7 @@ export async function needsUpsert(c: Queryable, needs: Omit<NeedsRecord, 'id'>):
     needs.queue,
     needs.type,
     jsonb(needs.requires),
+    needs.limits.length === 0 ? null : jsonb(needs.limits),
   ]);
   const id = rows[0]?.id;
   if (id !== undefined) return id;
@@ -148,7 +151,13 @@ export async function nodeCommandPurge(
 
 /** Inserts or refreshes a node; a node beats by rewriting its row. */
 export async function nodeHeartbeat(c: Queryable, n: NodeRecord): Promise<void> {
-  await c.query(nodeHeartbeatSql, [n.id, n.address, n.startedAt, n.heartbeatAt]);
+  await c.query(nodeHeartbeatSql, [
+    n.id,
+    n.address,
+    n.startedAt,
+    n.heartbeatAt,
+    n.queueStats ?? null,
+  ]);
 }
 
 /** All nodes, by id; liveness is the caller's judgement of `heartbeatAt`. */

@@ -3,6 +3,7 @@
  * jsonb already parsed, booleans as booleans), and the one place each becomes a domain record.
  * Column lists live next to their mappers so that a query selects exactly what its mapper reads.
  */
+import type { LimitUse } from '../../domain/queues.js';
 import type {
   Attempt,
   HoldInfo,
@@ -61,6 +62,7 @@ export interface JobRow {
   options: JobOptions | null;
   hold: HoldInfo | null;
   error_group: string | null;
+  grp: string | null;
 }
 
 /**
@@ -94,6 +96,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     requires: row.requires,
     meta: row.meta,
     priority: row.priority,
+    group: row.grp,
     state: row.state,
     maxAttempts: row.max_attempts,
     attempt: row.attempt,
@@ -208,11 +211,19 @@ export interface NeedsRow {
   queue: string;
   type: string;
   requires: Record<string, string>;
+  limits: LimitUse[] | null;
 }
 
 /** A needs row as a record. */
 export function needsFromRow(row: NeedsRow): NeedsRecord {
-  return { id: row.id, key: row.key, queue: row.queue, type: row.type, requires: row.requires };
+  return {
+    id: row.id,
+    key: row.key,
+    queue: row.queue,
+    type: row.type,
+    requires: row.requires,
+    limits: row.limits ?? [],
+  };
 }
 
 /** A `job_logs` row; `seq` comes from one sequence, so it grows across all jobs. */
@@ -277,6 +288,7 @@ export interface NodeRow {
   address: string;
   started_at: number;
   heartbeat_at: number;
+  queue_stats: string | null;
 }
 
 /** A node row as a record. */
@@ -286,6 +298,7 @@ export function nodeFromRow(row: NodeRow): NodeRecord {
     address: row.address,
     startedAt: row.started_at,
     heartbeatAt: row.heartbeat_at,
+    queueStats: row.queue_stats,
   };
 }
 

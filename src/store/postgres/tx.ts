@@ -37,6 +37,9 @@ import type {
   JobStateRow,
   BlocklistFailure,
   UsageRow,
+  FairTagRequest,
+  QueuedCandidate,
+  RunningCount,
 } from '../store.js';
 import type { Queryable } from './connection.js';
 import { jobMessageAppend } from './messages.js';
@@ -71,6 +74,21 @@ import {
 } from './worker-control.js';
 import type { Block } from '../../domain/blocklist.js';
 import type { WorkerControl } from '../../domain/worker-control.js';
+import {
+  bucketsGet,
+  bucketsPut,
+  fairTags,
+  gateLock,
+  jobQueuedCandidates,
+  limitMaxes,
+  limitPut,
+  queueDelete,
+  queuePut,
+  queueReorder,
+  runningCounts,
+} from './queues.js';
+import type { Discipline, QueueRecord } from '../../domain/queues.js';
+import type { Bucket } from '../../domain/token-bucket.js';
 import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
@@ -297,6 +315,57 @@ export class PostgresTx implements StoreTx {
 
   async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
     return outboxSettle(this.c, outcomes);
+  }
+
+  async queuePut(queue: QueueRecord): Promise<void> {
+    await queuePut(this.c, queue);
+  }
+
+  async queueDelete(name: string): Promise<boolean> {
+    return queueDelete(this.c, name);
+  }
+
+  async fairTags(request: FairTagRequest): Promise<number[]> {
+    return fairTags(this.c, request);
+  }
+
+  async queueReorder(
+    queue: string,
+    discipline: Discipline,
+    weights: Record<string, number>,
+  ): Promise<number> {
+    return queueReorder(this.c, queue, discipline, weights);
+  }
+
+  async gateLock(keys: readonly string[]): Promise<void> {
+    await gateLock(this.c, this.notifyChannel, keys);
+  }
+
+  async bucketsGet(keys: readonly string[]): Promise<Map<string, Bucket>> {
+    return bucketsGet(this.c, keys);
+  }
+
+  async bucketsPut(entries: ReadonlyArray<{ key: string; bucket: Bucket }>): Promise<void> {
+    await bucketsPut(this.c, entries);
+  }
+
+  async runningCounts(): Promise<RunningCount[]> {
+    return runningCounts(this.c);
+  }
+
+  async limitMaxes(names: readonly string[]): Promise<Map<string, number>> {
+    return limitMaxes(this.c, names);
+  }
+
+  async jobQueuedCandidates(
+    needsIds: readonly number[],
+    limit: number,
+  ): Promise<QueuedCandidate[]> {
+    return jobQueuedCandidates(this.c, needsIds, limit);
+  }
+
+  async limitPut(name: string, max: number | null, now: number): Promise<void> {
+    await limitPut(this.c, name, max, now);
   }
 
   async publish(channel: ClusterChannel, payload: string): Promise<void> {

@@ -18,7 +18,8 @@ import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
  */
 const claimedColumns =
   'id, needs_id, attempt, type, queue, payload, requires, priority, max_attempts, ' +
-  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead, uncounted, options, run_at';
+  'request_failures, timeout_ms, kill_signal, kill_grace_ms, ahead, uncounted, options, run_at, ' +
+  'rank, tag';
 
 type ClaimedRow = [
   id: number,
@@ -40,12 +41,15 @@ type ClaimedRow = [
   /** NULL for most jobs: parsed only when present. */
   options: string | null,
   runAt: number,
+  /** Only for ordering: the place under the queue's discipline. */
+  rank: number,
+  tag: number,
 ];
 
 /** The best queued jobs of one needs (exported for the query-plan test). */
 export const claimCandidatesSql =
-  `SELECT id, priority, ahead FROM jobs INDEXED BY jobs_dispatch ` +
-  `WHERE needs_id = ? AND state = 'queued' ORDER BY priority DESC, ahead DESC, id LIMIT ?`;
+  `SELECT id, rank, ahead, tag FROM jobs INDEXED BY jobs_dispatch ` +
+  `WHERE needs_id = ? AND state = 'queued' ORDER BY rank DESC, ahead DESC, tag, id LIMIT ?`;
 
 const claimOneSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
@@ -60,7 +64,7 @@ export const claimNeedsSql =
   `UPDATE jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, worker_name = ?, ` +
   `node_id = ?, started_at = ?, updated_at = ?, progress = NULL WHERE id IN ` +
   `(SELECT id FROM jobs INDEXED BY jobs_dispatch WHERE needs_id = ? AND state = 'queued' ` +
-  `ORDER BY priority DESC, ahead DESC, id LIMIT ?) RETURNING ${claimedColumns}`;
+  `ORDER BY rank DESC, ahead DESC, tag, id LIMIT ?) RETURNING ${claimedColumns}`;
 
 const adoptSql =
   `UPDATE jobs SET worker_id = @workerId, worker_name = @workerName, node_id = @nodeId, ` +
@@ -70,8 +74,9 @@ const adoptSql =
 
 interface Candidate {
   id: number;
-  priority: number;
+  rank: number;
   ahead: number;
+  tag: number;
   needsId: number;
 }
 
@@ -110,8 +115,8 @@ function claimOne(c: Conn, id: number, who: Lessee): RunningJob | undefined {
 }
 
 /**
- * Highest priority first, then those re-queued ahead (runs lost to the system), then oldest
- * (smallest id). A needs is exhausted when its query found
+ * Highest rank (the priority, under most disciplines) first, then those re-queued ahead (runs
+ * lost to the system), then the smallest tag (fair queueing), then oldest (smallest id). A needs is exhausted when its query found
  * fewer jobs than asked and every one of them was claimed: only then is none of it left queued.
  */
 export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
@@ -123,16 +128,12 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   const candidates: Candidate[] = [];
   const short = new Map<number, number>();
   for (const needsId of needs) {
-    const rows = select.all(needsId, limit) as Array<{
-      id: number;
-      priority: number;
-      ahead: number;
-    }>;
+    const rows = select.all(needsId, limit) as Array<Omit<Candidate, 'needsId'>>;
     for (const r of rows)
-      candidates.push({ id: r.id, priority: r.priority, ahead: r.ahead, needsId });
+      candidates.push({ id: r.id, rank: r.rank, ahead: r.ahead, tag: r.tag, needsId });
     if (rows.length < limit) short.set(needsId, rows.length);
   }
-  candidates.sort((a, b) => b.priority - a.priority || b.ahead - a.ahead || a.id - b.id);
+  candidates.sort((a, b) => b.rank - a.rank || b.ahead - a.ahead || a.tag - b.tag || a.id - b.id);
   const chosen = candidates.length > limit ? candidates.slice(0, limit) : candidates;
   const jobs: RunningJob[] = [];
   for (const candidate of chosen) {
@@ -163,7 +164,7 @@ function claimFromOneNeeds(c: Conn, needsId: number, limit: number, who: Lessee)
       needsId,
       limit,
     ) as ClaimedRow[];
-  rows.sort((a, b) => b[7] - a[7] || b[13] - a[13] || a[0] - b[0]);
+  rows.sort((a, b) => b[17] - a[17] || b[13] - a[13] || a[18] - b[18] || a[0] - b[0]);
   const jobs = rows.map((row) => claimed(row, who));
   return { jobs, exhausted: jobs.length < limit ? [needsId] : [] };
 }

@@ -6,9 +6,10 @@ import type { Conn } from './connection.js';
 
 const insertColumns =
   '(needs_id, type, queue, payload, requires, meta, priority, state, max_attempts, timeout_ms, ' +
-  'kill_signal, kill_grace_ms, run_at, created_at, updated_at, options, hold, error, finished_at)';
+  'kill_signal, kill_grace_ms, run_at, created_at, updated_at, options, hold, error, finished_at, ' +
+  'grp, rank, tag)';
 /** Bound parameters per row: one per column above (see `bindRow`). */
-const PARAMS_PER_ROW = 19;
+const PARAMS_PER_ROW = 22;
 const rowParams = `(${Array<string>(PARAMS_PER_ROW).fill('?').join(', ')})`;
 
 /** Rows per multi-row INSERT: a third cheaper per row here than one statement per row. */
@@ -26,7 +27,7 @@ export const promoteSql =
   `UPDATE jobs SET state = 'queued', ahead = 0, updated_at = ? WHERE id IN ` +
   `(SELECT id FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled' AND run_at <= ? ` +
   `ORDER BY run_at, id LIMIT ?) ` +
-  `RETURNING id, needs_id, priority, run_at`;
+  `RETURNING id, needs_id, rank, run_at`;
 
 /**
  * Full groups of rows go in multi-row INSERTs, the rest one by one. One statement's rows get
@@ -78,6 +79,9 @@ function bindRow(params: unknown[], at: number, j: NewJob): void {
   params[at + 17] = j.error == null ? null : JSON.stringify(j.error);
   // A job submitted canceled (its dependency had already failed) ended as it was submitted.
   params[at + 18] = j.state === 'canceled' ? j.createdAt : null;
+  params[at + 19] = j.group;
+  params[at + 20] = j.rank;
+  params[at + 21] = j.tag;
 }
 
 /** Moves due scheduled jobs to queued; returns them, earliest run time (then id) first. */
@@ -86,10 +90,10 @@ export function jobPromoteDue(c: Conn, now: number, limit: number): { jobs: Queu
   const rows = c.stmt(promoteSql).all(now, now, Math.floor(limit)) as Array<{
     id: number;
     needs_id: number;
-    priority: number;
+    rank: number;
     run_at: number;
   }>;
   // RETURNING follows the update's order, not the subquery's: sort here.
   rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
-  return { jobs: rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.priority })) };
+  return { jobs: rows.map((r) => ({ id: r.id, needsId: r.needs_id, priority: r.rank })) };
 }

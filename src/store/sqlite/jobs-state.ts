@@ -38,7 +38,8 @@ const changeSql =
 /** Never a job that runs or has ended: those have no place in a queue to change. */
 const replanSql =
   `UPDATE jobs SET priority = coalesce(?, priority), queue = coalesce(?, queue), ` +
-  `needs_id = coalesce(?, needs_id), updated_at = ? WHERE id = ? AND state = ? ` +
+  `needs_id = coalesce(?, needs_id), rank = coalesce(?, ?, rank), tag = coalesce(?, tag), ` +
+  `updated_at = ? WHERE id = ? AND state = ? ` +
   `AND state NOT IN ('running', 'succeeded', 'failed', 'canceled')`;
 
 const getSql = 'SELECT * FROM jobs WHERE id = ?';
@@ -143,8 +144,17 @@ export function jobReplan(c: Conn, changes: readonly JobReplan[]): boolean[] {
       throw new Error(`a replan moving job ${r.id} to queue ${r.queue} names no needs`);
     }
     return (
-      replan.run(r.priority ?? null, r.queue ?? null, r.needsId ?? null, r.now, r.id, r.from)
-        .changes === 1
+      replan.run(
+        r.priority ?? null,
+        r.queue ?? null,
+        r.needsId ?? null,
+        r.rank ?? null,
+        r.priority ?? null,
+        r.tag ?? null,
+        r.now,
+        r.id,
+        r.from,
+      ).changes === 1
     );
   });
 }

@@ -289,6 +289,55 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'queues as objects: disciplines, fair groups, rate buckets, named limits',
+    sql: `
+      -- A job's group (fair queueing, per-group rates), and its place under its queue's
+      -- discipline (src/domain/queues.ts): dispatch takes jobs by rank, then re-queued ahead,
+      -- then tag (fair: the virtual finish time), then age. rank is the priority, except in
+      -- fifo queues (0); tag is 0 except in fair queues.
+      ALTER TABLE jobs ADD COLUMN grp TEXT;
+      ALTER TABLE jobs ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN tag REAL NOT NULL DEFAULT 0;
+      UPDATE jobs SET rank = priority WHERE priority <> 0;
+      DROP INDEX jobs_dispatch;
+      CREATE INDEX jobs_dispatch ON jobs (needs_id, rank DESC, ahead DESC, tag, id)
+        WHERE state = 'queued';
+      -- The named concurrency limits a needs' jobs take ([{"name","units"}]), NULL for none:
+      -- part of the needs' key, so a needs' jobs all take the same.
+      ALTER TABLE needs ADD COLUMN limits TEXT;
+      -- Queues created with settings or paused (others exist by being used). settings: JSON.
+      CREATE TABLE queues (
+        name TEXT PRIMARY KEY,
+        settings TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      -- fair: the virtual finish time of each group's last job.
+      CREATE TABLE queue_groups (
+        queue TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        last_tag REAL NOT NULL,
+        PRIMARY KEY (queue, grp)
+      ) STRICT, WITHOUT ROWID;
+      -- Token buckets of rate limits ('queue:<name>', 'group:<queue>:<group>').
+      CREATE TABLE buckets (
+        key TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      -- The totals of named concurrency limits (a limit without a row has none).
+      CREATE TABLE limits (
+        name TEXT PRIMARY KEY,
+        max INTEGER NOT NULL CHECK (max >= 0),
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      -- Each node's recent counts of jobs in and out per queue (JSON), for the queue listing.
+      ALTER TABLE nodes ADD COLUMN queue_stats TEXT;
+    `,
+  },
+  {
     // 7 and 8 are taken by parallel work of issue 11 (renumbered at merge if need be).
     version: 9,
     name: 'workers under control: status and schedule, queues and types, blocklist, usage',

@@ -14,8 +14,9 @@ import {
 } from './rows.js';
 
 const needsByKeySql = 'SELECT id FROM needs WHERE key = ?';
-const needsInsertSql = 'INSERT INTO needs (key, queue, type, requires) VALUES (?, ?, ?, ?)';
-const needsListSql = 'SELECT id, key, queue, type, requires FROM needs ORDER BY id';
+const needsInsertSql =
+  'INSERT INTO needs (key, queue, type, requires, limits) VALUES (?, ?, ?, ?, ?)';
+const needsListSql = 'SELECT id, key, queue, type, requires, limits FROM needs ORDER BY id';
 
 const workerUpsertSql =
   'INSERT INTO workers (id, name, node_id, labels, types, queues, slots, address, ' +
@@ -36,9 +37,10 @@ const commandPurgeSql =
   'DELETE FROM node_commands WHERE node_id NOT IN (SELECT value FROM json_each(?))';
 
 const nodeHeartbeatSql =
-  'INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES (?, ?, ?, ?) ' +
+  'INSERT INTO nodes (id, address, started_at, heartbeat_at, queue_stats) VALUES (?, ?, ?, ?, ?) ' +
   'ON CONFLICT (id) DO UPDATE SET address = excluded.address, ' +
-  'started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at';
+  'started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, ' +
+  'queue_stats = coalesce(excluded.queue_stats, nodes.queue_stats)';
 const nodeListSql = 'SELECT * FROM nodes ORDER BY id';
 
 const settingSetSql =
@@ -51,7 +53,13 @@ export function needsUpsert(c: Conn, needs: Omit<NeedsRecord, 'id'>): number {
   if (found !== undefined) return found.id;
   const info = c
     .stmt(needsInsertSql)
-    .run(needs.key, needs.queue, needs.type, JSON.stringify(needs.requires));
+    .run(
+      needs.key,
+      needs.queue,
+      needs.type,
+      JSON.stringify(needs.requires),
+      needs.limits.length === 0 ? null : JSON.stringify(needs.limits),
+    );
   return Number(info.lastInsertRowid);
 }
 
@@ -113,7 +121,7 @@ export function nodeCommandPurge(c: Conn, liveNodeIds: readonly string[]): numbe
 
 /** Inserts or refreshes a node; a node beats by rewriting its row. */
 export function nodeHeartbeat(c: Conn, n: NodeRecord): void {
-  c.stmt(nodeHeartbeatSql).run(n.id, n.address, n.startedAt, n.heartbeatAt);
+  c.stmt(nodeHeartbeatSql).run(n.id, n.address, n.startedAt, n.heartbeatAt, n.queueStats ?? null);
 }
 
 /** All nodes, by id; liveness is the caller's judgement of `heartbeatAt`. */

@@ -14,6 +14,7 @@ import type {
   Progress,
 } from '../../domain/job.js';
 import type { DependencyState } from '../../domain/transitions.js';
+import type { LimitUse } from '../../domain/queues.js';
 import type {
   LogEntry,
   NeedsRecord,
@@ -61,6 +62,7 @@ export interface JobRow {
   options: string | null;
   hold: string | null;
   error_group: string | null;
+  grp: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -82,6 +84,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     requires: JSON.parse(row.requires) as Record<string, string>,
     meta: JSON.parse(row.meta) as Record<string, unknown>,
     priority: row.priority,
+    group: row.grp,
     state: row.state,
     maxAttempts: row.max_attempts,
     attempt: row.attempt,
@@ -196,6 +199,7 @@ export interface NeedsRow {
   queue: string;
   type: string;
   requires: string;
+  limits: string | null;
 }
 
 /** A needs row as a record. */
@@ -206,6 +210,7 @@ export function needsFromRow(row: NeedsRow): NeedsRecord {
     queue: row.queue,
     type: row.type,
     requires: JSON.parse(row.requires) as Record<string, string>,
+    limits: row.limits === null ? [] : (JSON.parse(row.limits) as LimitUse[]),
   };
 }
 
@@ -271,6 +276,7 @@ export interface NodeRow {
   address: string;
   started_at: number;
   heartbeat_at: number;
+  queue_stats: string | null;
 }
 
 /** A node row as a record. */
@@ -280,6 +286,7 @@ export function nodeFromRow(row: NodeRow): NodeRecord {
     address: row.address,
     startedAt: row.started_at,
     heartbeatAt: row.heartbeat_at,
+    queueStats: row.queue_stats,
   };
 }
 

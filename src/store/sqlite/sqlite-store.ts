@@ -18,6 +18,7 @@
  * keep their files open; the broker must then be restarted.
  */
 import type { JobRecord } from '../../domain/job.js';
+import type { QueueRecord } from '../../domain/queues.js';
 import type { DependencyState } from '../../domain/transitions.js';
 import type {
   ClusterHandler,
@@ -36,6 +37,8 @@ import type {
   StoreCapabilities,
   StoreTx,
   WorkerRecord,
+  QueueSummaryRow,
+  RunningCount,
 } from '../store.js';
 import { openReader, openWriter, type Conn } from './connection.js';
 import { sqliteStoreError } from './faults.js';
@@ -61,6 +64,7 @@ import type { Block } from '../../domain/blocklist.js';
 import type { UsageResolution, UsageSample } from '../../domain/usage.js';
 import type { WorkerControl } from '../../domain/worker-control.js';
 import { SqliteTx } from './tx.js';
+import { jobQueuedAhead, limitList, queueList, queueSummary, runningCounts } from './queues.js';
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
@@ -228,6 +232,26 @@ export class SqliteStore implements Store {
 
   async jobNextRunAt(): Promise<number | null> {
     return this.read((r) => jobNextRunAt(r));
+  }
+
+  async queueList(): Promise<QueueRecord[]> {
+    return this.read((r) => queueList(r));
+  }
+
+  async queueSummary(): Promise<QueueSummaryRow[]> {
+    return this.read((r) => queueSummary(r));
+  }
+
+  async limitList(): Promise<Array<{ name: string; max: number }>> {
+    return this.read((r) => limitList(r));
+  }
+
+  async runningCounts(): Promise<RunningCount[]> {
+    return this.read((r) => runningCounts(r));
+  }
+
+  async jobQueuedAhead(id: number, cap: number): Promise<number | null> {
+    return this.read((r) => jobQueuedAhead(r, id, cap));
   }
 
   async jobListOrphans(liveNodeIds: readonly string[], limit: number): Promise<RunningJob[]> {

@@ -33,9 +33,26 @@ import type {
   JobStateRow,
   BlocklistFailure,
   UsageRow,
+  FairTagRequest,
+  QueuedCandidate,
+  RunningCount,
 } from '../store.js';
+import type { Discipline, QueueRecord } from '../../domain/queues.js';
+import type { Bucket } from '../../domain/token-bucket.js';
 import type { Conn } from './connection.js';
 import { jobMessageAppend } from './messages.js';
+import {
+  bucketsGet,
+  bucketsPut,
+  fairTags,
+  jobQueuedCandidates,
+  limitMaxes,
+  limitPut,
+  queueDelete,
+  queuePut,
+  queueReorder,
+  runningCounts,
+} from './queues.js';
 import { jobAdopt, jobClaim, jobClaimIds } from './jobs-claim.js';
 import { jobDependenciesAdd, jobDependents } from './jobs-deps.js';
 import { jobGetForUpdate, jobReplan, jobSetStateIfMany, jobStatesForUpdate } from './jobs-state.js';
@@ -263,6 +280,58 @@ export class SqliteTx implements StoreTx {
 
   async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
     return outboxSettle(this.c, outcomes);
+  }
+
+  async queuePut(queue: QueueRecord): Promise<void> {
+    queuePut(this.c, queue);
+  }
+
+  async queueDelete(name: string): Promise<boolean> {
+    return queueDelete(this.c, name);
+  }
+
+  async fairTags(request: FairTagRequest): Promise<number[]> {
+    return fairTags(this.c, request);
+  }
+
+  async queueReorder(
+    queue: string,
+    discipline: Discipline,
+    weights: Record<string, number>,
+  ): Promise<number> {
+    return queueReorder(this.c, queue, discipline, weights);
+  }
+
+  /** One writer: every transaction is serialised already. */
+  async gateLock(): Promise<void> {
+    if (!this.active) throw new Error('store transaction used after its write() ended');
+  }
+
+  async bucketsGet(keys: readonly string[]): Promise<Map<string, Bucket>> {
+    return bucketsGet(this.c, keys);
+  }
+
+  async bucketsPut(entries: ReadonlyArray<{ key: string; bucket: Bucket }>): Promise<void> {
+    bucketsPut(this.c, entries);
+  }
+
+  async runningCounts(): Promise<RunningCount[]> {
+    return runningCounts(this.c);
+  }
+
+  async limitMaxes(names: readonly string[]): Promise<Map<string, number>> {
+    return limitMaxes(this.c, names);
+  }
+
+  async jobQueuedCandidates(
+    needsIds: readonly number[],
+    limit: number,
+  ): Promise<QueuedCandidate[]> {
+    return jobQueuedCandidates(this.c, needsIds, limit);
+  }
+
+  async limitPut(name: string, max: number | null, now: number): Promise<void> {
+    limitPut(this.c, name, max, now);
   }
 
   async publish(channel: ClusterChannel, payload: string): Promise<void> {

@@ -48,7 +48,7 @@ export function addNeeds(
   requires: Record<string, string> = {},
 ): Promise<number> {
   const key = JSON.stringify([queue, type, requires]);
-  return store.write((tx) => tx.needsUpsert({ key, queue, type, requires }));
+  return store.write((tx) => tx.needsUpsert({ key, queue, type, requires, limits: [] }));
 }
 
 /** The hold of a job submitted held, unless a test gives its own. */
@@ -76,6 +76,10 @@ export function newJob(needsId: number, overrides: Partial<NewJob> = {}): NewJob
     createdAt: T0,
     options: null,
     hold: overrides.state === 'held' ? { ...testHold } : null,
+    group: null,
+    // Under the default discipline a job's rank is its priority.
+    rank: overrides.priority ?? 0,
+    tag: 0,
     ...overrides,
   };
 }

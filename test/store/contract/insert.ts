@@ -118,6 +118,7 @@ export function describeInsert(factory: StoreFactory): void {
           queue: 'q',
           type: 'shell',
           requires: { env: 'c' },
+          limits: [],
         },
         {
           id: b,
@@ -125,6 +126,7 @@ export function describeInsert(factory: StoreFactory): void {
           queue: 'q',
           type: 'python',
           requires: {},
+          limits: [],
         },
       ]);
     });
@@ -196,6 +198,7 @@ export function describeInsert(factory: StoreFactory): void {
         needsId,
         type: 'compile',
         queue: 'builds',
+        group: null,
         payload,
         requires: { env: 'c', 'meta.owner': 'ann' },
         meta: { submittedBy: 'ann', tags: ['a', 'b'] },

@@ -81,10 +81,14 @@ export function describeRegistry(factory: StoreFactory): void {
       const n2 = { id: 'n2', address: 'b:9658', startedAt: T0 + 1, heartbeatAt: T0 + 1 };
       await ctx.store.write(async (tx) => {
         await tx.nodeHeartbeat(n2);
-        await tx.nodeHeartbeat(n1);
+        await tx.nodeHeartbeat({ ...n1, queueStats: '{"queues":{}}' });
       });
+      // A heartbeat without queue counts keeps the last ones.
       await ctx.store.write((tx) => tx.nodeHeartbeat({ ...n1, heartbeatAt: T0 + 5_000 }));
-      expect(await ctx.store.nodeList()).toStrictEqual([{ ...n1, heartbeatAt: T0 + 5_000 }, n2]);
+      expect(await ctx.store.nodeList()).toStrictEqual([
+        { ...n1, heartbeatAt: T0 + 5_000, queueStats: '{"queues":{}}' },
+        { ...n2, queueStats: null },
+      ]);
     });
   });
 

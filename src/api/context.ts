@@ -6,6 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import type { JobService } from '../broker/jobs.js';
 import type { ScheduleService } from '../broker/schedules.js';
 import type { Sessions } from '../broker/endpoint/sessions.js';
+import type { WorkerControls } from '../broker/worker-control.js';
 import type { EventBus } from '../broker/events.js';
 import type { JobAccess } from '../broker/access.js';
 import type { Monitor } from './monitor.js';
@@ -35,6 +36,8 @@ export interface ApiContext {
   jobs: JobService;
   schedules: ScheduleService;
   sessions: Sessions;
+  /** Workers under an operator's hand: status, schedule, queues, disconnect, blocklist. */
+  workers: WorkerControls;
   events: EventBus;
   monitor: Monitor;
   access: JobAccess;

@@ -32,6 +32,7 @@ import { actionRoutes } from './routes/actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { workerRoutes } from './routes/workers.js';
 import { systemRoutes } from './routes/system.js';
 import type { ApiContext } from './context.js';
 
@@ -209,6 +210,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(actionRoutes(ctx));
   await app.register(systemRoutes(ctx));
   await app.register(scheduleRoutes(ctx));
+  await app.register(workerRoutes(ctx));
   await app.register(eventRoutes(ctx));
   await app.register(monitorRoutes(ctx));
   await app.register(metricsRoutes(ctx));

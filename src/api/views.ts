@@ -5,7 +5,8 @@
 import { formatLimit } from '../domain/queues.js';
 import type { Eta } from '../broker/queue-views.js';
 import type { JobRecord, JobState } from '../domain/job.js';
-import type { ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
+import type { Block } from '../domain/blocklist.js';
+import type { BlockBody, ClusterBody, JobBody, LogList, WorkerBody } from '../protocol/api.js';
 import type { ClusterState } from './context.js';
 import type { JobMessage, LogEntry } from '../store/store.js';
 import type { WorkerSession } from '../broker/endpoint/session.js';
@@ -29,6 +30,7 @@ export function jobView(
     reason?: string;
     eta?: Eta;
     deduplicated?: boolean;
+    blockedWorkers?: string[];
     links?: { dependencies: Array<{ id: number; state: JobState }>; dependents: number[] };
   },
 ): JobBody {
@@ -114,6 +116,9 @@ export function jobView(
       ? { eta: { at: isoOrNull(extra.eta.at), ahead: extra.eta.ahead, rate: extra.eta.rate } }
       : {}),
     ...(extra?.deduplicated !== undefined ? { deduplicated: extra.deduplicated } : {}),
+    ...(extra?.blockedWorkers !== undefined && extra.blockedWorkers.length > 0
+      ? { blockedWorkers: extra.blockedWorkers }
+      : {}),
   };
 }
 
@@ -136,6 +141,14 @@ export function logsView(entries: readonly LogEntry[], full: boolean, job: JobRe
   };
 }
 
+/** A block as the API shows it. */
+export const blockView = (b: Block): BlockBody => ({
+  queue: b.queue,
+  type: b.type,
+  failures: b.failures,
+  blockedAt: iso(b.blockedAt),
+});
+
 export function workerView(s: WorkerSession): WorkerBody {
   return {
     id: s.id,
@@ -146,6 +159,10 @@ export function workerView(s: WorkerSession): WorkerBody {
     slots: s.slots,
     running: [...s.held.keys()].map(String),
     state: s.state(),
+    status: s.status,
+    schedule: s.control.schedule,
+    announced: { types: [...s.announced.types], queues: [...s.announced.queues] },
+    blocklist: s.blocks.map(blockView),
     connectedAt: iso(s.connectedAt),
     lastSeenAt: iso(s.lastSeen),
     address: s.address,

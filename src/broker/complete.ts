@@ -10,6 +10,7 @@
  * notifier's outbox (the job's own and the global notifier's, in the same commit as the end; a
  * job that used up its reassignments is a backend error too). Nothing else writes an end.
  */
+import { countsAgainstWorker, type Block } from '../domain/blocklist.js';
 import type { Clock } from '../domain/clock.js';
 import type { JobRecord, JobState } from '../domain/job.js';
 import type { RetryPolicy } from '../domain/retry.js';
@@ -47,6 +48,11 @@ export interface CompletionDeps {
   /** Names the queue of a job by its needs (for events and metrics). */
   needs?: Pick<NeedsRegistry, 'get'>;
   metrics?: Metrics | null;
+  /**
+   * The blocklist (src/domain/blocklist.ts): a real failure of a job on a worker is counted in
+   * the same commit; `blocked` hears of the failure that reached the threshold.
+   */
+  blocklist?: { threshold: number; blocked(ctx: BatchContext, block: Block): void };
 }
 
 /** What recording a change needs to know of the job besides the change. */
@@ -113,6 +119,22 @@ export class Completion {
     }
     // Jobs going back to the queue are dispatchable in this very commit.
     if (requeued.length > 0) dispatcher.queued(requeued);
+    const blocklist = this.deps.blocklist;
+    if (blocklist !== undefined && blocklist.threshold > 0) {
+      // Failures only, never the common end: a job that succeeds pays nothing for this.
+      for (let i = 0; i < endings.length; i++) {
+        const { job, outcome } = endings[i]!;
+        if (!applied[i] || !countsAgainstWorker(outcome)) continue;
+        const block = await tx.blocklistFailure({
+          workerId: job.workerId,
+          queue: job.queue,
+          type: job.type,
+          threshold: blocklist.threshold,
+          now: policy.now,
+        });
+        if (block !== null) blocklist.blocked(ctx, block);
+      }
+    }
     const ended: number[] = [];
     const { notifier } = this.deps;
     let notified: JobEnd[] | null = null;

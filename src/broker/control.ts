@@ -15,7 +15,14 @@ import type { BatchContext, Committer } from './committer.js';
 /** What one node may ask another to do. */
 export type Command =
   /** Stop the running attempt of a job (its worker gets the job's kill signal). */
-  { kind: 'stop'; jobId: number; attempt: number; reason: 'canceled' | 'held' };
+  | { kind: 'stop'; jobId: number; attempt: number; reason: 'canceled' | 'held' }
+  /**
+   * Read a worker's stored settings again and apply them (./worker-control.ts); with `stop`,
+   * take its running jobs back (asleep or drain now).
+   */
+  | { kind: 'worker'; workerId: string; stop: boolean }
+  /** Close a worker's connection; its jobs go the lost worker's way. */
+  | { kind: 'disconnect'; workerId: string };
 
 export interface ControlDeps {
   store: Store;
@@ -32,15 +39,22 @@ interface Wake {
 }
 
 function isCommand(value: unknown): value is Command {
-  const c = value as Partial<Command> | null;
-  return (
-    typeof c === 'object' &&
-    c !== null &&
-    c.kind === 'stop' &&
-    Number.isSafeInteger(c.jobId) &&
-    Number.isSafeInteger(c.attempt) &&
-    (c.reason === 'canceled' || c.reason === 'held')
-  );
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  switch (c.kind) {
+    case 'stop':
+      return (
+        Number.isSafeInteger(c.jobId) &&
+        Number.isSafeInteger(c.attempt) &&
+        (c.reason === 'canceled' || c.reason === 'held')
+      );
+    case 'worker':
+      return typeof c.workerId === 'string' && typeof c.stop === 'boolean';
+    case 'disconnect':
+      return typeof c.workerId === 'string';
+    default:
+      return false;
+  }
 }
 
 export class Control {

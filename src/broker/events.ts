@@ -9,6 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { HoldInfo, JobError, JobState, Progress } from '../domain/job.js';
+import type { SleepSchedule } from '../domain/sleep-schedule.js';
+import type { WorkerStatus } from '../domain/worker-control.js';
 import type { QueueSettings } from '../domain/queues.js';
 
 export interface BrokerEvents {
@@ -50,6 +52,16 @@ export interface BrokerEvents {
   'job:deleted': [{ id: number }];
   'worker:up': [{ id: string; name: string }];
   'worker:down': [{ id: string; name: string; reason: string }];
+  /** A worker's status changed: set by an operator, or by its sleep schedule. */
+  'worker:status': [
+    { id: string; status: WorkerStatus; when: 'now' | 'after'; by: 'operator' | 'schedule' },
+  ];
+  'worker:schedule': [{ id: string; schedule: SleepSchedule | null }];
+  /** The queues and types a worker serves changed (attached or detached at run time). */
+  'worker:queues': [{ id: string; queues: string[]; types: string[] }];
+  'worker:blocklisted': [{ id: string; queue: string; type: string; failures: number }];
+  'worker:unblocked': [{ id: string; queue: string; type: string }];
+  'worker:disconnected': [{ id: string; by: 'operator' }];
   /** A queue was created, changed, paused, resumed or deleted (every node follows). */
   'queue:changed': [
     {
@@ -89,6 +101,12 @@ export const brokerEventNames: readonly BrokerEventName[] = [
   'job:deleted',
   'worker:up',
   'worker:down',
+  'worker:status',
+  'worker:schedule',
+  'worker:queues',
+  'worker:blocklisted',
+  'worker:unblocked',
+  'worker:disconnected',
   'queue:changed',
   'limit:changed',
   'broker:frozen',

@@ -16,7 +16,12 @@ export interface Matcher {
   readonly capabilities: Capabilities;
   /** Needs ids this worker can run; kept up to date by the registry. */
   readonly matching: Set<number>;
+  /** Needs it would match but must not be given (its blocklist). */
+  excludes?(needs: NeedsRecord): boolean;
 }
+
+const matches = (m: Matcher, needs: NeedsRecord): boolean =>
+  canRun(m.capabilities, needs) && !(m.excludes?.(needs) ?? false);
 
 export class NeedsRegistry {
   private readonly byKey = new Map<string, NeedsRecord>();
@@ -85,7 +90,7 @@ export class NeedsRegistry {
   rematch(m: Matcher): void {
     m.matching.clear();
     for (const needs of this.byId.values()) {
-      if (canRun(m.capabilities, needs)) m.matching.add(needs.id);
+      if (matches(m, needs)) m.matching.add(needs.id);
     }
   }
 
@@ -99,7 +104,7 @@ export class NeedsRegistry {
     this.byKey.set(needs.key, needs);
     this.byId.set(needs.id, needs);
     for (const m of this.matchers) {
-      if (canRun(m.capabilities, needs)) m.matching.add(needs.id);
+      if (matches(m, needs)) m.matching.add(needs.id);
     }
   }
 }

@@ -74,6 +74,18 @@ export function eventLine(event: BrokerEventMessage): string {
         return `worker ${safe(d.name)} (${safe(d.id)}) up`;
       case 'worker:down':
         return `worker ${safe(d.name)} (${safe(d.id)}) down: ${safe(d.reason)}`;
+      case 'worker:status':
+        return `worker ${safe(d.id)} ${safe(d.status)} (${safe(d.when)}, by ${safe(d.by)})`;
+      case 'worker:schedule':
+        return `worker ${safe(d.id)} sleep schedule ${d.schedule === null ? 'removed' : 'set'}`;
+      case 'worker:queues':
+        return `worker ${safe(d.id)} serves queues ${safe(d.queues)} types ${safe(d.types)}`;
+      case 'worker:blocklisted':
+        return `worker ${safe(d.id)} blocklisted for ${safe(d.type)} in ${safe(d.queue)} after ${safe(d.failures)} failures`;
+      case 'worker:unblocked':
+        return `worker ${safe(d.id)} unblocked for ${safe(d.type)} in ${safe(d.queue)}`;
+      case 'worker:disconnected':
+        return `worker ${safe(d.id)} disconnected by an ${safe(d.by)}`;
       case 'broker:frozen':
         return d.frozen === true ? 'broker frozen' : 'broker unfrozen';
       case 'backend:error':

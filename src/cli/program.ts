@@ -4,6 +4,7 @@
  * ./client-commands.ts, ./action-commands.ts and ./server-commands.ts; errors are thrown to the
  * one top-level catch in ./run.ts.
  */
+import { workerSubcommands } from './worker-commands.js';
 import { Command } from 'commander';
 import { version } from '../version.js';
 import {
@@ -418,13 +419,17 @@ export function buildProgram(ctx: CliContext): Command {
       .description('Unfreeze the broker: it accepts submissions again. Needs an admin token.'),
   ).action((flags: ClientFlags) => freezeCommand(ctx, false, flags));
 
-  clientOptions(
+  const workers = clientOptions(
     program
       .command('workers')
-      .summary('list workers')
-      .description('List the connected workers.')
+      .summary('list workers, or control one')
+      .description(
+        'List the connected workers; with a subcommand, show or control one (status, sleep ' +
+          'schedule, queues and types, disconnect, blocklist, usage).',
+      )
       .option('--json', 'one JSON object per worker and line'),
   ).action((flags: ListFlags) => workersCommand(ctx, flags));
+  workerSubcommands(ctx, workers);
 
   clientOptions(
     program

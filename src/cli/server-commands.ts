@@ -272,13 +272,19 @@ export async function workerCommand(ctx: CliContext, flags: WorkerFlags): Promis
       // signal must also end the wait for it.
       const started = worker.start();
       started.catch(() => undefined);
-      await Promise.race([started, stop.first]);
-      const signal = await stop.first;
-      logger.info(
-        { signal, timeoutSeconds: drainTimeoutMs / 1000 },
-        'draining: running jobs finish, no new ones start',
-      );
-      await Promise.race([worker.drain(drainTimeoutMs), stop.second]);
+      // An operator may drain the worker through the broker: it then closes by itself.
+      const closed = new Promise<null>((resolve) => worker.once('closed', () => resolve(null)));
+      await Promise.race([started, stop.first, closed]);
+      const signal = await Promise.race([stop.first, closed]);
+      if (signal === null) {
+        logger.info('drained by the broker: no jobs left, stopping');
+      } else {
+        logger.info(
+          { signal, timeoutSeconds: drainTimeoutMs / 1000 },
+          'draining: running jobs finish, no new ones start',
+        );
+        await Promise.race([worker.drain(drainTimeoutMs), stop.second]);
+      }
     } finally {
       await worker.close();
     }

@@ -45,11 +45,18 @@ import {
   type LogList,
   type MessageList,
   type PatchJob,
+  type SleepScheduleBody,
   type StatsBody,
   type SubmitJob,
   type WorkerBody,
   type WorkerList,
 } from '../protocol/api.js';
+import type {
+  BlocklistCleared,
+  UsageBody,
+  WorkerServedRequest,
+  WorkerStatusRequest,
+} from '../protocol/workers.js';
 
 /** With the event stream, `wait` still reads the job this often, in case an event was missed. */
 const STREAM_RECHECK_MS = 5_000;
@@ -412,6 +419,84 @@ export class Client {
     return (await this.request<WorkerList>('GET', '/workers')).workers;
   }
 
+  /** One worker of any node: its status, schedule, queues, types, blocklist and running jobs. */
+  worker(id: string): Promise<WorkerBody> {
+    return this.request<WorkerBody>('GET', workerPath(id));
+  }
+
+  /**
+   * Sets a worker awake, asleep or draining (`drain`: it exits once its jobs are done). `now`
+   * (default) stops its running jobs and queues them again; `after` lets them finish.
+   */
+  setWorkerStatus(
+    id: string,
+    status: WorkerStatusRequest['status'],
+    when: 'now' | 'after' = 'now',
+  ): Promise<WorkerBody> {
+    return this.request<WorkerBody>('POST', `${workerPath(id)}/status`, {
+      body: { status, when },
+    });
+  }
+
+  /** Gives a worker a sleep schedule (null removes it). */
+  setWorkerSleepSchedule(id: string, schedule: SleepScheduleBody | null): Promise<WorkerBody> {
+    return schedule === null
+      ? this.request<WorkerBody>('DELETE', `${workerPath(id)}/sleep-schedule`)
+      : this.request<WorkerBody>('PUT', `${workerPath(id)}/sleep-schedule`, { body: schedule });
+  }
+
+  /**
+   * Sets the queues and job types a worker serves: a list replaces the current one, null goes
+   * back to what it announced, a field left out stays.
+   */
+  setWorkerQueues(id: string, served: WorkerServedRequest): Promise<WorkerBody> {
+    return this.request<WorkerBody>('PUT', `${workerPath(id)}/queues`, { body: served });
+  }
+
+  /** Adds queues (and types) to what a worker serves. */
+  async attachWorkerQueues(
+    id: string,
+    add: { queues?: string[]; types?: string[] },
+  ): Promise<WorkerBody> {
+    const w = await this.worker(id);
+    return this.setWorkerQueues(id, {
+      ...(add.queues ? { queues: [...new Set([...w.queues, ...add.queues])] } : {}),
+      ...(add.types ? { types: [...new Set([...w.types, ...add.types])] } : {}),
+    });
+  }
+
+  /** Removes queues (and types) from what a worker serves. */
+  async detachWorkerQueues(
+    id: string,
+    remove: { queues?: string[]; types?: string[] },
+  ): Promise<WorkerBody> {
+    const w = await this.worker(id);
+    return this.setWorkerQueues(id, {
+      ...(remove.queues ? { queues: w.queues.filter((q) => !remove.queues!.includes(q)) } : {}),
+      ...(remove.types ? { types: w.types.filter((t) => !remove.types!.includes(t)) } : {}),
+    });
+  }
+
+  /** Closes a worker's connection; its jobs go the way of a lost worker's. */
+  async disconnectWorker(id: string): Promise<void> {
+    await this.request('POST', `${workerPath(id)}/disconnect`, { body: {} });
+  }
+
+  /** Clears a worker's blocklist for a job type (in one queue, or in all). */
+  async unblockWorker(id: string, type: string, queue?: string): Promise<BlocklistCleared> {
+    return this.request<BlocklistCleared>(
+      'DELETE',
+      `${workerPath(id)}/blocklist/${encodeURIComponent(type)}`,
+      { query: { queue } },
+    );
+  }
+
+  /** A worker's CPU and memory over time (and its jobs'), from `since` (default: an hour ago). */
+  workerUsage(id: string, since?: Date | string): Promise<UsageBody> {
+    const from = since instanceof Date ? since.toISOString() : since;
+    return this.request<UsageBody>('GET', `${workerPath(id)}/usage`, { query: { since: from } });
+  }
+
   /** Runtime statistics. */
   stats(): Promise<StatsBody> {
     return this.request<StatsBody>('GET', '/stats');
@@ -560,6 +645,10 @@ export class Client {
       );
     }
   }
+}
+
+function workerPath(id: string): string {
+  return `/workers/${encodeURIComponent(id)}`;
 }
 
 function jobPath(id: string): string {

@@ -47,4 +47,12 @@ export type {
   SubmitJob,
   Unique,
   WorkerBody,
+  SleepScheduleBody,
+  BlockBody,
 } from '../protocol/api.js';
+export type {
+  BlocklistCleared,
+  UsageBody,
+  WorkerServedRequest,
+  WorkerStatusRequest,
+} from '../protocol/workers.js';

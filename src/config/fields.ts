@@ -244,6 +244,12 @@ export const fields: readonly Field[] = [
     set: (c, v) => (c.bodyLimit = v),
   }),
   field({
+    key: 'blocklist.threshold',
+    env: 'SWITCHYARD_BLOCKLIST_THRESHOLD',
+    parse: integer(0, 1_000_000, ' (failures; 0 disables the blocklist)'),
+    set: (c, v) => (c.blocklist = { threshold: v }),
+  }),
+  field({
     key: 'job_output.head',
     env: 'SWITCHYARD_JOB_OUTPUT_HEAD',
     parse: size(0, 1024 ** 3),

@@ -120,6 +120,11 @@ export interface BrokerConfig {
    */
   monitor: { secret: string | null };
   notifier: NotifierConfig;
+  /**
+   * The blocklist: a worker that fails `threshold` jobs of one type in one queue gets no more of
+   * them until cleared (0, the default, disables it: a lone worker blocked would strand them).
+   */
+  blocklist: { threshold: number };
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -138,6 +143,7 @@ export const brokerDefaults: BrokerConfig = {
   bodyLimit: 1_048_576,
   jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
   retention: { succeededMs: 7 * 86_400_000, failedMs: 30 * 86_400_000, canceledMs: 7 * 86_400_000 },
+  blocklist: { threshold: 0 },
   monitor: { secret: null },
   notifier: {
     url: null,

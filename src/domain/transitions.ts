@@ -104,7 +104,13 @@ export type Outcome =
   /** The job failed; `infrastructure` when the run was lost to the system, not the job. */
   | { kind: 'fail'; error: JobError; retryable: boolean; infrastructure: boolean; result?: unknown }
   /** The worker died or came back without the job. */
-  | { kind: 'lost'; error: JobError };
+  | { kind: 'lost'; error: JobError }
+  /**
+   * The broker stopped the run to take the job back (its worker was put to sleep or drained
+   * now): back to the front of the queue; the attempt counts neither against maxAttempts nor
+   * against max_request_failures.
+   */
+  | { kind: 'requeue'; error: JobError };
 
 export interface EndPolicy {
   now: number;
@@ -170,6 +176,21 @@ export function planEnd(job: LeasedJob, outcome: Outcome, policy: EndPolicy): St
       null,
       job.requestFailures,
     );
+  }
+
+  if (outcome.kind === 'requeue') {
+    const change = end(
+      'queued',
+      policy.now,
+      null,
+      outcome.error,
+      'aborted',
+      outcome.error,
+      job.requestFailures,
+    );
+    change.front = true;
+    change.uncounted = job.uncounted + 1;
+    return change;
   }
 
   if (outcome.kind === 'lost' || outcome.infrastructure) {

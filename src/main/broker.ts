@@ -22,6 +22,8 @@ import { WorkerMessages } from '../broker/endpoint/messages.js';
 import { newId, Registration } from '../broker/endpoint/registration.js';
 import { WorkerEndpoint } from '../broker/endpoint/server.js';
 import { Sessions } from '../broker/endpoint/sessions.js';
+import { UsageRecorder } from '../broker/usage.js';
+import { WorkerControls } from '../broker/worker-control.js';
 import { EventLog } from '../broker/event-log.js';
 import { EventBus } from '../broker/events.js';
 import { JobService } from '../broker/jobs.js';
@@ -158,6 +160,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       execute: (command) => {
         if (command.kind === 'stop')
           sessions.stopJob(command.jobId, command.attempt, command.reason);
+        else if (command.kind === 'worker')
+          workerControls
+            .refresh(command.workerId, command.stop)
+            .catch((err: unknown) =>
+              logger.error({ err, worker: command.workerId }, 'applying worker settings failed'),
+            );
+        else workerControls.kick(command.workerId);
       },
     });
     // Delivery starts once the broker is up and stops before the writes end (rows stay).
@@ -172,6 +181,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       settings: { maxRequestFailures: config.maxRequestFailures, retry: config.retry },
       needs,
       metrics,
+      blocklist: {
+        threshold: config.blocklist.threshold,
+        // The worker controls exist before any attempt can end.
+        blocked: (ctx, block) => workerControls.blocked(ctx, block),
+      },
     });
     const liveness = { pingIntervalMs: config.pingIntervalMs, maxLiveness: config.maxLiveness };
     const persister = new Persister(logger, clock);
@@ -190,6 +204,24 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       metrics,
     });
     workerCounts = () => sessions.counts();
+    const workerControls = new WorkerControls({
+      store,
+      committer,
+      control,
+      sessions,
+      needs,
+      dispatcher,
+      completion,
+      events,
+      clock,
+      logger,
+      nodeId,
+    });
+    workerControls.start();
+    cleanups.push(() => workerControls.stop());
+    const usage = new UsageRecorder({ committer, clock, logger });
+    usage.start();
+    cleanups.push(() => usage.stop());
     const watchdog = new Watchdog({
       clock,
       committer,
@@ -213,6 +245,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         logger,
         nodeId,
         notifier,
+        controls: workerControls,
         settings: { ...liveness, workerTokens: config.auth.workerTokens },
       }),
       sessions,
@@ -224,6 +257,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         persister,
         clock,
         logger,
+        usage,
       }),
       clock,
       logger,
@@ -348,6 +382,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       jobs,
       schedules,
       sessions,
+      workers: workerControls,
       events,
       monitor,
       access,

@@ -358,6 +358,13 @@ export const JobBody = Type.Object(
     reason: Type.Optional(
       Type.String({ description: 'Why a queued (or waiting) job is not running' }),
     ),
+    blockedWorkers: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'For a queued job: the workers blocklisted for its type in its queue (they will not ' +
+          'be given it)',
+      }),
+    ),
     eta: Type.Optional(
       Type.Object(
         {
@@ -639,6 +646,46 @@ export const JobGetQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const SleepScheduleBody = Type.Object(
+  {
+    active: Type.Optional(
+      Type.Boolean({ description: 'Whether the schedule applies (default true)', default: true }),
+    ),
+    days: Type.Array(StringEnum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const), {
+      minItems: 1,
+      maxItems: 7,
+      description: 'The days a sleep window starts on',
+    }),
+    start: Type.String({
+      pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$',
+      description: 'Start of the window, HH:MM local time',
+      errorMessage: 'must be a time of day HH:MM',
+    }),
+    end: Type.String({
+      pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$',
+      description:
+        'End of the window, HH:MM local time (before the start: the window crosses midnight; ' +
+        'equal to it: the whole day)',
+      errorMessage: 'must be a time of day HH:MM',
+    }),
+    timeZone: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'An IANA time zone, e.g. `Europe/Amsterdam` or `UTC`',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type SleepScheduleBody = Static<typeof SleepScheduleBody>;
+
+export const BlockBody = Type.Object({
+  queue: Type.String(),
+  type: Type.String(),
+  failures: Type.Integer(),
+  blockedAt: Iso,
+});
+export type BlockBody = Static<typeof BlockBody>;
+
 export const WorkerBody = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -650,9 +697,23 @@ export const WorkerBody = Type.Object({
   state: Type.Union([
     Type.Literal('idle'),
     Type.Literal('busy'),
+    Type.Literal('asleep'),
     Type.Literal('draining'),
     Type.Literal('disconnected'),
   ]),
+  status: Type.Optional(
+    StringEnum(['awake', 'asleep', 'drain'] as const, {
+      description: 'The status in force (set by hand or by the sleep schedule)',
+    }),
+  ),
+  schedule: Type.Optional(Type.Union([SleepScheduleBody, Type.Null()])),
+  announced: Type.Optional(
+    Type.Object(
+      { types: Type.Array(Type.String()), queues: Type.Array(Type.String()) },
+      { description: 'What the worker said it runs and serves (types are the upper bound)' },
+    ),
+  ),
+  blocklist: Type.Optional(Type.Array(BlockBody, { description: 'Blocks in force' })),
   connectedAt: Iso,
   lastSeenAt: Iso,
   address: Type.Union([Type.String(), Type.Null()]),

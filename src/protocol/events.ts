@@ -7,7 +7,7 @@
  * Every event has a node-local, increasing `id` (see src/broker/event-log.ts): resume with it.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { JobErrorBody, JobStateSchema, StringEnum } from './api.js';
+import { JobErrorBody, JobStateSchema, SleepScheduleBody, StringEnum } from './api.js';
 import { ID_MESSAGE, ID_PATTERN } from './ids.js';
 import { LimitChangedEvent, QueueChangedEvent } from './queues.js';
 import { stepStatuses } from '../domain/job.js';
@@ -95,6 +95,37 @@ export const WorkerDownEvent = Type.Object({
   name: Type.String(),
   reason: Type.String(),
 });
+const WorkerId = Type.String({ description: 'The worker id' });
+export const WorkerStatusEvent = Type.Object({
+  id: WorkerId,
+  status: StringEnum(['awake', 'asleep', 'drain'] as const),
+  when: StringEnum(['now', 'after'] as const),
+  by: StringEnum(['operator', 'schedule'] as const),
+});
+export const WorkerScheduleEvent = Type.Object({
+  id: WorkerId,
+  schedule: Type.Union([SleepScheduleBody, Type.Null()]),
+});
+export const WorkerQueuesEvent = Type.Object({
+  id: WorkerId,
+  queues: Type.Array(Type.String()),
+  types: Type.Array(Type.String()),
+});
+export const WorkerBlocklistedEvent = Type.Object({
+  id: WorkerId,
+  queue: Type.String(),
+  type: Type.String(),
+  failures: Type.Integer(),
+});
+export const WorkerUnblockedEvent = Type.Object({
+  id: WorkerId,
+  queue: Type.String(),
+  type: Type.String(),
+});
+export const WorkerDisconnectedEvent = Type.Object({
+  id: WorkerId,
+  by: StringEnum(['operator'] as const),
+});
 export const BrokerFrozenEvent = Type.Object({ frozen: Type.Boolean() });
 export const BackendErrorEvent = Type.Object({
   message: Type.String(),
@@ -137,6 +168,12 @@ export const eventPayloads = {
   'job:deleted': JobDeletedEvent,
   'worker:up': WorkerUpEvent,
   'worker:down': WorkerDownEvent,
+  'worker:status': WorkerStatusEvent,
+  'worker:schedule': WorkerScheduleEvent,
+  'worker:queues': WorkerQueuesEvent,
+  'worker:blocklisted': WorkerBlocklistedEvent,
+  'worker:unblocked': WorkerUnblockedEvent,
+  'worker:disconnected': WorkerDisconnectedEvent,
   'queue:changed': QueueChangedEvent,
   'limit:changed': LimitChangedEvent,
   'broker:frozen': BrokerFrozenEvent,
@@ -147,6 +184,14 @@ export const eventPayloads = {
 } as const satisfies Record<string, TSchema>;
 
 export type EventName = keyof typeof eventPayloads;
+
+/** `job:state` → `JobStateEvent`: the name of an event's data schema in the OpenAPI document. */
+export function schemaNameOf(event: string): string {
+  return `${event
+    .split(':')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('')}Event`;
+}
 export const eventNames = Object.keys(eventPayloads) as EventName[];
 /** What `?kind=` accepts: an event's name, or the part before its colon (all of that kind). */
 export const eventKinds: readonly string[] = [
@@ -243,18 +288,9 @@ export type EventQuery = Static<typeof EventQuery>;
  * words for a stream's messages; the stream's description points here).
  */
 export const eventSchemas: Record<string, TSchema> = {
-  JobCreatedEvent,
-  JobStateEvent,
-  JobProgressEvent,
-  JobLogEvent,
-  JobAttributeEvent,
-  WorkerUpEvent,
-  WorkerDownEvent,
-  BrokerFrozenEvent,
-  BackendErrorEvent,
-  ScheduleFiredEvent,
-  ScheduleSkippedEvent,
-  ScheduleChangedEvent,
+  ...Object.fromEntries(
+    Object.entries(eventPayloads).map(([name, schema]) => [schemaNameOf(name), schema]),
+  ),
   EventMessage,
   GapMessage,
 };

@@ -13,7 +13,14 @@ import { stepStatuses } from '../domain/job.js';
  * 2: a worker proves its identity on reconnect with the secret of its first welcome (1 trusted
  * the id and name a hello claimed).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+/**
+ * 3: the broker may send `capabilities` (queues and types attached or detached at run time) and
+ * a `cancel` with reason `requeued` (the job was taken back: its worker was put to sleep or
+ * drained now). A worker of version 2 is still served: it gets neither (dispatch follows the
+ * change all the same, and a taken-back job is stopped with reason `held`).
+ */
+export const MIN_PROTOCOL_VERSION = 2;
 
 /** A job id the broker gave: exact as a JavaScript number (see ./ids.ts). */
 const JobId = Type.String({ pattern: ID_PATTERN });
@@ -196,7 +203,18 @@ export const CancelMsg = Type.Object({
     Type.Literal('held'),
     Type.Literal('lost'),
     Type.Literal('timeout'),
+    Type.Literal('requeued'),
   ]),
+});
+
+/**
+ * The queues and job types the worker serves from now on (protocol 3), set by an operator at
+ * run time. The types are always among those it announced in its hello.
+ */
+export const CapabilitiesMsg = Type.Object({
+  type: Type.Literal('capabilities'),
+  queues: Type.Array(Type.String({ minLength: 1, maxLength: 200 })),
+  types: Type.Array(Type.String({ minLength: 1, maxLength: 200 })),
 });
 
 /** Results the broker has committed; the worker may forget them. */
@@ -238,6 +256,7 @@ export const BrokerMessage = Type.Union([
   Ack,
   Refused,
   BrokerStatus,
+  CapabilitiesMsg,
   ErrorMsg,
 ]);
 
@@ -247,6 +266,7 @@ export type CancelMsg = Static<typeof CancelMsg>;
 export type Ack = Static<typeof Ack>;
 export type Refused = Static<typeof Refused>;
 export type BrokerStatus = Static<typeof BrokerStatus>;
+export type CapabilitiesMsg = Static<typeof CapabilitiesMsg>;
 export type ErrorMsg = Static<typeof ErrorMsg>;
 export type BrokerMessage = Static<typeof BrokerMessage>;
 
@@ -287,6 +307,7 @@ const brokerCheckers = checkersByType([
   Ack,
   Refused,
   BrokerStatus,
+  CapabilitiesMsg,
   ErrorMsg,
 ]);
 

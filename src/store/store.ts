@@ -14,6 +14,9 @@
  */
 import type { HoldInfo, JobOptions, JobRecord, JobState, Labels, Progress } from '../domain/job.js';
 import type { DependencyState, JobStateView, StateChange } from '../domain/transitions.js';
+import type { Block } from '../domain/blocklist.js';
+import type { UsageResolution, UsageSample } from '../domain/usage.js';
+import type { WorkerControl } from '../domain/worker-control.js';
 import type { LimitUse, QueueRecord } from '../domain/queues.js';
 import type { Bucket } from '../domain/token-bucket.js';
 
@@ -231,6 +234,23 @@ export interface WorkerRecord {
   online: boolean;
   /** SHA-256 of the secret the worker was welcomed with (hex); it proves itself with it. */
   secretHash: string | null;
+}
+
+/** One failure of a job on a worker, counted towards the blocklist (src/domain/blocklist.ts). */
+export interface BlocklistFailure {
+  workerId: string;
+  queue: string;
+  type: string;
+  /** Failures that block (at least 1). */
+  threshold: number;
+  now: number;
+}
+
+/** A sample of a worker's resource use, at one resolution (src/domain/usage.ts). */
+export interface UsageRow {
+  workerId: string;
+  resolution: UsageResolution;
+  sample: UsageSample;
 }
 
 export interface NodeRecord {
@@ -564,6 +584,22 @@ export interface StoreTx {
   workerUpsert(worker: WorkerRecord): Promise<void>;
   /** Marks a worker offline, if it is still attached to that node (it may have moved on). */
   workerSetOffline(id: string, nodeId: string, now: number): Promise<void>;
+  /** Replaces what operators decided about a worker (src/domain/worker-control.ts). */
+  workerControlSet(workerId: string, control: WorkerControl, now: number): Promise<void>;
+  /**
+   * Counts one failure of a job of `type` in `queue` on a worker; returns the block when this
+   * failure is the one that reaches the threshold, null otherwise (below it, or blocked before).
+   */
+  blocklistFailure(failure: BlocklistFailure): Promise<Block | null>;
+  /**
+   * Clears a worker's blocks (and failure counts) for a type, in one queue or in all; returns
+   * the blocks cleared.
+   */
+  blocklistClear(clear: { workerId: string; type: string; queue?: string }): Promise<Block[]>;
+  /** Adds usage samples; a second sample of one worker, resolution and time is ignored. */
+  usageAdd(rows: readonly UsageRow[]): Promise<void>;
+  /** Drops samples older than their resolution keeps; returns how many. */
+  usagePrune(before: { fine: number; minute: number }): Promise<number>;
   /** A command for one node (src/broker/control.ts), kept until that node takes it. */
   nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void>;
   /** Removes and returns the commands waiting for a node, oldest first. */
@@ -692,6 +728,23 @@ export interface Store {
   workerList(): Promise<WorkerRecord[]>;
   workerGet(id: string): Promise<WorkerRecord | undefined>;
   nodeList(): Promise<NodeRecord[]>;
+  /** What operators decided about a worker, or undefined if nothing yet. */
+  workerControlGet(workerId: string): Promise<WorkerControl | undefined>;
+  /**
+   * Blocks in force: of one worker, or (with `pairs`) those for the given queue and type
+   * pairs, or all; by worker, queue and type.
+   */
+  blocklistList(query: {
+    workerId?: string;
+    pairs?: ReadonlyArray<{ queue: string; type: string }>;
+  }): Promise<Block[]>;
+  /** A worker's samples at one resolution from `since` on, oldest first, at most `limit`. */
+  usageList(query: {
+    workerId: string;
+    resolution: UsageResolution;
+    since: number;
+    limit: number;
+  }): Promise<UsageSample[]>;
   settingGet(key: string): Promise<string | undefined>;
   /** Every schedule, by name. */
   scheduleList(): Promise<ScheduleRecord[]>;

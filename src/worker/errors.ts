@@ -73,7 +73,15 @@ export class InfrastructureError extends HandlerError {
 }
 
 /** Why the worker stopped a job. `abandoned`: the broker says the job is no longer ours. */
-export type AbortKind = 'timeout' | 'canceled' | 'held' | 'lost' | 'shutdown' | 'abandoned';
+export type AbortKind =
+  | 'timeout'
+  | 'canceled'
+  | 'held'
+  | 'lost'
+  | 'shutdown'
+  | 'abandoned'
+  /** The broker took the job back (the worker was put to sleep or drained now). */
+  | 'requeued';
 
 /** The reason on an aborted job signal: why, and how a process should be killed. */
 export class JobAborted extends Error {

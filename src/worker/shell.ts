@@ -316,6 +316,8 @@ function runProcess(
       reject(spawnFailed(command, error));
       return;
     }
+    // Detached: the child leads a process group of its own, whose usage heartbeats report.
+    if (child.pid !== undefined) ctx.processGroup?.(child.pid);
     // All four are pipes (TETHERED_STDIO); the tether is a socket the agent only holds open.
     const [stdin, stdout, stderr, tether] = child.stdio as unknown as Tethered;
     let exit: Exit | undefined;

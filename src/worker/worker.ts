@@ -21,6 +21,7 @@ import {
 import { BrokerConnection, type DisconnectInfo, type HelloFields } from './connection.js';
 import { HandlerError, JobAborted, failureOf, type Failure } from './errors.js';
 import { warningsLogger, type Logger } from './logger.js';
+import { GroupSampler } from './proc-usage.js';
 
 export type { DisconnectInfo } from './connection.js';
 
@@ -50,6 +51,11 @@ export interface JobContext {
   log(text: string, stream?: 'stdout' | 'stderr'): void;
   /** Sets a job attribute (HTCondor's chirp), e.g. the endpoint of a service the job started. */
   attr(key: string, value: string): void;
+  /**
+   * A handler that runs the job in processes of a group of their own names the group: the
+   * worker's heartbeats then report their CPU and memory (on Linux). Null: no group any more.
+   */
+  processGroup?(pgid: number | null): void;
 }
 
 /** Runs one job; its return value is the job's result. Throw a {@link HandlerError} to steer. */
@@ -90,6 +96,8 @@ export interface WorkerEvents {
   disconnected: [info: DisconnectInfo];
   /** After close() or a drain finished; the process may exit. */
   closed: [];
+  /** The broker changed the queues and types this worker serves. */
+  capabilities: [served: { queues: string[]; types: string[] }];
 }
 
 interface Run {
@@ -106,6 +114,8 @@ interface Run {
   timer: NodeJS.Timeout | undefined;
   /** The last percent reported (a step report carries it on). */
   percent?: number | null;
+  /** The process group of its processes (shell jobs): heartbeats report its usage. */
+  pgid?: number;
 }
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
@@ -148,11 +158,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Every handler not yet finished, abandoned ones included: close() waits for them. */
   private readonly live = new Set<Run>();
   private readonly unacked = new Map<string, DoneMsg | FailMsg>();
+  private readonly sampler = new GroupSampler();
+  private sampling = false;
   private readonly watchers = new Set<() => void>();
   private workerId: string | undefined;
   /** The secret of the welcome that gave `workerId`: it proves this is that worker. */
   private secret: string | undefined;
   private accepting = true;
+  /** What the broker has it serve, once it said (`capabilities`); its own lists until then. */
+  private serving: { queues: string[]; types: string[] } | undefined;
   private started: Promise<void> | undefined;
   private startWaiter: { resolve(): void; reject(error: Error): void } | undefined;
   private draining: Promise<void> | undefined;
@@ -190,7 +204,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         hello: () => this.hello(),
         welcome: (message) => this.welcomed(message),
         message: (message, welcomed) => this.received(message, welcomed),
-        jobs: () => [...this.runs.keys()].map((jobId) => ({ jobId })),
+        jobs: () => this.jobUsage(),
         disconnected: (info) => this.emit('disconnected', info),
       },
     });
@@ -223,6 +237,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.closeRequested?.();
     this.closing ??= this.terminate(false);
     return this.closing;
+  }
+
+  /** The heartbeat's jobs: each with its processes' CPU and memory when it has a group. */
+  private jobUsage(): Array<{ jobId: string; cpu?: number; rss?: number }> {
+    const groups = new Set<number>();
+    for (const run of this.runs.values()) if (run.pgid !== undefined) groups.add(run.pgid);
+    const usage = groups.size > 0 || this.sampling ? this.sampler.sample(groups) : undefined;
+    this.sampling = groups.size > 0;
+    return [...this.runs.values()].map((run) => {
+      const u = run.pgid === undefined ? undefined : usage?.get(run.pgid);
+      return {
+        jobId: run.job.id,
+        ...(u?.cpu == null ? {} : { cpu: u.cpu }),
+        ...(u === undefined ? {} : { rss: u.rss }),
+      };
+    });
   }
 
   /** The jobs running now (ids). */
@@ -318,11 +348,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.changed();
         break;
       case 'status':
-        if (message.status === 'drain' || message.status === 'shutdown') {
+        if (message.status === 'drain') {
+          // An operator's drain: running jobs finish, however long they take (the broker stops
+          // and re-queues them itself for a drain "now"), then the worker closes.
+          this.log.info('the broker asks this worker to drain');
+          this.drain(Infinity).catch((error: unknown) =>
+            this.log.error({ err: error }, 'drain failed'),
+          );
+        } else if (message.status === 'shutdown') {
           this.drain().catch((error: unknown) => this.log.error({ err: error }, 'drain failed'));
         } else if (this.draining === undefined && this.closing === undefined) {
           this.setAccepting(message.status === 'awake');
         }
+        break;
+      case 'capabilities':
+        this.served(message.queues, message.types);
         break;
       case 'error':
         this.log.error({ code: message.code, fatal: message.fatal }, message.message);
@@ -344,6 +384,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         break;
     }
+  }
+
+  /**
+   * The queues and types the broker has this worker serve now (an operator attached or detached
+   * them). A type it has no handler for is refused: it is left out, and said so.
+   */
+  private served(queues: readonly string[], types: readonly string[]): void {
+    const unknown = types.filter((t) => !this.handlers.has(t));
+    if (unknown.length > 0)
+      this.log.warn({ types: unknown }, 'refused job types this worker has no handler for');
+    this.serving = {
+      queues: [...queues],
+      types: types.filter((t) => this.handlers.has(t)),
+    };
+    this.emit('capabilities', this.capabilities());
+  }
+
+  /** The queues and job types this worker serves now (as the broker last said, or its own). */
+  capabilities(): { queues: string[]; types: string[] } {
+    return this.serving ?? { queues: [...this.queues], types: [...this.handlers.keys()] };
   }
 
   private setAccepting(accepting: boolean): void {
@@ -570,6 +630,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (active())
           this.connection.send({ type: 'attr', jobId: job.id, attempt: job.attempt, key, value });
       },
+      processGroup: (pgid) => {
+        if (pgid === null) delete run.pgid;
+        else if (Number.isSafeInteger(pgid) && pgid > 0) run.pgid = pgid;
+      },
     };
   }
 
@@ -612,6 +676,14 @@ function stopFailure(run: Run, error: unknown): Failure {
       const message = own || `the job timed out after ${run.job.timeoutMs ?? 0} ms`;
       return { error: { code: 'timeout', message }, retryable: true, ...withResult };
     }
+    case 'requeued':
+      // The broker queued the job again already; should it not have, it runs again elsewhere.
+      return {
+        error: { code: 'requeued', message: 'the broker took the job back to run it again' },
+        retryable: true,
+        infrastructure: true,
+        ...withResult,
+      };
     case 'shutdown':
     case 'abandoned':
       return {

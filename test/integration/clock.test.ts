@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startBroker, type RunningBroker } from '../../src/main/index.js';
 import { testConfig, testLogger } from '../helpers/broker.js';
-import { getJob, submit, until } from '../helpers/http.js';
+import { api, getJob, submit, until } from '../helpers/http.js';
 import { closeRawWorkers, RawWorker } from '../helpers/raw-worker.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
@@ -185,5 +185,30 @@ describe('a broker on a manual clock', () => {
     clock.advance(31 * 60_000);
     await until(async () => (await status(recent.id)) === 404);
     expect(await status(failed.id)).toBe(200);
+  });
+
+  it('follows a sleep schedule on its clock: asleep within the window, awake after it', async () => {
+    const clock = new ManualClock(T0); // a Tuesday, 00:00 UTC
+    const b = await start(clock, { pingIntervalMs: 3_600_000 });
+    const w = await RawWorker.open(b.workersUrl);
+    w.hello();
+    const welcome = await w.next('welcome');
+    const r = await api(b.clientsUrl, 'PUT', `/api/v1/workers/${welcome.workerId}/sleep-schedule`, {
+      days: ['tue'],
+      start: '01:00',
+      end: '02:00',
+      timeZone: 'UTC',
+    });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'awake' });
+    clock.advance(60 * 60_000 + 10_000); // 01:00:10, a check of the schedules later
+    const asleep = await w.next('status');
+    expect(asleep.status).toBe('asleep');
+    const job = await submit(b.clientsUrl, { type: 't' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await getJob(b.clientsUrl, job.id)).state).toBe('queued');
+    clock.advance(60 * 60_000); // 02:00:10
+    expect((await w.next('status')).status).toBe('awake');
+    expect((await w.next('assign')).job.id).toBe(job.id);
   });
 });

@@ -308,7 +308,7 @@ describe('uniqueness', () => {
 
 describe('the failed queue and actions on many jobs', () => {
   it('groups failures by error, queue and type, and retries a group by filter', async () => {
-    const b = await broker();
+    const b = await startBrokerProcess([...brokerArgs(join(dir, 'broker')), ...FAST_LIVENESS]);
     const failing = (queue: string, n: number) => ({
       type: 'shell',
       queue,

@@ -24,6 +24,7 @@ import { describeUniqueness } from './contract/unique.js';
 import { describeReports } from './contract/reports.js';
 import { describeMessages } from './contract/messages.js';
 import { describeSchedules } from './contract/schedules.js';
+import { describeWorkerControl } from './contract/worker-control.js';
 import { describeQueues } from './contract/queues.js';
 
 export type { StoreFactory } from './contract/helpers.js';
@@ -50,6 +51,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     describeCluster(factory);
     describeOutbox(factory);
     describeSchedules(factory);
+    describeWorkerControl(factory);
     describeQueues(factory);
   });
 }

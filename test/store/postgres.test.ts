@@ -149,7 +149,7 @@ describe('PostgresStore', () => {
       const { rows } = await withClient((c) =>
         c.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`),
       );
-      expect(rows).toEqual(Array.from({ length: latestVersion }, (_, i) => ({ version: i + 1 })));
+      expect(rows).toEqual(migrations.map((m) => ({ version: m.version })));
     });
 
     it('are applied by exactly one of several concurrent migrations', async () => {
@@ -159,7 +159,7 @@ describe('PostgresStore', () => {
       const applied = await Promise.all(
         [1, 2, 3].map(() => withClient((c) => migrate(c, schema, location.description), schema)),
       );
-      const all = Array.from({ length: latestVersion }, (_, i) => i + 1);
+      const all = migrations.map((m) => m.version);
       expect(applied.filter((a) => a.length > 0)).toEqual([all]);
       expect(applied.filter((a) => a.length === 0)).toHaveLength(2);
     });

@@ -41,16 +41,18 @@ function resumeFrom(request: EventRequest): number | undefined {
 const description =
   'Server-Sent Events, or with a WebSocket upgrade one JSON message per event ' +
   '(`{"type":"event","id":N,"name":"job:state","data":{...}}`). Events are job:created, ' +
-  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, broker:frozen, ' +
-  'backend:error, schedule:fired, schedule:skipped and schedule:changed, with JSON data (job ids as strings); with several nodes, those of every node. ' +
+  'job:state, job:progress, job:log, job:attribute, worker:up, worker:down, worker:status, ' +
+  'worker:schedule, worker:queues, worker:blocklisted, worker:unblocked, worker:disconnected, ' +
+  'queue:changed, limit:changed, broker:frozen, backend:error, schedule:fired, ' +
+  'schedule:skipped and schedule:changed, with JSON data (job ids as strings); with several nodes, those of every node. ' +
   'Every event has an id (SSE: an `id:` line); reconnecting with `?since=ID` or (SSE) ' +
   '`Last-Event-ID` sends what the node still keeps after it, or first a `gap` message ' +
   '(`{"type":"gap","missed":N|null,"after":ID}`) when it no longer reaches back. A reader more ' +
   'than 8 MiB behind is cut off (SSE: a last `error` event; WebSocket: close code 4008, reason ' +
   'slow_consumer), or with `?overflow=skip` (WebSocket) skipped ahead and sent a gap message. ' +
-  'The data of each event is described in components.schemas (JobCreatedEvent, JobStateEvent, ' +
-  'JobProgressEvent, JobLogEvent, JobAttributeEvent, WorkerUpEvent, WorkerDownEvent, ' +
-  'BrokerFrozenEvent, BackendErrorEvent), a WebSocket message by EventMessage and GapMessage. ' +
+  'The data of each event is described in components.schemas, one schema per event named ' +
+  'after it (job:state: JobStateEvent, queue:changed: QueueChangedEvent, ...), a WebSocket ' +
+  'message by EventMessage and GapMessage. ' +
   'Browsers, which cannot send headers here, may pass the token as `?token=`.';
 
 export function eventRoutes(ctx: ApiContext): FastifyPluginAsync {

@@ -16,6 +16,7 @@ import {
   SubmitBatch,
   type SubmitJob,
 } from '../../protocol/api.js';
+import { blockedWorkersOf } from './workers.js';
 import type { ApiContext } from '../context.js';
 import { selectorOf } from '../filters.js';
 import { logText, readLogPage } from '../logs.js';
@@ -119,8 +120,11 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
           limit,
         });
         const last = jobs[jobs.length - 1];
+        const blocked = await blockedWorkersOf(ctx, jobs);
         return {
-          jobs: jobs.map((j) => jobView(j, { ...listReasonOf(ctx, j) })),
+          jobs: jobs.map((j) =>
+            jobView(j, { ...listReasonOf(ctx, j), blockedWorkers: blocked.get(j) ?? [] }),
+          ),
           nextCursor: jobs.length === limit && last ? String(last.id) : null,
         };
       },
@@ -165,7 +169,13 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsync {
               }
             : await reasonOf(ctx, job);
         const eta = await ctx.queueViews.eta(job);
-        return jobView(job, { ...reason, links, ...(eta === undefined ? {} : { eta }) });
+        const blocked = await blockedWorkersOf(ctx, [job]);
+        return jobView(job, {
+          ...reason,
+          links,
+          ...(eta === undefined ? {} : { eta }),
+          blockedWorkers: blocked.get(job) ?? [],
+        });
       },
     );
 

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import type { Outcome } from '../../domain/transitions.js';
-import type { WorkerMessage } from '../../protocol/worker.js';
+import type { Heartbeat, WorkerMessage } from '../../protocol/worker.js';
 import type { Committer } from '../committer.js';
 import type { Completion } from '../complete.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -18,6 +18,8 @@ import type { AttributeUpdate, ProgressUpdate } from '../../store/store.js';
 import { MAX_JOURNALED_REPORTS, type HeldJob, type WorkerSession } from './session.js';
 
 export interface WorkerMessagesDeps {
+  /** Keeps the workers' usage series (src/broker/usage.ts). */
+  usage?: { heartbeat(workerId: string, at: number, heartbeat: Heartbeat): void };
   committer: Committer;
   completion: Completion;
   dispatcher: Dispatcher;
@@ -48,9 +50,10 @@ export class WorkerMessages {
         case 'heartbeat':
           if (m.cpu !== undefined) session.cpu = m.cpu;
           if (m.memory !== undefined) session.memory = m.memory;
+          this.deps.usage?.heartbeat(session.id, now, m);
           break;
         case 'status':
-          session.accepting = m.accepting;
+          session.workerAccepting = m.accepting;
           if (m.accepting) this.deps.dispatcher.wake();
           break;
         case 'done':

@@ -15,7 +15,7 @@ import type { Clock } from '../../domain/clock.js';
 import type { JobError, Labels } from '../../domain/job.js';
 import type { LivenessSettings } from '../../domain/liveness.js';
 import { isLabelText, LABEL_TEXT } from '../../domain/matching.js';
-import { PROTOCOL_VERSION, type Hello } from '../../protocol/worker.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Hello } from '../../protocol/worker.js';
 import { isStoreUnavailable } from '../../store/faults.js';
 import type { RunningJob, Store } from '../../store/store.js';
 import { tokenIn } from '../auth.js';
@@ -42,7 +42,16 @@ export interface RegistrationSettings extends LivenessSettings {
   workerTokens: readonly string[];
 }
 
+/** What operators decided about a worker, applied when it (re)connects (./worker-control.ts). */
+export interface ControlHooks {
+  /** Reads the worker's stored status, queues, types and blocks and applies them to the session. */
+  prepare(session: WorkerSession): Promise<void>;
+  /** After its welcome: tells the worker its status and capabilities when they differ. */
+  welcomed(session: WorkerSession): void;
+}
+
 export interface RegistrationDeps {
+  controls?: ControlHooks;
   store: Store;
   committer: Committer;
   completion: Completion;
@@ -90,9 +99,9 @@ function sameCapabilities(s: WorkerSession, hello: Hello, labels: Labels): boole
       .sort()
       .map((k) => [k, [...(l[k] ?? [])].sort()]);
   return (
-    norm(sortLabels(s.capabilities.labels)) === norm(sortLabels(labels)) &&
-    norm([...s.capabilities.types].sort()) === norm([...hello.types].sort()) &&
-    norm([...s.capabilities.queues].sort()) === norm([...hello.queues].sort()) &&
+    norm(sortLabels(s.announced.labels)) === norm(sortLabels(labels)) &&
+    norm([...s.announced.types].sort()) === norm([...hello.types].sort()) &&
+    norm([...s.announced.queues].sort()) === norm([...hello.queues].sort()) &&
     s.slots === hello.slots
   );
 }
@@ -115,10 +124,11 @@ export class Registration {
       conn.refuse('unauthorized', 'a valid worker token is required in hello');
       return;
     }
-    if (hello.version !== PROTOCOL_VERSION) {
+    if (hello.version < MIN_PROTOCOL_VERSION || hello.version > PROTOCOL_VERSION) {
       conn.refuse(
         'unsupported_version',
-        `protocol version ${hello.version} is not supported (this broker speaks ${PROTOCOL_VERSION})`,
+        `protocol version ${hello.version} is not supported (this broker speaks ` +
+          `${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`,
       );
       return;
     }
@@ -208,7 +218,8 @@ export class Registration {
           logger.warn({ err, worker: hello.name }, 'cannot record the backend error callback'),
         );
       s.name = hello.name;
-      s.capabilities = { labels, types: hello.types, queues: hello.queues };
+      s.announced = { labels, types: hello.types, queues: hello.queues };
+      s.capabilities = s.announced;
       s.slots = hello.slots;
       this.deps.needs.rematch(s);
     }
@@ -216,7 +227,10 @@ export class Registration {
     s.prefetch = hello.prefetch ?? 0;
     s.address = conn.address;
     s.lastSeen = now;
-    s.accepting = hello.accepting ?? true;
+    s.workerAccepting = hello.accepting ?? true;
+    s.protocol = hello.version;
+    // Its stored status, queues, types and blocks hold before it takes part in dispatch.
+    await this.deps.controls?.prepare(s);
 
     // Reconcile what the worker says it runs with what the broker thinks it holds.
     const listed = new Map((hello.running ?? []).map((r) => [Number(r.jobId), r.attempt]));
@@ -261,8 +275,8 @@ export class Registration {
         name: s.name,
         nodeId,
         labels: s.capabilities.labels,
-        types: [...s.capabilities.types],
-        queues: [...s.capabilities.queues],
+        types: [...s.announced.types],
+        queues: [...s.announced.queues],
         slots: s.slots,
         address: s.address,
         connectedAt: s.connectedAt,
@@ -296,6 +310,7 @@ export class Registration {
       adopted: keptIds,
       abandoned: abandoned.map(String),
     });
+    this.deps.controls?.welcomed(s);
     logger.info(
       { worker: s.name, id: s.id, slots: s.slots, adopted: adopted.length, address: s.address },
       identity.secret !== undefined ? 'worker registered' : 'worker reconnected',

@@ -4,9 +4,15 @@
  * its jobs). Outgoing messages are batched: all sent in one turn go out as one frame.
  */
 import type { WebSocket } from 'ws';
+import { blockKey, type Block } from '../../domain/blocklist.js';
 import type { Capabilities } from '../../domain/matching.js';
-import { encodeFrame, type BrokerMessage } from '../../protocol/worker.js';
-import type { RunningJob } from '../../store/store.js';
+import {
+  defaultControl,
+  type WorkerControl,
+  type WorkerStatus,
+} from '../../domain/worker-control.js';
+import { encodeFrame, PROTOCOL_VERSION, type BrokerMessage } from '../../protocol/worker.js';
+import type { NeedsRecord, RunningJob } from '../../store/store.js';
 import type { Matcher } from '../needs.js';
 
 export interface HeldJob {
@@ -32,7 +38,19 @@ const RECENT_LIMIT = 1024;
 export class WorkerSession implements Matcher {
   readonly matching = new Set<number>();
   readonly held = new Map<number, HeldJob>();
-  accepting = true;
+  /** What the worker itself says (its hello, its `status` messages): false while it drains. */
+  workerAccepting = true;
+  /** The status in force, as the broker decides it (src/broker/worker-control.ts). */
+  status: WorkerStatus = 'awake';
+  /** What operators decided about this worker, as last read from the store. */
+  control: WorkerControl = defaultControl();
+  /** Its blocks in force, and their (queue, type) pairs as blockKeys: kept from their jobs. */
+  blocks: readonly Block[] = [];
+  blocked: ReadonlySet<string> = new Set();
+  /** The protocol version of its hello. */
+  protocol = PROTOCOL_VERSION;
+  /** The capabilities of its hello: the upper bound of the types it may be given. */
+  announced: Capabilities;
   socket: WebSocket | null = null;
   address: string | null = null;
   cpu: number | null = null;
@@ -52,6 +70,22 @@ export class WorkerSession implements Matcher {
     readonly connectedAt: number,
   ) {
     this.lastSeen = connectedAt;
+    this.announced = capabilities;
+  }
+
+  /** Whether it may be given new jobs: it accepts them and the broker has it awake. */
+  get accepting(): boolean {
+    return this.workerAccepting && this.status === 'awake';
+  }
+
+  /**
+   * Needs it matches by its capabilities but must not be given (see NeedsRegistry): all while
+   * it is not awake (so that no job waits for it: queue_manager multi binds jobs by matching),
+   * and those it is blocklisted for.
+   */
+  excludes(needs: NeedsRecord): boolean {
+    if (this.status !== 'awake') return true;
+    return this.blocked.size > 0 && this.blocked.has(blockKey(needs.queue, needs.type));
   }
 
   get connected(): boolean {
@@ -116,8 +150,9 @@ export class WorkerSession implements Matcher {
     if (socket !== null && socket.readyState === socket.OPEN) socket.send(encodeFrame(messages));
   }
 
-  state(): 'idle' | 'busy' | 'draining' | 'disconnected' {
+  state(): 'idle' | 'busy' | 'asleep' | 'draining' | 'disconnected' {
     if (this.socket === null) return 'disconnected';
+    if (this.status === 'asleep') return 'asleep';
     if (!this.accepting) return 'draining';
     return this.held.size > 0 ? 'busy' : 'idle';
   }

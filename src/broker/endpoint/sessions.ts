@@ -19,7 +19,7 @@ import type { Metrics } from '../metrics.js';
 import type { NeedsRegistry } from '../needs.js';
 import type { Notifier } from '../notifier.js';
 import type { Persister } from '../persist.js';
-import type { WorkerSession } from './session.js';
+import type { HeldJob, WorkerSession } from './session.js';
 
 /** WebSocket close codes used towards workers. */
 export const CLOSE = {
@@ -158,6 +158,22 @@ export class Sessions {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Tells a worker to stop an attempt the broker took back (already re-queued in the store); the
+   * slot stays taken until it says the attempt ended. A worker of protocol 2 hears `held`.
+   */
+  stopTaken(session: WorkerSession, held: HeldJob): void {
+    held.stopping = true;
+    session.send({
+      type: 'cancel',
+      jobId: String(held.job.id),
+      attempt: held.job.attempt,
+      signal: held.job.killSignal,
+      graceMs: held.job.killGraceMs,
+      reason: session.protocol >= 3 ? 'requeued' : 'held',
+    });
   }
 
   /** A dead worker: forgotten, and its jobs go back to the queue (or fail at max_request_failures). */

@@ -335,6 +335,36 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'workers under control: status and schedule, queues and types, blocklist, usage',
+    sql: `
+      CREATE TABLE worker_controls (
+        worker_id TEXT PRIMARY KEY,
+        body JSONB NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE worker_blocklist (
+        worker_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        type TEXT NOT NULL,
+        failures INTEGER NOT NULL CHECK (failures > 0),
+        blocked_at BIGINT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (worker_id, queue, type)
+      );
+      CREATE INDEX worker_blocklist_blocked ON worker_blocklist (queue, type)
+        WHERE blocked_at IS NOT NULL;
+      CREATE TABLE worker_usage (
+        worker_id TEXT NOT NULL,
+        resolution TEXT NOT NULL CHECK (resolution IN ('fine', 'minute')),
+        at BIGINT NOT NULL,
+        body JSONB NOT NULL,
+        PRIMARY KEY (worker_id, resolution, at)
+      );
+      CREATE INDEX worker_usage_age ON worker_usage (resolution, at);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -64,6 +64,10 @@ import { migrate } from './migrations.js';
 import { outboxBacklog, outboxNextAt } from './outbox.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
 import { scheduleGet, scheduleList, scheduleNextAt } from './schedules.js';
+import { blocklistList, usageList, workerControlGet } from './worker-control.js';
+import type { Block } from '../../domain/blocklist.js';
+import type { UsageResolution, UsageSample } from '../../domain/usage.js';
+import type { WorkerControl } from '../../domain/worker-control.js';
 import { Session } from './session.js';
 import { decodeMessage, PostgresTx } from './tx.js';
 
@@ -312,6 +316,26 @@ export class PostgresStore implements Store {
 
   async workerGet(id: string): Promise<WorkerRecord | undefined> {
     return this.read((r) => workerGet(r, id));
+  }
+
+  async workerControlGet(workerId: string): Promise<WorkerControl | undefined> {
+    return this.read((r) => workerControlGet(r, workerId));
+  }
+
+  async blocklistList(query: {
+    workerId?: string;
+    pairs?: ReadonlyArray<{ queue: string; type: string }>;
+  }): Promise<Block[]> {
+    return this.read((r) => blocklistList(r, query));
+  }
+
+  async usageList(query: {
+    workerId: string;
+    resolution: UsageResolution;
+    since: number;
+    limit: number;
+  }): Promise<UsageSample[]> {
+    return this.read((r) => usageList(r, query));
   }
 
   async nodeList(): Promise<NodeRecord[]> {

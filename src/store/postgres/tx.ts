@@ -38,6 +38,8 @@ import type {
   ScheduleAdvance,
   ScheduleRecord,
   ScheduleSettings,
+  BlocklistFailure,
+  UsageRow,
   FairTagRequest,
   QueuedCandidate,
   RunningCount,
@@ -74,6 +76,15 @@ import {
   scheduleSetLastJob,
   scheduleUpdate,
 } from './schedules.js';
+import {
+  blocklistClear,
+  blocklistFailure,
+  usageAdd,
+  usagePrune,
+  workerControlSet,
+} from './worker-control.js';
+import type { Block } from '../../domain/blocklist.js';
+import type { WorkerControl } from '../../domain/worker-control.js';
 import {
   bucketsGet,
   bucketsPut,
@@ -259,6 +270,30 @@ export class PostgresTx implements StoreTx {
 
   async workerSetOffline(id: string, nodeId: string, now: number): Promise<void> {
     return workerSetOffline(this.c, id, nodeId, now);
+  }
+
+  async workerControlSet(workerId: string, control: WorkerControl, now: number): Promise<void> {
+    return workerControlSet(this.c, workerId, control, now);
+  }
+
+  async blocklistFailure(failure: BlocklistFailure): Promise<Block | null> {
+    return blocklistFailure(this.c, failure);
+  }
+
+  async blocklistClear(clear: {
+    workerId: string;
+    type: string;
+    queue?: string;
+  }): Promise<Block[]> {
+    return blocklistClear(this.c, clear);
+  }
+
+  async usageAdd(rows: readonly UsageRow[]): Promise<void> {
+    return usageAdd(this.c, rows);
+  }
+
+  async usagePrune(before: { fine: number; minute: number }): Promise<number> {
+    return usagePrune(this.c, before);
   }
 
   async nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void> {

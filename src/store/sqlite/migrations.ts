@@ -365,6 +365,41 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'workers under control: status and schedule, queues and types, blocklist, usage',
+    sql: `
+      -- What operators decided about a worker (src/domain/worker-control.ts), as JSON: kept
+      -- per worker id, so it holds across reconnects, nodes and restarts.
+      CREATE TABLE worker_controls (
+        worker_id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      -- Failures of a worker per queue and type; blocked from blocked_at on, until cleared.
+      CREATE TABLE worker_blocklist (
+        worker_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        type TEXT NOT NULL,
+        failures INTEGER NOT NULL CHECK (failures > 0),
+        blocked_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (worker_id, queue, type)
+      ) STRICT;
+      -- The workers blocked for a queue and type (the jobs' view).
+      CREATE INDEX worker_blocklist_blocked ON worker_blocklist (queue, type)
+        WHERE blocked_at IS NOT NULL;
+      -- Usage samples: fine (a heartbeat each 5 s at most, an hour) and minute averages (a day).
+      CREATE TABLE worker_usage (
+        worker_id TEXT NOT NULL,
+        resolution TEXT NOT NULL CHECK (resolution IN ('fine', 'minute')),
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (worker_id, resolution, at)
+      ) STRICT;
+      CREATE INDEX worker_usage_age ON worker_usage (resolution, at);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

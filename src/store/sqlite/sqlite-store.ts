@@ -61,6 +61,10 @@ import { jobCount, jobList, jobSelectIds } from './jobs-select.js';
 import { outboxBacklog, outboxNextAt } from './outbox.js';
 import { scheduleGet, scheduleList, scheduleNextAt } from './schedules.js';
 import { needsList, nodeList, settingGet, workerGet, workerList } from './registry.js';
+import { blocklistList, usageList, workerControlGet } from './worker-control.js';
+import type { Block } from '../../domain/blocklist.js';
+import type { UsageResolution, UsageSample } from '../../domain/usage.js';
+import type { WorkerControl } from '../../domain/worker-control.js';
 import { SqliteTx } from './tx.js';
 import { jobQueuedAhead, limitList, queueList, queueSummary, runningCounts } from './queues.js';
 
@@ -274,6 +278,26 @@ export class SqliteStore implements Store {
 
   async workerGet(id: string): Promise<WorkerRecord | undefined> {
     return this.read((r) => workerGet(r, id));
+  }
+
+  async workerControlGet(workerId: string): Promise<WorkerControl | undefined> {
+    return this.read((r) => workerControlGet(r, workerId));
+  }
+
+  async blocklistList(query: {
+    workerId?: string;
+    pairs?: ReadonlyArray<{ queue: string; type: string }>;
+  }): Promise<Block[]> {
+    return this.read((r) => blocklistList(r, query));
+  }
+
+  async usageList(query: {
+    workerId: string;
+    resolution: UsageResolution;
+    since: number;
+    limit: number;
+  }): Promise<UsageSample[]> {
+    return this.read((r) => usageList(r, query));
   }
 
   async nodeList(): Promise<NodeRecord[]> {

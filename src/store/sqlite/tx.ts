@@ -34,6 +34,8 @@ import type {
   ScheduleAdvance,
   ScheduleRecord,
   ScheduleSettings,
+  BlocklistFailure,
+  UsageRow,
   FairTagRequest,
   QueuedCandidate,
   RunningCount,
@@ -84,6 +86,15 @@ import {
   scheduleSetLastJob,
   scheduleUpdate,
 } from './schedules.js';
+import {
+  blocklistClear,
+  blocklistFailure,
+  usageAdd,
+  usagePrune,
+  workerControlSet,
+} from './worker-control.js';
+import type { Block } from '../../domain/blocklist.js';
+import type { WorkerControl } from '../../domain/worker-control.js';
 import { outboxAdd, outboxClaim, outboxSettle } from './outbox.js';
 import { uniqueSet, uniqueSetMany, uniqueTake, uniqueTakeMany } from './unique.js';
 
@@ -224,6 +235,30 @@ export class SqliteTx implements StoreTx {
 
   async workerSetOffline(id: string, nodeId: string, now: number): Promise<void> {
     workerSetOffline(this.c, id, nodeId, now);
+  }
+
+  async workerControlSet(workerId: string, control: WorkerControl, now: number): Promise<void> {
+    workerControlSet(this.c, workerId, control, now);
+  }
+
+  async blocklistFailure(failure: BlocklistFailure): Promise<Block | null> {
+    return blocklistFailure(this.c, failure);
+  }
+
+  async blocklistClear(clear: {
+    workerId: string;
+    type: string;
+    queue?: string;
+  }): Promise<Block[]> {
+    return blocklistClear(this.c, clear);
+  }
+
+  async usageAdd(rows: readonly UsageRow[]): Promise<void> {
+    usageAdd(this.c, rows);
+  }
+
+  async usagePrune(before: { fine: number; minute: number }): Promise<number> {
+    return usagePrune(this.c, before);
   }
 
   async nodeCommandAdd(command: { nodeId: string; body: string; now: number }): Promise<void> {

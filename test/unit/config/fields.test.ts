@@ -56,6 +56,7 @@ const bad: Record<string, [yaml: string, reason: string]> = {
   'retention.succeeded': ['-1', 'must be an integer from 0 to 3153600000 (seconds; 0 keeps'],
   'retention.failed': ['1.5', 'must be an integer from 0'],
   'retention.canceled': ['forever', 'must be an integer from 0'],
+  'blocklist.threshold': ['-3', 'must be an integer from 0 to 1000000 (failures; 0 disables'],
   'notifier.address': ['ftp://hooks.lan/x', 'must be an http:// or https:// URL'],
   'notifier.port': ['0', 'must be an integer from 1 to 65535'],
   'notifier.username': ['[a]', 'must be a non-empty string'],

@@ -77,6 +77,7 @@ auth:
   admin_tokens: [dddddddddddddddddddd]
 retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
 retention: { succeeded: 3600, failed: 0, canceled: 60 }
+blocklist: { threshold: 5 }
 monitor_secret: 0123456789abcdef
 notifier:
   url: http://hooks.lan/sy
@@ -113,6 +114,7 @@ notifier:
         },
         retry: { baseMs: 500, factor: 1.5, maxMs: 60000, jitter: 0 },
         retention: { succeededMs: 3_600_000, failedMs: 0, canceledMs: 60_000 },
+        blocklist: { threshold: 5 },
         notifier: {
           url: 'http://hooks.lan/sy',
           port: 8080,

@@ -10,6 +10,24 @@ const policy = { now: 5_000, maxRequestFailures: 3, retry: defaultRetryPolicy, r
 const boom = { code: 'exit_code', message: 'command exited with code 3' };
 
 describe('planEnd', () => {
+  it('a run taken back by the broker is queued ahead, counted neither as a failure nor a loss', () => {
+    const taken = { code: 'requeued', message: 'worker w was put to sleep now' };
+    const end = planEnd(
+      job({ attempt: 3, requestFailures: 2, uncounted: 1 }),
+      { kind: 'requeue', error: taken },
+      policy,
+    );
+    expect(end).toMatchObject({
+      to: 'queued',
+      front: true,
+      runAt: 5_000,
+      requestFailures: 2,
+      uncounted: 2,
+      error: taken,
+    });
+    expect(end.record).toMatchObject({ outcome: 'aborted', error: taken });
+  });
+
   it('a success ends the job succeeded with its result and an attempt record', () => {
     const end = planEnd(job(), { kind: 'done', result: { exitCode: 0 } }, policy);
     expect(end).toMatchObject({

@@ -177,13 +177,15 @@ describe('POST /api/v1/jobs/batch', () => {
       ['a', {}, 0, null],
       ['b', [1, 'two'], 3, 1.5],
     ]);
-    // Each answer is the job as it reads back (which adds why it waits and its links): nothing
-    // ran it.
+    // Each answer is the job as it reads back (which adds why it waits, when it should start,
+    // and its links): nothing ran it.
     for (const job of jobs) {
-      const { reason, dependencies, dependents, ...got } = (
+      const { reason, eta, dependencies, dependents, ...got } = (
         await call('GET', `/api/v1/jobs/${String(job.id)}`)
       ).json;
       expect(reason).toMatch(/^no worker matches/);
+      // No start yet in its queue: no estimate.
+      expect(eta).toEqual({ at: null, ahead: 0, rate: 0 });
       expect([dependencies, dependents]).toEqual([[], []]);
       expect(got).toEqual(job);
     }

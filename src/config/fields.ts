@@ -11,6 +11,7 @@ import {
   hostNames,
   decimal,
   integer,
+  limitTotals,
   listOf,
   logLevel,
   oneOf,
@@ -242,6 +243,12 @@ export const fields: readonly Field[] = [
     key: 'body_limit',
     parse: size(1024, 1024 ** 3),
     set: (c, v) => (c.bodyLimit = v),
+  }),
+  field({
+    key: 'limits',
+    env: 'SWITCHYARD_LIMITS',
+    parse: limitTotals,
+    set: (c, v) => (c.limits = v),
   }),
   field({
     key: 'blocklist.threshold',

@@ -125,6 +125,11 @@ export interface BrokerConfig {
    * them until cleared (0, the default, disables it: a lone worker blocked would strand them).
    */
   blocklist: { threshold: number };
+  /**
+   * Totals of named concurrency limits, set in the store at every start of a node that has
+   * them (the API may change them meanwhile): name → units.
+   */
+  limits: Record<string, number>;
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -144,6 +149,7 @@ export const brokerDefaults: BrokerConfig = {
   jobOutput: { headBytes: 1_048_576, tailBytes: 1_048_576 },
   retention: { succeededMs: 7 * 86_400_000, failedMs: 30 * 86_400_000, canceledMs: 7 * 86_400_000 },
   blocklist: { threshold: 0 },
+  limits: {},
   monitor: { secret: null },
   notifier: {
     url: null,

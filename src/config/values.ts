@@ -254,3 +254,42 @@ export function show(value: unknown): string {
 export function redactUrl(value: string): string {
   return value.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
 }
+
+const LIMIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$/;
+
+/**
+ * Totals of named concurrency limits: a mapping of name → whole number (YAML), or
+ * `name=N,name=N` (the environment).
+ */
+export const limitTotals: Parser<Record<string, number>> = (input) => {
+  let entries: Array<[string, unknown]>;
+  if (typeof input === 'string') {
+    entries = [];
+    for (const part of input
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '')) {
+      const eq = part.lastIndexOf('=');
+      if (eq <= 0) return bad(`must be name=N pairs separated by commas; ${show(part)} is not one`);
+      entries.push([part.slice(0, eq).trim(), part.slice(eq + 1).trim()]);
+    }
+  } else if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    entries = Object.entries(input);
+  } else {
+    return bad('must be a mapping of limit names to totals');
+  }
+  const out: Record<string, number> = {};
+  for (const [name, value] of entries) {
+    if (!LIMIT_NAME.test(name)) {
+      return bad(`${show(name)} is not a limit name (letters, digits and _ . - /, at most 100)`);
+    }
+    const n = toNumber(value, INTEGER);
+    if (n === null || !Number.isInteger(n) || n < 0 || n > 1_000_000) {
+      return bad(
+        `the total of ${name} must be a whole number from 0 to 1000000, got ${show(value)}`,
+      );
+    }
+    out[name] = n;
+  }
+  return ok(out);
+};

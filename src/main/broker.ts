@@ -133,6 +133,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   try {
     await needs.load();
     await queues.load();
+    for (const [name, max] of Object.entries(config.limits)) {
+      if (queues.limitMax(name) !== max) await queues.putLimit(name, max);
+    }
     queues.start();
     cleanups.push(() => queues.stop());
     frozen = (await store.settingGet(FROZEN_KEY)) === 'true';

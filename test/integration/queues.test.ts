@@ -338,6 +338,16 @@ describe('queues under the operator’s hand', () => {
     }
   });
 
+  it('sets the limit totals of its config at start', async () => {
+    tb = await startTestBroker({ limits: { seats: 2 } });
+    const got = await api<{ limits: Array<{ name: string; max: number }> }>(
+      tb.broker.clientsUrl,
+      'GET',
+      '/api/v1/limits',
+    );
+    expect(got.json.limits).toEqual([{ name: 'seats', max: 2, used: 0 }]);
+  });
+
   it('raising a limit starts the jobs it held back at once', async () => {
     const base = await broker();
     await put(base, '/api/v1/limits/db', { max: 0 });

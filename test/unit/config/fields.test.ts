@@ -57,6 +57,7 @@ const bad: Record<string, [yaml: string, reason: string]> = {
   'retention.failed': ['1.5', 'must be an integer from 0'],
   'retention.canceled': ['forever', 'must be an integer from 0'],
   'blocklist.threshold': ['-3', 'must be an integer from 0 to 1000000 (failures; 0 disables'],
+  limits: ['{ license: -1 }', 'the total of license must be a whole number from 0 to 1000000'],
   'notifier.address': ['ftp://hooks.lan/x', 'must be an http:// or https:// URL'],
   'notifier.port': ['0', 'must be an integer from 1 to 65535'],
   'notifier.username': ['[a]', 'must be a non-empty string'],

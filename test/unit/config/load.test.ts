@@ -78,6 +78,7 @@ auth:
 retry: { base: 500, factor: 1.5, max: 60000, jitter: 0 }
 retention: { succeeded: 3600, failed: 0, canceled: 60 }
 blocklist: { threshold: 5 }
+limits: { license: 3, db/main: 1 }
 monitor_secret: 0123456789abcdef
 notifier:
   url: http://hooks.lan/sy
@@ -115,6 +116,7 @@ notifier:
         retry: { baseMs: 500, factor: 1.5, maxMs: 60000, jitter: 0 },
         retention: { succeededMs: 3_600_000, failedMs: 0, canceledMs: 60_000 },
         blocklist: { threshold: 5 },
+        limits: { license: 3, 'db/main': 1 },
         notifier: {
           url: 'http://hooks.lan/sy',
           port: 8080,
@@ -210,6 +212,17 @@ notifier:
   ])('accepts the log level %s as %s', (given, level) => {
     const file = yamlFile(`logger:\n  level: ${given}\n`);
     expect(loadBrokerConfig({ file, env: {} }).config.logger.level).toBe(level);
+  });
+
+  it('takes limit totals from the environment as name=N pairs, and names a bad one', () => {
+    const { config } = loadBrokerConfig({ env: { SWITCHYARD_LIMITS: 'license=3, db=0' } });
+    expect(config.limits).toEqual({ license: 3, db: 0 });
+    expect(() => loadBrokerConfig({ env: { SWITCHYARD_LIMITS: 'license' } })).toThrow(
+      /limits: must be name=N pairs separated by commas; "license" is not one/,
+    );
+    expect(() => loadBrokerConfig({ env: { SWITCHYARD_LIMITS: 'bad name=2' } })).toThrow(
+      /"bad name" is not a limit name/,
+    );
   });
 
   it('maps the address "*" to all interfaces', () => {

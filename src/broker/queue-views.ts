@@ -30,8 +30,6 @@ import {
 
 /** Ahead counts stop here: a job this deep has a long wait whatever the exact number. */
 export const AHEAD_CAP = 100_000;
-/** The listing's scan of the jobs table is shared by requests this close together. */
-const SUMMARY_TTL_MS = 1_000;
 /** Another node's counts are used while its heartbeat is this fresh. */
 const REMOTE_STATS_MS = 10_000;
 
@@ -77,7 +75,8 @@ const STATES: readonly JobState[] = [
 ];
 
 export class QueueViews {
-  private summary: { at: number; rows: Promise<QueueSummaryRow[]> } | null = null;
+  /** The scan of the jobs table under way: requests made meanwhile share it. */
+  private summary: Promise<QueueSummaryRow[]> | null = null;
 
   constructor(private readonly deps: QueueViewsDeps) {}
 
@@ -207,16 +206,15 @@ export class QueueViews {
   }
 
   private summaryRows(): Promise<QueueSummaryRow[]> {
-    const now = this.deps.clock.now();
-    if (this.summary === null || now - this.summary.at > SUMMARY_TTL_MS) {
+    if (this.summary === null) {
       const rows = this.deps.store.queueSummary();
-      this.summary = { at: now, rows };
-      // A failed read is not kept for the next request.
-      rows.catch(() => {
-        if (this.summary?.rows === rows) this.summary = null;
-      });
+      this.summary = rows;
+      const done = (): void => {
+        if (this.summary === rows) this.summary = null;
+      };
+      rows.then(done, done);
     }
-    return this.summary.rows;
+    return this.summary;
   }
 
   /** This node's counts plus every other live node's last heartbeat's. */

@@ -94,7 +94,6 @@ describe('queues under the operator’s hand', () => {
       expect(now.state).toBe('queued');
       expect(now.reason).toBe('queue p is paused');
     }
-    await sleep(1_100); // past the listing's one-second cache of the counts
     const listed = await api<{
       queues: Array<{ name: string; paused: boolean; counts: Record<string, number> }>;
     }>(base, 'GET', '/api/v1/queues');

@@ -186,6 +186,9 @@ export class QueueRegistry {
    * gives the queue's waiting jobs their places under the new one.
    */
   async put(name: string, patch: QueueSettingsPatch): Promise<QueueRecord> {
+    // Refused before the transaction (a throw inside it would roll back its batch's neighbours
+    // and have them retried one by one); applied inside it to the row as committed.
+    applySettings(this.settings(name), patch);
     return this.write(name, (row) => ({ ...row, settings: applySettings(row.settings, patch) }));
   }
 
@@ -247,17 +250,19 @@ export class QueueRegistry {
     change: (row: QueueRecord) => QueueRecord,
   ): Promise<QueueRecord> {
     const { committer, events, clock } = this.deps;
-    const now = clock.now();
-    const before = this.rows.get(name) ?? {
-      name,
-      settings: { ...defaultQueueSettings, weights: {} },
-      paused: false,
-      createdAt: now,
-      updatedAt: now,
-    };
-    const next = { ...change(before), updatedAt: now };
-    await committer.run(async (tx, ctx) => {
-      if (isDefaultSettings(next.settings) && !next.paused && !this.rows.has(name)) {
+    return committer.run(async (tx, ctx) => {
+      const now = clock.now();
+      // What is committed, not this node's copy: another node may have just changed it.
+      const stored = await tx.queueGetForUpdate(name);
+      const before = stored ?? {
+        name,
+        settings: { ...defaultQueueSettings, weights: {} },
+        paused: false,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const next = { ...change(before), updatedAt: now };
+      if (isDefaultSettings(next.settings) && !next.paused && stored === undefined) {
         // Nothing to keep: a queue with default settings exists by being used.
       } else {
         await tx.queuePut(next);
@@ -268,8 +273,8 @@ export class QueueRegistry {
           JSON.stringify(next.settings.weights) !== JSON.stringify(before.settings.weights));
       if (reorder) await tx.queueReorder(name, next.settings.discipline, next.settings.weights);
       ctx.afterCommit(() => events.emit('queue:changed', { ...next, deleted: false }));
+      return next;
     });
-    return next;
   }
 
   private changed(queue: string | null): void {

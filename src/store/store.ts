@@ -633,6 +633,11 @@ export interface StoreTx {
   outboxClaim(claim: CallbackClaim): Promise<Callback[]>;
   /** Applies outcomes of tries, each only while its callback is still claimed by its owner. */
   outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]>;
+  /**
+   * A queue's row as committed, for changing it in this transaction: with several nodes,
+   * concurrent changes of one queue wait for each other until commit.
+   */
+  queueGetForUpdate(name: string): Promise<QueueRecord | undefined>;
   /** Creates or replaces a queue's row (its settings and whether it is paused). */
   queuePut(queue: QueueRecord): Promise<void>;
   /** Removes a queue's row, its fair groups and its buckets; whether it had a row. */

@@ -194,6 +194,24 @@ describe('queue gates across three nodes', () => {
       10_000,
       'every node to see the pause',
     );
+    // Changes through two nodes at once: each reads the other's, neither is lost.
+    const changes = await Promise.all([
+      api(nodes[1]!.clientsUrl, 'PUT', '/api/v1/queues/p', { rate: 5 }),
+      api(nodes[2]!.clientsUrl, 'PUT', '/api/v1/queues/p', { concurrency: 3 }),
+    ]);
+    expect(changes.map((c) => c.status)).toEqual([200, 200]);
+    await until(
+      async () => {
+        const q = await api<{ paused: boolean; settings: { rate: number; concurrency: number } }>(
+          nodes[0]!.clientsUrl,
+          'GET',
+          '/api/v1/queues/p',
+        );
+        return q.json.paused && q.json.settings.rate === 5 && q.json.settings.concurrency === 3;
+      },
+      10_000,
+      'both changes and the pause, kept together',
+    );
     const jobs = await Promise.all(
       nodes.map((n) =>
         submit(n.clientsUrl, { type: 'shell', queue: 'p', payload: { command: 'true' } }),

@@ -111,15 +111,35 @@ export async function queueDelete(c: Queryable, name: string): Promise<boolean> 
   return (rowCount ?? 0) > 0;
 }
 
-export async function queueList(c: Queryable): Promise<QueueRecord[]> {
-  const { rows } = await c.query<QueueRow>(queueListSql);
-  return rows.map((r) => ({
+function queueFromRow(r: QueueRow): QueueRecord {
+  return {
     name: r.name,
     settings: settingsFromJson(r.settings),
     paused: r.paused,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-  }));
+  };
+}
+
+export async function queueList(c: Queryable): Promise<QueueRecord[]> {
+  return (await c.query<QueueRow>(queueListSql)).rows.map(queueFromRow);
+}
+
+/**
+ * A queue's row, locked until the commit (with the queue's gate lock taken first, a queue
+ * without a row yet is serialised too): a change of settings reads what it replaces.
+ */
+export async function queueGetForUpdate(
+  c: Queryable,
+  namespace: string,
+  name: string,
+): Promise<QueueRecord | undefined> {
+  await gateLock(c, namespace, [`queue:${name}`]);
+  const { rows } = await c.query<QueueRow>(
+    'SELECT name, settings, paused, created_at, updated_at FROM queues WHERE name = $1 FOR UPDATE',
+    [name],
+  );
+  return rows[0] === undefined ? undefined : queueFromRow(rows[0]);
 }
 
 export async function fairTags(c: Queryable, req: FairTagRequest): Promise<number[]> {

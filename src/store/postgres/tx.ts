@@ -94,6 +94,7 @@ import {
   limitMaxes,
   limitPut,
   queueDelete,
+  queueGetForUpdate,
   queuePut,
   queueReorder,
   runningCounts,
@@ -350,6 +351,10 @@ export class PostgresTx implements StoreTx {
 
   async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
     return outboxSettle(this.c, outcomes);
+  }
+
+  async queueGetForUpdate(name: string): Promise<QueueRecord | undefined> {
+    return queueGetForUpdate(this.c, this.notifyChannel, name);
   }
 
   async queuePut(queue: QueueRecord): Promise<void> {

@@ -95,14 +95,25 @@ export function queueDelete(c: Conn, name: string): boolean {
   return removed;
 }
 
-export function queueList(c: Conn): QueueRecord[] {
-  return (c.stmt(queueListSql).all() as QueueRow[]).map((r) => ({
+function queueFromRow(r: QueueRow): QueueRecord {
+  return {
     name: r.name,
     settings: settingsFromJson(r.settings),
     paused: r.paused === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-  }));
+  };
+}
+
+export function queueList(c: Conn): QueueRecord[] {
+  return (c.stmt(queueListSql).all() as QueueRow[]).map(queueFromRow);
+}
+
+export function queueGet(c: Conn, name: string): QueueRecord | undefined {
+  const row = c
+    .stmt('SELECT name, settings, paused, created_at, updated_at FROM queues WHERE name = ?')
+    .get(name) as QueueRow | undefined;
+  return row === undefined ? undefined : queueFromRow(row);
 }
 
 /** The queue's virtual time: the smallest tag at the heads of its needs, or past the last tag. */

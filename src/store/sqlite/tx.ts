@@ -52,6 +52,7 @@ import {
   limitMaxes,
   limitPut,
   queueDelete,
+  queueGet,
   queuePut,
   queueReorder,
   runningCounts,
@@ -315,6 +316,10 @@ export class SqliteTx implements StoreTx {
 
   async outboxSettle(outcomes: readonly CallbackOutcome[]): Promise<boolean[]> {
     return outboxSettle(this.c, outcomes);
+  }
+
+  async queueGetForUpdate(name: string): Promise<QueueRecord | undefined> {
+    return queueGet(this.c, name);
   }
 
   async queuePut(queue: QueueRecord): Promise<void> {

@@ -42,6 +42,12 @@ export function describeQueues(factory: StoreFactory): void {
         );
       });
       await store.write((tx) => tx.queuePut(queue('b', { paused: false, updatedAt: T0 + 9 })));
+      expect(await store.write((tx) => tx.queueGetForUpdate('b'))).toMatchObject({
+        name: 'b',
+        paused: false,
+        updatedAt: T0 + 9,
+      });
+      expect(await store.write((tx) => tx.queueGetForUpdate('none'))).toBeUndefined();
       const rows = await store.queueList();
       expect(rows.map((r) => r.name)).toEqual(['a', 'b']);
       expect(rows[0]!.settings).toMatchObject({ discipline: 'fair', rate: 5, weights: { x: 2 } });

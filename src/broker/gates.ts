@@ -22,7 +22,7 @@
 import type { Clock, Timer } from '../domain/clock.js';
 import { burstOf, isGated, type QueueSettings } from '../domain/queues.js';
 import { available, refill, untilNextToken, type Bucket } from '../domain/token-bucket.js';
-import type { NeedsRecord, RunningJob, StoreTx } from '../store/store.js';
+import type { NeedsRecord, RunningCount, RunningJob, StoreTx } from '../store/store.js';
 import type { NeedsRegistry } from './needs.js';
 import type { QueueRegistry } from './queues.js';
 
@@ -48,6 +48,27 @@ export type BlockReason =
   | { kind: 'rate'; queue: string }
   | { kind: 'concurrency'; queue: string }
   | { kind: 'limit'; name: string };
+
+/** What running jobs take: jobs per queue, and units per named limit. */
+export interface RunningUsage {
+  inQueue: Map<string, number>;
+  used: Map<string, number>;
+}
+
+/** Running jobs per needs (the store's count) as what they take of queues and named limits. */
+export function runningUsage(
+  running: readonly RunningCount[],
+  needs: Pick<NeedsRegistry, 'get'>,
+): RunningUsage {
+  const inQueue = new Map<string, number>();
+  const used = new Map<string, number>();
+  for (const r of running) {
+    inQueue.set(r.queue, (inQueue.get(r.queue) ?? 0) + r.count);
+    for (const l of needs.get(r.needsId)?.limits ?? [])
+      used.set(l.name, (used.get(l.name) ?? 0) + r.count * l.units);
+  }
+  return { inQueue, used };
+}
 
 export class Gates {
   /** Needs whose gate is shut, with why. */
@@ -156,15 +177,7 @@ export class Gates {
     }
     await tx.gateLock([...lockKeys]);
     const maxes = await tx.limitMaxes([...limitNames]);
-    const running = await tx.runningCounts();
-    const runningInQueue = new Map<string, number>();
-    const used = new Map<string, number>();
-    for (const r of running) {
-      runningInQueue.set(r.queue, (runningInQueue.get(r.queue) ?? 0) + r.count);
-      const n = this.needs.get(r.needsId);
-      if (n === undefined) continue;
-      for (const l of n.limits) used.set(l.name, (used.get(l.name) ?? 0) + r.count * l.units);
-    }
+    const { inQueue: runningInQueue, used } = runningUsage(await tx.runningCounts(), this.needs);
     const stored = await tx.bucketsGet([...bucketKeys]);
     const buckets = new Map<string, Bucket>();
     const dirty = new Set<string>();

@@ -16,6 +16,7 @@ import type { JobRecord, JobState } from '../domain/job.js';
 import type { Needs } from '../domain/matching.js';
 import type { QueueSummaryRow, Store } from '../store/store.js';
 import type { Dispatcher } from './dispatcher.js';
+import { runningUsage, type RunningUsage } from './gates.js';
 import type { NeedsRegistry } from './needs.js';
 import {
   addCounts,
@@ -103,14 +104,16 @@ export class QueueViews {
     return all.find((q) => q.name === name);
   }
 
-  /** The named limits a needs' jobs take. */
-  limitsOf(needsId: number): ReadonlyArray<{ name: string; units: number }> {
-    return this.deps.needs.get(needsId)?.limits ?? [];
+  /** What running jobs take now, all nodes together (a read of the running jobs). */
+  async usage(): Promise<RunningUsage> {
+    return runningUsage(await this.deps.store.runningCounts(), this.deps.needs);
   }
 
-  /** The needs whose jobs take named limits. */
-  needsWithLimits(): Array<{ limits: ReadonlyArray<{ name: string; units: number }> }> {
-    return [...this.deps.needs.all()].filter((n) => n.limits.length > 0);
+  /** The named limits that jobs of known needs take. */
+  limitNames(): Set<string> {
+    const names = new Set<string>();
+    for (const n of this.deps.needs.all()) for (const l of n.limits) names.add(l.name);
+    return names;
   }
 
   /** Why a queued job waits (beyond what JobService.reason says), or undefined. */
@@ -124,14 +127,9 @@ export class QueueViews {
       settings.concurrency !== null ||
       limits.some((l) => queues.limitMax(l.name) !== undefined)
     ) {
-      const running = await this.deps.store.runningCounts();
-      let inQueue = 0;
-      const used = new Map<string, number>();
-      for (const r of running) {
-        if (r.queue === job.queue) inQueue += r.count;
-        for (const l of this.deps.needs.get(r.needsId)?.limits ?? [])
-          used.set(l.name, (used.get(l.name) ?? 0) + r.count * l.units);
-      }
+      const usage = await this.usage();
+      const inQueue = usage.inQueue.get(job.queue) ?? 0;
+      const used = usage.used;
       if (settings.concurrency !== null && inQueue >= settings.concurrency) {
         return (
           `queue ${job.queue} is at its concurrency limit ` +

@@ -205,22 +205,17 @@ export function queueRoutes(ctx: ApiContext): FastifyPluginAsync {
   };
 }
 
-/** Every limit with a total or taken by a needs' jobs, with its use. */
+/** Every limit with a total, taken by a needs' jobs or in use, with its use; by name. */
 async function limitViews(ctx: ApiContext): Promise<Array<Static<typeof LimitView>>> {
-  const running = await ctx.store.runningCounts();
-  const rows = new Map<string, Static<typeof LimitView>>();
-  const row = (name: string): Static<typeof LimitView> => {
-    let r = rows.get(name);
-    if (r === undefined) {
-      r = { name, max: ctx.queues.limitMax(name) ?? null, used: 0 };
-      rows.set(name, r);
-    }
-    return r;
-  };
-  for (const l of ctx.queues.limits()) row(l.name);
-  for (const n of ctx.queueViews.needsWithLimits()) for (const l of n.limits) row(l.name);
-  for (const r of running) {
-    for (const l of ctx.queueViews.limitsOf(r.needsId)) row(l.name).used += r.count * l.units;
-  }
-  return [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const { used } = await ctx.queueViews.usage();
+  const names = new Set([
+    ...ctx.queues.limits().map((l) => l.name),
+    ...ctx.queueViews.limitNames(),
+    ...used.keys(),
+  ]);
+  return [...names].sort().map((name) => ({
+    name,
+    max: ctx.queues.limitMax(name) ?? null,
+    used: used.get(name) ?? 0,
+  }));
 }

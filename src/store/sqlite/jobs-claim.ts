@@ -9,6 +9,7 @@
  */
 import type { JobOptions } from '../../domain/job.js';
 import type { AdoptParams, ClaimParams, ClaimResult, RunningJob } from '../store.js';
+import type { Statement } from 'better-sqlite3';
 import type { Conn } from './connection.js';
 import { runningColumns, runningFromRow, type RunningRow } from './rows.js';
 
@@ -72,12 +73,33 @@ const adoptSql =
   `AND worker_id = @workerId ` +
   `RETURNING ${runningColumns}`;
 
-interface Candidate {
+/** What orders queued jobs for dispatch (src/domain/queues.ts). */
+interface DispatchKey {
   id: number;
   rank: number;
   ahead: number;
   tag: number;
-  needsId: number;
+}
+
+/**
+ * The best `limit` queued jobs of each needs, by `select` (`needs_id = ? ... ORDER BY rank
+ * DESC, ahead DESC, tag, id LIMIT ?`, one walk of the dispatch index per needs), merged in
+ * dispatch order; `short` gives the needs whose walk found fewer than asked, with how many.
+ */
+export function mergedCandidates<R extends DispatchKey>(
+  select: Statement,
+  needsIds: Iterable<number>,
+  limit: number,
+): { candidates: Array<R & { needsId: number }>; short: Map<number, number> } {
+  const candidates: Array<R & { needsId: number }> = [];
+  const short = new Map<number, number>();
+  for (const needsId of needsIds) {
+    const rows = select.all(needsId, limit) as R[];
+    for (const r of rows) candidates.push({ ...r, needsId });
+    if (rows.length < limit) short.set(needsId, rows.length);
+  }
+  candidates.sort((a, b) => b.rank - a.rank || b.ahead - a.ahead || a.tag - b.tag || a.id - b.id);
+  return { candidates, short };
 }
 
 type Lessee = Omit<ClaimParams, 'needsIds' | 'limit'>;
@@ -124,16 +146,11 @@ export function jobClaim(c: Conn, params: ClaimParams): ClaimResult {
   if (limit <= 0 || params.needsIds.length === 0) return { jobs: [], exhausted: [] };
   const needs = new Set(params.needsIds);
   if (needs.size === 1) return claimFromOneNeeds(c, params.needsIds[0] as number, limit, params);
-  const select = c.stmt(claimCandidatesSql);
-  const candidates: Candidate[] = [];
-  const short = new Map<number, number>();
-  for (const needsId of needs) {
-    const rows = select.all(needsId, limit) as Array<Omit<Candidate, 'needsId'>>;
-    for (const r of rows)
-      candidates.push({ id: r.id, rank: r.rank, ahead: r.ahead, tag: r.tag, needsId });
-    if (rows.length < limit) short.set(needsId, rows.length);
-  }
-  candidates.sort((a, b) => b.rank - a.rank || b.ahead - a.ahead || a.tag - b.tag || a.id - b.id);
+  const { candidates, short } = mergedCandidates<DispatchKey>(
+    c.stmt(claimCandidatesSql),
+    needs,
+    limit,
+  );
   const chosen = candidates.length > limit ? candidates.slice(0, limit) : candidates;
   const jobs: RunningJob[] = [];
   for (const candidate of chosen) {

@@ -7,6 +7,7 @@ import { settingsFromJson, type Discipline, type QueueRecord } from '../../domai
 import type { Bucket } from '../../domain/token-bucket.js';
 import type { FairTagRequest, QueuedCandidate, QueueSummaryRow, RunningCount } from '../store.js';
 import type { Conn } from './connection.js';
+import { mergedCandidates } from './jobs-claim.js';
 
 const queuePutSql =
   'INSERT INTO queues (name, settings, paused, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ' +
@@ -209,22 +210,14 @@ export function jobQueuedCandidates(
   needsIds: readonly number[],
   limit: number,
 ): QueuedCandidate[] {
-  const select = c.stmt(candidatesSql);
-  const all: Array<QueuedCandidate & { rank: number; ahead: number; tag: number }> = [];
-  for (const needsId of new Set(needsIds)) {
-    const rows = select.all(needsId, limit) as Array<{
-      id: number;
-      grp: string | null;
-      rank: number;
-      ahead: number;
-      tag: number;
-    }>;
-    for (const r of rows) {
-      all.push({ id: r.id, needsId, group: r.grp, rank: r.rank, ahead: r.ahead, tag: r.tag });
-    }
-  }
-  all.sort((a, b) => b.rank - a.rank || b.ahead - a.ahead || a.tag - b.tag || a.id - b.id);
-  return all.slice(0, limit).map(({ id, needsId, group }) => ({ id, needsId, group }));
+  const { candidates } = mergedCandidates<{
+    id: number;
+    grp: string | null;
+    rank: number;
+    ahead: number;
+    tag: number;
+  }>(c.stmt(candidatesSql), new Set(needsIds), limit);
+  return candidates.slice(0, limit).map((r) => ({ id: r.id, needsId: r.needsId, group: r.grp }));
 }
 
 export function queueSummary(c: Conn): QueueSummaryRow[] {

@@ -6,50 +6,17 @@
  * action through a third.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../helpers/cluster.js';
 import type { ActionResult, JobBody } from '../../src/protocol/api.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
-import { freshSchema, type TestSchema } from '../helpers/postgres.js';
-import {
-  brokerArgs,
-  killAll,
-  startAgent,
-  startBrokerProcess,
-  type BrokerProcess,
-} from '../helpers/processes.js';
+import { startAgent, type BrokerProcess } from '../helpers/processes.js';
 
-let dir: string;
-let schema: TestSchema;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-lifecycle-cluster-'));
-  schema = freshSchema('sy_lifecycle');
-});
-afterEach(async () => {
-  await killAll();
-  await schema.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster({ dir: 'switchyard-lifecycle-cluster-', schema: 'sy_lifecycle' });
 
-/** A 2 s liveness window, as in cluster.test.ts. */
-const CLUSTER_LIVENESS = ['--ping-interval', '200', '--max-liveness', '10'];
-
-async function cluster(n: number): Promise<BrokerProcess[]> {
-  const nodes: BrokerProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    nodes.push(
-      await startBrokerProcess([
-        '--store',
-        schema.url,
-        ...brokerArgs(join(dir, `node${i}`)),
-        ...CLUSTER_LIVENESS,
-      ]),
-    );
-  }
-  return nodes;
-}
+const { cluster } = fx;
 
 const agentOn = (b: BrokerProcess, name: string) => startAgent(b, name, ['--slots', '2']);
 
@@ -100,7 +67,7 @@ describe('three nodes on PostgreSQL', () => {
   it('holds and releases a running job through another node, and releases dependents across nodes', async () => {
     const nodes = await cluster(3);
     await agentOn(nodes[0]!, 'w0');
-    const pidFile = join(dir, 'pids');
+    const pidFile = join(fx.dir, 'pids');
     const job = await submit(nodes[1]!.clientsUrl, {
       type: 'shell',
       payload: { command: `echo $$ >> ${pidFile}; exec sleep 60` },

@@ -3,45 +3,19 @@
  * worker of node A sees every one of its messages, in order, also across a `kill -9` and restart
  * of A; the SDK's watch (on B) and the monitor socket (on B) agree with what is stored.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../helpers/cluster.js';
 import { Client } from '../../src/client/index.js';
 import type { JobMessageBody, MessageList } from '../../src/protocol/api.js';
 import { api, submit, until } from '../helpers/http.js';
 import { openMonitor } from '../helpers/monitor.js';
-import { freshSchema, type TestSchema } from '../helpers/postgres.js';
-import {
-  brokerArgs,
-  cli,
-  killAll,
-  startBrokerProcess,
-  type BrokerProcess,
-} from '../helpers/processes.js';
+import { cli, type BrokerProcess } from '../helpers/processes.js';
 
-let dir: string;
-let schema: TestSchema;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-monitor-cluster-'));
-  schema = freshSchema('sy_monitor');
-});
-afterEach(async () => {
-  await killAll();
-  await schema.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster({ dir: 'switchyard-monitor-cluster-', schema: 'sy_monitor' });
 
-const CLUSTER_LIVENESS = ['--ping-interval', '200', '--max-liveness', '10'];
-
-function node(name: string, ports?: { clients: number; workers: number }): Promise<BrokerProcess> {
-  return startBrokerProcess([
-    '--store',
-    schema.url,
-    ...brokerArgs(join(dir, name), ports),
-    ...CLUSTER_LIVENESS,
-  ]);
-}
+const { node } = fx;
 
 const portsOf = (b: BrokerProcess) => ({
   clients: Number(new URL(b.clientsUrl).port),
@@ -68,7 +42,7 @@ describe('the monitor across nodes', () => {
       15_000,
       'the worker on A',
     );
-    const gate = join(dir, 'go');
+    const gate = join(fx.dir, 'go');
     const job = await submit(a.clientsUrl, {
       type: 'shell',
       payload: {

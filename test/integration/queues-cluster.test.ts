@@ -4,49 +4,17 @@
  * themselves, with three lock directories), and a pause set through one node holds on all.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../helpers/cluster.js';
 import type { JobBody } from '../../src/protocol/api.js';
 import { api, getJob, submit, until } from '../helpers/http.js';
-import { freshSchema, type TestSchema } from '../helpers/postgres.js';
-import {
-  brokerArgs,
-  cli,
-  killAll,
-  startBrokerProcess,
-  type BrokerProcess,
-} from '../helpers/processes.js';
+import { cli, type BrokerProcess } from '../helpers/processes.js';
 
-let dir: string;
-let schema: TestSchema;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-qcluster-'));
-  schema = freshSchema('sy_qcluster');
-});
-afterEach(async () => {
-  await killAll();
-  await schema.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster({ dir: 'switchyard-qcluster-', schema: 'sy_qcluster' });
 
-const LIVENESS = ['--ping-interval', '200', '--max-liveness', '10'];
-
-async function cluster(n: number): Promise<BrokerProcess[]> {
-  const nodes: BrokerProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    nodes.push(
-      await startBrokerProcess([
-        '--store',
-        schema.url,
-        ...brokerArgs(join(dir, `node${i}`)),
-        ...LIVENESS,
-      ]),
-    );
-  }
-  return nodes;
-}
+const { cluster } = fx;
 
 async function agents(nodes: readonly BrokerProcess[], queues = 'default'): Promise<void> {
   const names = nodes.map((_, i) => `agent${i}`);
@@ -101,15 +69,15 @@ async function allEnded(via: BrokerProcess, ids: readonly string[]): Promise<Job
  * are taken while it holds one; holds it a while.
  */
 function licensedJob(): Record<string, unknown> {
-  const slots = [1, 2, 3].map((s) => join(dir, `slot${s}`));
+  const slots = [1, 2, 3].map((s) => join(fx.dir, `slot${s}`));
   return {
     type: 'shell',
     limits: ['lic'],
     payload: {
       command:
         `got=; for s in ${slots.join(' ')}; do if mkdir "$s" 2>/dev/null; then got="$s"; break; fi; done; ` +
-        `[ -n "$got" ] || { echo over >> ${join(dir, 'over')}; exit 99; }; ` +
-        `ls -d ${join(dir, 'slot')}* | wc -l >> ${join(dir, 'held')}; sleep 0.25; rmdir "$got"`,
+        `[ -n "$got" ] || { echo over >> ${join(fx.dir, 'over')}; exit 99; }; ` +
+        `ls -d ${join(fx.dir, 'slot')}* | wc -l >> ${join(fx.dir, 'held')}; sleep 0.25; rmdir "$got"`,
     },
   };
 }
@@ -128,8 +96,8 @@ describe('queue gates across three nodes', () => {
       jobs.map((j) => j.id),
     );
     expect(ended.map((j) => j.state)).toEqual(Array(24).fill('succeeded'));
-    expect(existsSync(join(dir, 'over'))).toBe(false);
-    const held = (await readFile(join(dir, 'held'), 'utf8')).trim().split('\n').map(Number);
+    expect(existsSync(join(fx.dir, 'over'))).toBe(false);
+    const held = (await readFile(join(fx.dir, 'held'), 'utf8')).trim().split('\n').map(Number);
     expect(held).toHaveLength(24);
     expect(Math.max(...held)).toBe(3);
     // Workers of more than one node took part.
@@ -144,15 +112,15 @@ describe('queue gates across three nodes', () => {
       burst: 2,
       concurrency: 2,
     });
-    const starts = join(dir, 'starts');
-    const slots = [1, 2].map((s) => join(dir, `cslot${s}`));
+    const starts = join(fx.dir, 'starts');
+    const slots = [1, 2].map((s) => join(fx.dir, `cslot${s}`));
     const job = {
       type: 'shell',
       queue: 'r',
       payload: {
         command:
           `date +%s%3N >> ${starts}; got=; for s in ${slots.join(' ')}; do if mkdir "$s" 2>/dev/null; ` +
-          `then got="$s"; break; fi; done; [ -n "$got" ] || { echo over >> ${join(dir, 'over')}; exit 99; }; ` +
+          `then got="$s"; break; fi; done; [ -n "$got" ] || { echo over >> ${join(fx.dir, 'over')}; exit 99; }; ` +
           `sleep 0.05; rmdir "$got"`,
       },
     };
@@ -163,7 +131,7 @@ describe('queue gates across three nodes', () => {
       jobs.map((j) => j.id),
     );
     expect(ended.every((j) => j.state === 'succeeded')).toBe(true);
-    expect(existsSync(join(dir, 'over'))).toBe(false);
+    expect(existsSync(join(fx.dir, 'over'))).toBe(false);
     const times = (await readFile(starts, 'utf8'))
       .trim()
       .split('\n')

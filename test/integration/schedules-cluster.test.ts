@@ -7,35 +7,16 @@
  * and one started again seconds later, `missed: once` fires one job for the ticks of the
  * downtime and `missed: skip` none, each tick still accounted for.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../helpers/cluster.js';
 import type { JobBody } from '../../src/protocol/api.js';
 import type { ScheduleBody } from '../../src/protocol/schedules.js';
 import { api, until } from '../helpers/http.js';
-import { freshSchema, type TestSchema } from '../helpers/postgres.js';
-import {
-  brokerArgs,
-  killAll,
-  startBrokerProcess,
-  type BrokerProcess,
-} from '../helpers/processes.js';
+import { type BrokerProcess } from '../helpers/processes.js';
 
-let dir: string;
-let schema: TestSchema;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-cron-cluster-'));
-  schema = freshSchema('sy_cron');
-});
-afterEach(async () => {
-  await killAll();
-  await schema.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster({ dir: 'switchyard-cron-cluster-', schema: 'sy_cron' }, []);
 
-const node = (i: number): Promise<BrokerProcess> =>
-  startBrokerProcess(['--store', schema.url, ...brokerArgs(join(dir, `node${i}`))]);
+const node = (i: number): Promise<BrokerProcess> => fx.node(`node${i}`);
 
 interface ClusterView {
   leader: string | null;

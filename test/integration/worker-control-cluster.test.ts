@@ -4,50 +4,15 @@
  * effect on B (the control plane carries them); drain now stops and re-queues the running job,
  * and the agent process exits.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../helpers/cluster.js';
 import type { WorkerBody } from '../../src/protocol/api.js';
 import { api, getJob, submit, until, waitJob } from '../helpers/http.js';
-import { freshSchema, type TestSchema } from '../helpers/postgres.js';
-import {
-  brokerArgs,
-  killAll,
-  startAgent,
-  startBrokerProcess,
-  type BrokerProcess,
-} from '../helpers/processes.js';
+import { startAgent, type BrokerProcess } from '../helpers/processes.js';
 
-let dir: string;
-let schema: TestSchema;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchyard-worker-control-cluster-'));
-  schema = freshSchema('sy_worker_control');
-});
-afterEach(async () => {
-  await killAll();
-  await schema.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster({ dir: 'switchyard-worker-control-cluster-', schema: 'sy_worker_control' });
 
-async function cluster(n: number): Promise<BrokerProcess[]> {
-  const nodes: BrokerProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    nodes.push(
-      await startBrokerProcess([
-        '--store',
-        schema.url,
-        ...brokerArgs(join(dir, `node${i}`)),
-        '--ping-interval',
-        '200',
-        '--max-liveness',
-        '10',
-      ]),
-    );
-  }
-  return nodes;
-}
+const { cluster } = fx;
 
 async function workerId(b: BrokerProcess, name: string): Promise<string> {
   const r = await api<{ workers: WorkerBody[] }>(b.clientsUrl, 'GET', '/api/v1/workers');
